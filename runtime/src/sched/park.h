@@ -1,0 +1,55 @@
+/* park.h - internal: putting one thread to sleep until it is needed.
+ *
+ * A parker belongs to one thread (the only one that parks on it); any
+ * thread may unpark it.  States:
+ *
+ *   EMPTY          running, no pending unpark
+ *   PARKED_FUTEX   asleep on the futex word
+ *   PARKED_DRIVER  asleep in epoll_wait (it holds the runtime's driver)
+ *   NOTIFIED       an unpark arrived; the next park returns at once
+ *
+ * An unpark is never lost: it leaves NOTIFIED behind, which the next park
+ * consumes.
+ */
+#ifndef TD_SCHED_PARK_H
+#define TD_SCHED_PARK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum {
+	TD_PARK_EMPTY = 0,
+	TD_PARK_FUTEX = 1,
+	TD_PARK_DRIVER = 2,
+	TD_PARK_NOTIFIED = 3,
+};
+
+struct td_runtime;
+
+struct td_parker {
+	_Atomic uint32_t state;
+};
+
+static inline void td_parker_init(struct td_parker *p)
+{
+	atomic_init(&p->state, TD_PARK_EMPTY);
+}
+
+/* Sleep until unparked.  When `rt` is given and its driver is free, sleep
+ * in the driver instead (epoll_wait until the next timer), then fire due
+ * timers and I/O wake-ups before returning. */
+void td_parker_park(struct td_parker *p, struct td_runtime *rt);
+
+/* Wake the parker's thread (or make its next park return at once). */
+void td_parker_unpark(struct td_parker *p, struct td_runtime *rt);
+
+/* Poll the runtime's driver without sleeping, if no one else holds it:
+ * fire due timers and I/O wake-ups.  Returns false when it was busy. */
+bool td_driver_poll_now(struct td_runtime *rt);
+
+/* Futex helpers. */
+void td_futex_wait(_Atomic uint32_t *word, uint32_t expect);
+void td_futex_wake(_Atomic uint32_t *word, int n);
+
+#endif /* TD_SCHED_PARK_H */

@@ -1,0 +1,107 @@
+/* runtime_impl.h - internal: the runtime object shared by both flavors.
+ *
+ * Lifetime: td_runtime_new holds one reference (`refs`), every task
+ * allocation one more.  td_runtime_free shuts everything down and drops the
+ * first; the memory itself goes when the last task allocation does (a waker
+ * kept alive somewhere may still point at a task, whose `sched` points
+ * here).  The drivers are closed at shutdown, not at the final release.
+ */
+#ifndef TD_SCHED_RUNTIME_IMPL_H
+#define TD_SCHED_RUNTIME_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "io/driver.h"
+#include "sched/dump_gate.h"
+#include "sched/flavor.h"
+#include "sched/inject.h"
+#include "sched/owned.h"
+#include "sched/sched.h"
+#include "taskdump/runtime.h"
+#include "time/driver.h"
+
+struct td_ct;
+struct td_mt;
+
+/* A future being driven by td_runtime_block_on, listed so that dumps can
+ * show it.  `state` arbitrates between its thread's polls and a tracing
+ * poll, like a task's RUNNING/TRACING bits. */
+enum { TD_MAIN_IDLE, TD_MAIN_POLLING, TD_MAIN_TRACING };
+
+struct td_main_future {
+	td_future *future;
+	_Atomic int state;
+	pid_t tid;
+	uint64_t started_ms;
+	_Atomic uint64_t polls;
+	_Atomic uint64_t last_poll_ms;
+	struct td_main_future *next;
+};
+
+struct td_runtime {
+	struct td_sched sched;        /* first: a task's `sched` is this */
+	const struct td_flavor_ops *fops;
+	_Atomic uint64_t refs;
+	uint64_t id;
+	char *name;
+	td_flavor flavor;
+	unsigned nworkers;
+	unsigned event_interval;
+	int budget;
+
+	struct td_owned owned;
+	struct td_inject inject;
+	struct td_time_driver time;
+	struct td_io_driver io;
+
+	_Atomic bool shutdown;
+	_Atomic bool driver_busy;  /* a thread is parked in / polling the
+				    * drivers (sched/park.c) */
+	struct td_dump_gate gate;
+	pthread_mutex_t dump_lock; /* one dump at a time; shutdown waits */
+
+	pthread_mutex_t mains_lock;
+	struct td_main_future *mains;
+
+	struct td_runtime *reg_prev, *reg_next; /* registry, under its lock */
+
+	struct td_ct *ct;
+	struct td_mt *mt;
+};
+
+static inline struct td_runtime *td_rt_of(struct td_sched *s)
+{
+	return (struct td_runtime *)(void *)s;
+}
+
+/* Flavor constructors: set rt->fops and rt->ct / rt->mt, start threads. */
+int td_ct_create(struct td_runtime *rt);
+int td_mt_create(struct td_runtime *rt);
+
+/* Both flavors: the timer driver's hook when an earlier timer arrives. */
+void td_runtime_unpark_driver(void *rt);
+
+/* List / unlist a block_on future (see struct td_main_future). */
+void td_main_future_enter(struct td_runtime *rt, struct td_main_future *m,
+			  td_future *f);
+void td_main_future_leave(struct td_runtime *rt, struct td_main_future *m);
+
+/* Poll a block_on future once for real (waits while a dump traces it). */
+td_poll td_main_future_poll(struct td_main_future *m, td_context *cx,
+			    int budget);
+
+/* Spawned-task bookkeeping used by td_spawn_with. */
+void td_runtime_ref(struct td_runtime *rt);
+void td_runtime_unref(struct td_runtime *rt);
+
+/* Registry of live runtimes (process-wide). */
+typedef void (*td_runtime_visit_fn)(struct td_runtime *rt, void *arg);
+/* Call fn for every registered runtime, holding a reference to each (so
+ * it cannot be freed under fn) but not the registry lock. */
+void td_registry_for_each(td_runtime_visit_fn fn, void *arg);
+
+#endif /* TD_SCHED_RUNTIME_IMPL_H */

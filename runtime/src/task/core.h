@@ -1,0 +1,99 @@
+/* core.h - internal: the task allocation and its lifecycle.
+ *
+ * One allocation per task: this header, then the future's bytes.
+ *
+ * Who may touch what
+ * ------------------
+ * - state: atomics only (task/state.h).
+ * - the future and `output`: only the holder of the RUNNING bit.
+ * - queue_next: whoever holds the task's Notified reference (the queue it
+ *   sits in).
+ * - owned_prev/owned_next: the owned-task list, under its shard lock.
+ * - join_waker: the join handle while JOIN_WAKER is clear; the runtime
+ *   (read-only, to wake it) while JOIN_WAKER is set.  Dropped when the task
+ *   is freed.
+ * - stats (last_poll_ms, polls, worker): written by the poller, read by
+ *   dumps; relaxed atomics, so a dump that races a stuck worker reads
+ *   values that are merely stale.
+ */
+#ifndef TD_TASK_CORE_H
+#define TD_TASK_CORE_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "taskdump/future.h"
+#include "taskdump/task.h"
+
+struct td_sched;
+
+struct td_task {
+	_Atomic uint64_t state;          /* task/state.h */
+	struct td_task *queue_next;      /* intrusive run-queue link */
+	struct td_sched *sched;          /* the scheduler that owns it */
+	struct td_task *owned_prev;      /* owned-task list links */
+	struct td_task *owned_next;
+	uint64_t id;                     /* unique in the process, from 1 */
+	const td_spawn_site *site;       /* static; may be NULL */
+	char *name;                      /* owned copy; may be NULL */
+	td_waker join_waker;
+	void *output;                    /* set before COMPLETE */
+	_Atomic uint64_t last_poll_ms;   /* td_now_ms() at the last poll start */
+	_Atomic uint32_t polls;          /* real polls (not tracing polls) */
+	_Atomic int16_t worker;          /* worker index of the last poll, -1 */
+	uint8_t cancelled_output;        /* completed by cancellation */
+	uint8_t owned_shard;             /* which owned-list shard holds it */
+	alignas(16) unsigned char future[]; /* the task's td_future */
+};
+
+static inline td_future *td_task_future(struct td_task *t)
+{
+	return (td_future *)(void *)t->future;
+}
+
+/* Allocate a task around a copy of `future` (size bytes), with the initial
+ * state for a join handle (`joinable`) or a detached task.  The id is
+ * assigned here.  Returns NULL when out of memory. */
+struct td_task *td_task_alloc(const td_future *future, size_t size,
+			      const td_spawn_options *opts, bool joinable);
+
+/* Free the allocation (refcount reached zero): drops the join waker and the
+ * name; never touches the future (it was completed or dropped already),
+ * except for a task that was never bound to a scheduler, whose future is
+ * dropped here. */
+void td_task_dealloc(struct td_task *t);
+
+/* Poll the task once for real on this thread (the caller holds its
+ * Notified reference, which this consumes).  Returns true when the task
+ * was woken during the poll and must be scheduled again (the caller then
+ * owns a new Notified reference and re-queues it, as a yield). */
+bool td_task_run(struct td_task *t, int worker, int budget);
+
+/* Poll the task once in tracing mode on this thread (the caller holds a
+ * plain reference, which is not consumed, and has a collector installed).
+ * Returns false, without polling, when the task is running, complete or
+ * being traced elsewhere.  No wake-up is consumed: a wake that arrives
+ * during the tracing poll queues the task as usual (a worker that pops it
+ * waits for the tracing poll to end). */
+bool td_task_trace_poll(struct td_task *t);
+
+/* Shut a task down during runtime shutdown: if it is idle, drop its future
+ * and complete it as cancelled.  Consumes the caller's reference (the
+ * owned list's, handed over when shutdown took the task off the list). */
+void td_task_shutdown(struct td_task *t);
+
+/* Reference counting (see task/state.h for the state word). */
+void td_task_ref(struct td_task *t);
+void td_task_unref(struct td_task *t);
+/* Drop a Notified reference of a task that will not be run (shutdown). */
+static inline void td_task_drop_notified(struct td_task *t)
+{
+	td_task_unref(t);
+}
+
+/* The task waker for t (takes a reference). */
+td_waker td_task_waker(struct td_task *t);
+
+#endif /* TD_TASK_CORE_H */

@@ -1,0 +1,134 @@
+/* state.h - internal: the task state word and its transitions.
+ *
+ * One atomic 64-bit word per task:
+ *
+ *   bit 0  RUNNING        someone has exclusive access to the future (a
+ *                         real poll, a tracing poll, or cancellation)
+ *   bit 1  COMPLETE       the future is finished or dropped; final
+ *   bit 2  NOTIFIED       a Notified reference exists: the task is in (or
+ *                         on its way to) a run queue, or - while RUNNING -
+ *                         it must be re-queued after the poll
+ *   bit 3  CANCELLED      abort or shutdown asked for: drop instead of poll
+ *   bit 4  JOIN_INTEREST  a join handle exists
+ *   bit 5  JOIN_WAKER     join_waker is set and owned by the runtime side
+ *   bit 6  TRACING        a dump is polling the future in tracing mode; a
+ *                         worker that pops the task meanwhile waits for it
+ *                         (tracing polls take microseconds), so tracing
+ *                         never consumes or delays a Notified reference
+ *   bits 7.. reference count
+ *
+ * References: the owned-task list holds one until the task completes and
+ * is released; the join handle one; every Notified (queue entry) one; every
+ * task waker one.  The allocation is freed when the count reaches zero.
+ *
+ * Invariant: NOTIFIED && !RUNNING && !COMPLETE  <=>  exactly one Notified
+ * reference is in a queue (or being handed to one).  A wake of a RUNNING
+ * task only sets NOTIFIED; whoever clears RUNNING then creates the Notified
+ * reference and schedules it.
+ */
+#ifndef TD_TASK_STATE_H
+#define TD_TASK_STATE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define TD_ST_RUNNING ((uint64_t)1 << 0)
+#define TD_ST_COMPLETE ((uint64_t)1 << 1)
+#define TD_ST_NOTIFIED ((uint64_t)1 << 2)
+#define TD_ST_CANCELLED ((uint64_t)1 << 3)
+#define TD_ST_JOIN_INTEREST ((uint64_t)1 << 4)
+#define TD_ST_JOIN_WAKER ((uint64_t)1 << 5)
+#define TD_ST_TRACING ((uint64_t)1 << 6)
+#define TD_ST_REF_SHIFT 7
+#define TD_ST_REF_ONE ((uint64_t)1 << TD_ST_REF_SHIFT)
+#define TD_ST_FLAGS (TD_ST_REF_ONE - 1)
+
+static inline uint64_t td_st_refs(uint64_t s)
+{
+	return s >> TD_ST_REF_SHIFT;
+}
+
+/* Results of the transitions below. */
+enum td_to_running {
+	TD_TO_RUNNING_OK,        /* poll it */
+	TD_TO_RUNNING_CANCELLED, /* we hold RUNNING: cancel it */
+	TD_TO_RUNNING_FAILED,    /* already running/complete: drop the ref */
+};
+
+enum td_to_idle {
+	TD_TO_IDLE_OK,        /* done; the caller's reference was dropped */
+	TD_TO_IDLE_NOTIFIED,  /* woken meanwhile: caller re-queues its ref */
+	TD_TO_IDLE_CANCELLED, /* aborted meanwhile: caller cancels now */
+};
+
+enum td_wake_action {
+	TD_WAKE_NOTHING,  /* no queueing needed */
+	TD_WAKE_SUBMIT,   /* caller must schedule a Notified ref */
+	TD_WAKE_DEALLOC,  /* the last reference went: free the task */
+};
+
+/* NOTIFIED -> RUNNING (clearing NOTIFIED); see enum td_to_running. */
+enum td_to_running td_state_to_running(_Atomic uint64_t *st);
+
+/* RUNNING -> idle after a TD_PENDING poll.  On TD_TO_IDLE_NOTIFIED the
+ * NOTIFIED bit stays set and the caller's reference becomes the new
+ * Notified reference; on TD_TO_IDLE_OK the caller's reference is dropped
+ * in the same atomic step (never the last one: the owned list holds one);
+ * on TD_TO_IDLE_CANCELLED RUNNING is kept. */
+enum td_to_idle td_state_to_idle(_Atomic uint64_t *st);
+
+/* RUNNING -> COMPLETE; returns the new state. */
+uint64_t td_state_to_complete(_Atomic uint64_t *st);
+
+/* A wake that consumes the waker's reference. */
+enum td_wake_action td_state_wake_by_val(_Atomic uint64_t *st);
+
+/* A wake that keeps the waker's reference (takes a new one on SUBMIT). */
+enum td_wake_action td_state_wake_by_ref(_Atomic uint64_t *st);
+
+/* Abort: set CANCELLED; returns TD_WAKE_SUBMIT when the task was idle and
+ * the caller must schedule the new Notified reference (the scheduler then
+ * cancels it). */
+enum td_wake_action td_state_cancel(_Atomic uint64_t *st);
+
+/* Shutdown: set CANCELLED, and RUNNING when the task is idle.  Returns true
+ * when the caller now holds RUNNING and must cancel the task. */
+bool td_state_to_shutdown(_Atomic uint64_t *st);
+
+/* Tracing: set TRACING if the task is neither running nor complete
+ * (notified or not).  On success stores the state seen in *seen.  Wakes
+ * and aborts during the tracing poll follow their usual idle-task paths. */
+bool td_state_trace_begin(_Atomic uint64_t *st, uint64_t *seen);
+
+/* Tracing done: clear TRACING. */
+void td_state_trace_end(_Atomic uint64_t *st);
+
+/* Add a reference. */
+static inline void td_state_ref_inc(_Atomic uint64_t *st)
+{
+	/* Relaxed suffices: the caller already holds a reference. */
+	atomic_fetch_add_explicit(st, TD_ST_REF_ONE, memory_order_relaxed);
+}
+
+/* Drop `n` references; true when they were the last. */
+static inline bool td_state_ref_dec(_Atomic uint64_t *st, uint64_t n)
+{
+	uint64_t prev = atomic_fetch_sub_explicit(st, n * TD_ST_REF_ONE,
+						  memory_order_acq_rel);
+	return td_st_refs(prev) == n;
+}
+
+/* Join handle: try to publish join_waker (sets JOIN_WAKER).  Fails when
+ * the task completed meanwhile (then the output is ready). */
+bool td_state_set_join_waker(_Atomic uint64_t *st);
+
+/* Join handle: take join_waker back to change it (clears JOIN_WAKER).
+ * Fails when the task completed meanwhile. */
+bool td_state_unset_join_waker(_Atomic uint64_t *st);
+
+/* Join handle dropped: clear JOIN_INTEREST (and JOIN_WAKER unless
+ * complete).  Returns the previous state. */
+uint64_t td_state_drop_join_interest(_Atomic uint64_t *st);
+
+#endif /* TD_TASK_STATE_H */

@@ -1,0 +1,359 @@
+/* task.c - task allocation, the poll harness, cancellation, task wakers.
+ *
+ * Reference discipline (state.h): td_task_run consumes the caller's
+ * Notified reference (or turns it into the next one); completion drops
+ * that reference and the owned list's; the join handle and wakers drop
+ * their own.  The last drop frees the allocation.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sched/sched.h"
+#include "task/core.h"
+#include "task/current.h"
+#include "task/state.h"
+#include "trace/collector.h"
+#include "trace/leaf.h"
+
+/* Ids are unique in the process and never reused; 0 means "no task". */
+static _Atomic uint64_t next_task_id = 1;
+
+static const td_waker_vtable task_waker_vtable;
+
+/* Milliseconds on the coarse monotonic clock (a vDSO memory read, no TSC):
+ * plenty for "last polled N ms ago" and cheap enough for every poll. */
+static inline uint64_t coarse_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+struct td_task *td_task_alloc(const td_future *future, size_t size,
+			      const td_spawn_options *opts, bool joinable)
+{
+	struct td_task *t = malloc(sizeof(*t) + size);
+	if (!t)
+		return NULL;
+	memset(t, 0, sizeof(*t));
+	if (opts && opts->name) {
+		t->name = strdup(opts->name);
+		if (!t->name) {
+			free(t);
+			return NULL;
+		}
+	}
+	memcpy(t->future, future, size);
+	t->site = opts ? opts->site : NULL;
+	t->id = atomic_fetch_add_explicit(&next_task_id, 1,
+					  memory_order_relaxed);
+	atomic_init(&t->worker, -1);
+	/* References: the owned list, the first Notified, the join handle. */
+	uint64_t refs = joinable ? 3 : 2;
+	uint64_t flags = TD_ST_NOTIFIED | (joinable ? TD_ST_JOIN_INTEREST : 0);
+	atomic_init(&t->state, refs * TD_ST_REF_ONE | flags);
+	return t;
+}
+
+void td_task_dealloc(struct td_task *t)
+{
+	struct td_sched *s = t->sched;
+
+	if (!s) /* never bound to a runtime: the future was never polled */
+		td_future_drop(td_task_future(t));
+	td_waker_drop(&t->join_waker);
+	free(t->name);
+	free(t);
+	if (s)
+		td_sched_task_freed(s);
+}
+
+void td_task_ref(struct td_task *t)
+{
+	td_state_ref_inc(&t->state);
+}
+
+void td_task_unref(struct td_task *t)
+{
+	if (td_state_ref_dec(&t->state, 1))
+		td_task_dealloc(t);
+}
+
+/* The future is finished (or dropped): publish the output, wake the
+ * joiner, leave the owned list and drop the poller's and the list's
+ * references.  The caller holds RUNNING and one reference. */
+static void complete(struct td_task *t, void *output, bool cancelled)
+{
+	t->output = output;
+	t->cancelled_output = cancelled;
+	uint64_t s = td_state_to_complete(&t->state);
+	if ((s & TD_ST_JOIN_INTEREST) && (s & TD_ST_JOIN_WAKER))
+		td_waker_wake_by_ref(&t->join_waker);
+	uint64_t drop = 1;
+	if (td_sched_release(t->sched, t))
+		drop++;
+	if (td_state_ref_dec(&t->state, drop))
+		td_task_dealloc(t);
+}
+
+/* Drop the future of a task whose RUNNING bit the caller holds. */
+static void cancel(struct td_task *t)
+{
+	struct td_task *prev = td_tls_current_task;
+	td_tls_current_task = t;
+	td_future_drop(td_task_future(t));
+	td_tls_current_task = prev;
+	complete(t, NULL, true);
+}
+
+bool td_task_run(struct td_task *t, int worker, int budget)
+{
+	switch (td_state_to_running(&t->state)) {
+	case TD_TO_RUNNING_FAILED:
+		td_task_unref(t);
+		return false;
+	case TD_TO_RUNNING_CANCELLED:
+		cancel(t);
+		return false;
+	case TD_TO_RUNNING_OK:
+		break;
+	}
+
+	/* Only the RUNNING holder writes the stats: plain load + store. */
+	atomic_store_explicit(&t->polls,
+			      atomic_load_explicit(&t->polls,
+						   memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	atomic_store_explicit(&t->last_poll_ms, coarse_now_ms(),
+			      memory_order_relaxed);
+	atomic_store_explicit(&t->worker, (int16_t)worker,
+			      memory_order_relaxed);
+
+	/* A borrowed waker: the poll holds the task's reference. */
+	const td_waker waker = {&task_waker_vtable, t};
+	td_context cx = {&waker};
+	struct td_task *prev = td_tls_current_task;
+	int prev_budget = td_tls_budget;
+	td_tls_current_task = t;
+	td_tls_budget = budget;
+	td_future *f = td_task_future(t);
+	td_poll r = td_trace_root_poll(f, &cx);
+	td_tls_current_task = prev;
+	td_tls_budget = prev_budget;
+
+	if (r == TD_READY) {
+		complete(t, f->vtable->output ? f->vtable->output(f) : NULL,
+			 false);
+		return false;
+	}
+	switch (td_state_to_idle(&t->state)) {
+	case TD_TO_IDLE_OK:
+		return false;
+	case TD_TO_IDLE_NOTIFIED:
+		return true;
+	case TD_TO_IDLE_CANCELLED:
+		cancel(t);
+		return false;
+	}
+	return false;
+}
+
+bool td_task_trace_poll(struct td_task *t)
+{
+	uint64_t seen;
+	if (!td_state_trace_begin(&t->state, &seen))
+		return false;
+
+	const td_waker waker = {&task_waker_vtable, t};
+	td_context cx = {&waker};
+	struct td_task *prev = td_tls_current_task;
+	int prev_budget = td_tls_budget;
+	td_tls_current_task = t;
+	td_tls_budget = -1;
+	td_future *f = td_task_future(t);
+	td_poll r = td_trace_root_poll(f, &cx);
+	td_tls_current_task = prev;
+	td_tls_budget = prev_budget;
+
+	if (r == TD_READY) {
+		/* A future without leaf hooks completed during tracing (a
+		 * user leaf that ignores td_trace_leaf).  It really is done:
+		 * complete it under RUNNING, with a reference of its own. */
+		atomic_fetch_xor_explicit(&t->state,
+					  TD_ST_TRACING | TD_ST_RUNNING,
+					  memory_order_acq_rel);
+		td_task_ref(t);
+		complete(t, f->vtable->output ? f->vtable->output(f) : NULL,
+			 false);
+		return true;
+	}
+	td_state_trace_end(&t->state);
+	return true;
+}
+
+void td_task_shutdown(struct td_task *t)
+{
+	if (td_state_to_shutdown(&t->state))
+		cancel(t); /* consumes the caller's reference */
+	else
+		td_task_unref(t);
+}
+
+/* ---- task wakers ----------------------------------------------------- */
+
+static void submit(struct td_task *t)
+{
+	t->sched->ops->schedule(t->sched, t, false);
+}
+
+static td_waker task_waker_clone(const void *data)
+{
+	struct td_task *t = (struct td_task *)data;
+	td_task_ref(t);
+	return (td_waker){&task_waker_vtable, t};
+}
+
+static void task_waker_wake(void *data)
+{
+	struct td_task *t = data;
+	switch (td_state_wake_by_val(&t->state)) {
+	case TD_WAKE_SUBMIT:
+		submit(t);
+		break;
+	case TD_WAKE_DEALLOC:
+		td_task_dealloc(t);
+		break;
+	case TD_WAKE_NOTHING:
+		break;
+	}
+}
+
+static void task_waker_wake_by_ref(const void *data)
+{
+	struct td_task *t = (struct td_task *)data;
+	if (td_state_wake_by_ref(&t->state) == TD_WAKE_SUBMIT)
+		submit(t);
+}
+
+static void task_waker_drop(void *data)
+{
+	td_task_unref(data);
+}
+
+static const td_waker_vtable task_waker_vtable = {
+	.clone = task_waker_clone,
+	.wake = task_waker_wake,
+	.wake_by_ref = task_waker_wake_by_ref,
+	.drop = task_waker_drop,
+};
+
+td_waker td_task_waker(struct td_task *t)
+{
+	td_task_ref(t);
+	return (td_waker){&task_waker_vtable, t};
+}
+
+/* ---- join handles ---------------------------------------------------- */
+
+/* Give up a join handle's interest and reference. */
+static void release_join(struct td_task *t)
+{
+	td_state_drop_join_interest(&t->state);
+	td_task_unref(t);
+}
+
+uint64_t td_join_handle_id(const td_join_handle *h)
+{
+	return h && h->task ? h->task->id : 0;
+}
+
+bool td_join_handle_is_finished(const td_join_handle *h)
+{
+	if (!h || !h->task)
+		return false;
+	uint64_t s = atomic_load_explicit(&h->task->state,
+					  memory_order_acquire);
+	return (s & TD_ST_COMPLETE) != 0;
+}
+
+void td_join_handle_abort(const td_join_handle *h)
+{
+	if (!h || !h->task)
+		return;
+	if (td_state_cancel(&h->task->state) == TD_WAKE_SUBMIT)
+		submit(h->task);
+}
+
+void td_join_handle_detach(td_join_handle *h)
+{
+	if (!h || !h->task)
+		return;
+	release_join(h->task);
+	h->task = NULL;
+}
+
+static td_poll join_poll(td_future *f, td_context *cx)
+{
+	td_join *j = (td_join *)f;
+	struct td_task *t = j->task;
+
+	TD_LEAF_HOOK(cx, .kind = TD_WAIT_JOIN, .task_id = t ? t->id : 0);
+	if (!t)
+		return TD_READY; /* empty handle, or already joined */
+
+	uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+	if (!(s & TD_ST_COMPLETE)) {
+		if (s & TD_ST_JOIN_WAKER) {
+			if (td_waker_will_wake(&t->join_waker, cx->waker))
+				return TD_PENDING;
+			/* Take the slot back to store a different waker. */
+			if (!td_state_unset_join_waker(&t->state))
+				goto done;
+		}
+		/* JOIN_WAKER is clear: the slot is ours. */
+		td_waker_drop(&t->join_waker);
+		t->join_waker = td_waker_clone(cx->waker);
+		if (td_state_set_join_waker(&t->state))
+			return TD_PENDING;
+		/* Completed meanwhile; the slot stays ours until dealloc. */
+	}
+done:
+	if (!td_coop_proceed(cx))
+		return TD_PENDING;
+	j->output = t->output;
+	j->error = t->cancelled_output ? -ECANCELED : 0;
+	j->task = NULL;
+	release_join(t);
+	return TD_READY;
+}
+
+static void join_drop(td_future *f)
+{
+	td_join *j = (td_join *)f;
+	if (j->task) {
+		release_join(j->task);
+		j->task = NULL;
+	}
+}
+
+static const td_future_vtable join_vtable = {
+	.poll = join_poll,
+	.drop = join_drop,
+	.type_name = "td_join",
+};
+
+int td_join_init(td_join *j, td_join_handle *h)
+{
+	j->base.vtable = &join_vtable;
+	j->output = NULL;
+	j->error = 0;
+	j->task = h ? h->task : NULL;
+	if (!j->task) {
+		j->error = -EINVAL;
+		return -EINVAL;
+	}
+	h->task = NULL;
+	return 0;
+}

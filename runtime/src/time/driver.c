@@ -1,0 +1,151 @@
+/* driver.c - a runtime's timers (see driver.h). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "time/driver.h"
+
+uint64_t td_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static inline uint64_t tick_of(const struct td_time_driver *d, uint64_t ms)
+{
+	return ms > d->start_ms ? ms - d->start_ms : 0;
+}
+
+void td_time_driver_init(struct td_time_driver *d,
+			 void (*unpark)(void *arg), void *unpark_arg)
+{
+	pthread_mutex_init(&d->lock, NULL);
+	d->start_ms = td_now_ms();
+	td_wheel_init(&d->wheel, 0);
+	atomic_init(&d->parked_until, UINT64_MAX);
+	d->unpark = unpark;
+	d->unpark_arg = unpark_arg;
+}
+
+void td_time_driver_destroy(struct td_time_driver *d)
+{
+	/* Every entry lives in a future; the runtime dropped them all. */
+	pthread_mutex_destroy(&d->lock);
+}
+
+int td_time_driver_park_timeout(struct td_time_driver *d)
+{
+	pthread_mutex_lock(&d->lock);
+	uint64_t next = td_wheel_next_expiration(&d->wheel);
+	atomic_store_explicit(&d->parked_until, next, memory_order_seq_cst);
+	pthread_mutex_unlock(&d->lock);
+	if (next == UINT64_MAX)
+		return -1;
+	uint64_t now = tick_of(d, td_now_ms());
+	if (next <= now)
+		return 0;
+	uint64_t ms = next - now;
+	return ms > 3600000u ? 3600000 : (int)ms;
+}
+
+void td_time_driver_unparked(struct td_time_driver *d)
+{
+	atomic_store_explicit(&d->parked_until, UINT64_MAX,
+			      memory_order_relaxed);
+}
+
+unsigned td_time_driver_process(struct td_time_driver *d)
+{
+	enum { INLINE = 32 };
+	td_waker inline_wakers[INLINE];
+	td_waker *wakers = inline_wakers;
+	size_t n = 0, cap = INLINE;
+
+	pthread_mutex_lock(&d->lock);
+	uint64_t now = tick_of(d, td_now_ms());
+	td_timer_entry *e = td_wheel_advance(&d->wheel, now);
+	while (e) {
+		td_timer_entry *next = e->next;
+		e->next = NULL;
+		__atomic_store_n(&e->driver, NULL, __ATOMIC_RELAXED);
+		if (n == cap) {
+			/* Rare: more than INLINE timers due at once. */
+			size_t ncap = cap * 2;
+			td_waker *p = malloc(ncap * sizeof(*p));
+			if (p) {
+				memcpy(p, wakers, n * sizeof(*p));
+				if (wakers != inline_wakers)
+					free(wakers);
+				wakers = p;
+				cap = ncap;
+			}
+		}
+		if (n < cap) {
+			wakers[n++] = e->waker;
+		} else {
+			/* Out of memory: wake it under the lock. */
+			td_waker_wake_by_ref(&e->waker);
+			td_waker_drop(&e->waker);
+		}
+		e->waker = (td_waker){NULL, NULL};
+		/* After this store the future may complete and vanish. */
+		__atomic_store_n(&e->fired, 1, __ATOMIC_RELEASE);
+		e = next;
+	}
+	pthread_mutex_unlock(&d->lock);
+	for (size_t i = 0; i < n; i++)
+		td_waker_wake(&wakers[i]);
+	if (wakers != inline_wakers)
+		free(wakers);
+	return (unsigned)n;
+}
+
+int td_time_driver_register(struct td_time_driver *d, td_timer_entry *e,
+			    uint64_t deadline_ms, const td_waker *w)
+{
+	uint64_t deadline = tick_of(d, deadline_ms);
+	bool earlier = false;
+
+	pthread_mutex_lock(&d->lock);
+	if (__atomic_load_n(&e->fired, __ATOMIC_RELAXED)) {
+		pthread_mutex_unlock(&d->lock);
+		return 1;
+	}
+	if (!e->driver) {
+		e->deadline = deadline;
+		if (!td_wheel_insert(&d->wheel, e)) {
+			pthread_mutex_unlock(&d->lock);
+			return 1;
+		}
+		__atomic_store_n(&e->driver, d, __ATOMIC_RELAXED);
+		earlier = deadline < atomic_load_explicit(&d->parked_until,
+							  memory_order_seq_cst);
+	}
+	td_waker_register(&e->waker, w);
+	pthread_mutex_unlock(&d->lock);
+	if (earlier && d->unpark)
+		d->unpark(d->unpark_arg);
+	return 0;
+}
+
+void td_time_entry_cancel(td_timer_entry *e)
+{
+	/* Unlocked peek: NULL means never registered or already fired. */
+	struct td_time_driver *d = __atomic_load_n(&e->driver,
+						   __ATOMIC_RELAXED);
+	td_waker w = {NULL, NULL};
+
+	if (!d)
+		return;
+	pthread_mutex_lock(&d->lock);
+	/* Re-check under the lock: the driver may have fired it. */
+	if (e->driver == d) {
+		td_wheel_remove(&d->wheel, e);
+		__atomic_store_n(&e->driver, NULL, __ATOMIC_RELAXED);
+		w = e->waker;
+		e->waker = (td_waker){NULL, NULL};
+	}
+	pthread_mutex_unlock(&d->lock);
+	td_waker_drop(&w);
+}

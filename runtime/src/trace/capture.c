@@ -1,0 +1,275 @@
+/* capture.c - trace roots, the leaf hook's slow path and td_trace_capture.
+ *
+ * How a backtrace is cut out of the native stack
+ * ----------------------------------------------
+ * While a task is polled the native stack reads, innermost first:
+ *
+ *     td_trace_record_leaf      <- this file (skipped)
+ *     td_sleep_poll             <- the leaf         (kept: ips[0])
+ *     level3_poll ... level1_poll                   (kept)
+ *     td_trace_root_poll        <- the trace root   (stop, not kept)
+ *     scheduler frames ...                          (never reached)
+ *
+ * unw_backtrace() (libunwind's cached fast path, ~11 ns a frame) gives the
+ * return addresses.  We skip those inside this file's recording functions
+ * and stop at the first one inside td_trace_root_poll.  Both address ranges
+ * come from unw_get_proc_info_by_ip() once, so no symbol is ever looked up
+ * while tasks are paused.
+ */
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace/collector.h"
+#include "trace/leaf.h"
+
+__thread struct td_collector *td_tls_collector
+	__attribute__((tls_model("initial-exec")));
+__thread int td_tls_budget __attribute__((tls_model("initial-exec"))) = -1;
+
+/* A trace root's stack frame.  Roots nest (a task polled for tracing from
+ * inside another poll), forming a list through the stack. */
+struct td_frame {
+	struct td_frame *parent;
+	void *frame_address; /* the root's own frame: the stack boundary */
+};
+
+/* The innermost root on this thread's stack, or NULL. */
+static __thread struct td_frame *tls_active_frame
+	__attribute__((tls_model("initial-exec")));
+
+struct ip_range {
+	uintptr_t start, end; /* [start, end); start == end: unknown */
+};
+
+static struct ip_range root_range;   /* td_trace_root_poll */
+static struct ip_range record_range; /* td_trace_record_leaf */
+static struct ip_range leaf_api_range; /* td_trace_leaf */
+static pthread_once_t ranges_once = PTHREAD_ONCE_INIT;
+
+static struct ip_range range_of(void *fn)
+{
+	unw_proc_info_t pi;
+	struct ip_range r = {0, 0};
+
+	if (unw_get_proc_info_by_ip(unw_local_addr_space, (unw_word_t)fn, &pi,
+				    NULL) == 0) {
+		r.start = (uintptr_t)pi.start_ip;
+		r.end = (uintptr_t)pi.end_ip;
+	}
+	return r;
+}
+
+static void load_ranges(void)
+{
+	root_range = range_of((void *)td_trace_root_poll);
+	record_range = range_of((void *)td_trace_record_leaf);
+	leaf_api_range = range_of((void *)td_trace_leaf);
+}
+
+void td_trace_init_ranges(void)
+{
+	pthread_once(&ranges_once, load_ranges);
+}
+
+static inline bool in_range(const struct ip_range *r, uintptr_t ip)
+{
+	return ip >= r->start && ip < r->end;
+}
+
+__attribute__((noinline)) td_poll td_trace_root_poll(td_future *f,
+						     td_context *cx)
+{
+	struct td_frame frame = {
+		.parent = tls_active_frame,
+		.frame_address = __builtin_frame_address(0),
+	};
+	tls_active_frame = &frame;
+	td_poll r = f->vtable->poll(f, cx);
+	/* The empty asm keeps the poll out of tail position (the frame must
+	 * stay on the stack while the child runs). */
+	__asm__ volatile("" ::: "memory");
+	tls_active_frame = frame.parent;
+	return r;
+}
+
+/* ---- collector ------------------------------------------------------- */
+
+void td_collector_init(struct td_collector *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+void td_collector_push(struct td_collector *c)
+{
+	td_trace_init_ranges();
+	c->outer = td_tls_collector;
+	td_tls_collector = c;
+}
+
+void td_collector_pop(struct td_collector *c)
+{
+	td_tls_collector = c->outer;
+	c->outer = NULL;
+}
+
+static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return true;
+	size_t ncap = *cap ? *cap : 64;
+	while (ncap < need)
+		ncap *= 2;
+	void *p = realloc(*arr, ncap * elem);
+	if (!p)
+		return false;
+	*arr = p;
+	*cap = ncap;
+	return true;
+}
+
+void td_collector_finish(struct td_collector *c)
+{
+	if (c->finished)
+		return;
+	for (size_t i = 0; i < c->nbts; i++) {
+		uintptr_t index = (uintptr_t)c->bts[i].ips;
+		c->bts[i].ips = c->ips ? c->ips + index : NULL;
+	}
+	c->finished = true;
+}
+
+void td_collector_release(struct td_collector *c)
+{
+	free(c->bts);
+	free(c->ips);
+	td_collector_init(c);
+}
+
+/* Append a backtrace of the current stack, from the leaf's frame up to
+ * (not including) the innermost root, to the installed collector. */
+__attribute__((noinline)) bool td_trace_record_leaf(const td_wait *what)
+{
+	struct td_collector *c = td_tls_collector;
+	void *raw[TD_TRACE_MAX_FRAMES + 8];
+	int n = unw_backtrace(raw, (int)(sizeof(raw) / sizeof(raw[0])));
+	bool have_root = tls_active_frame != NULL;
+
+	/* Skip this function and the public td_trace_leaf wrapper. */
+	int first = 0;
+	while (first < n && (in_range(&record_range, (uintptr_t)raw[first]) ||
+			     in_range(&leaf_api_range, (uintptr_t)raw[first])))
+		first++;
+
+	int last = first;
+	bool reached_root = false;
+	while (last < n) {
+		if (in_range(&root_range, (uintptr_t)raw[last])) {
+			reached_root = true;
+			break;
+		}
+		last++;
+	}
+	size_t count = (size_t)(last - first);
+	bool truncated = have_root && !reached_root;
+	if (count > TD_TRACE_MAX_FRAMES) {
+		count = TD_TRACE_MAX_FRAMES;
+		truncated = true;
+	}
+
+	if (!grow((void **)&c->bts, &c->cap_bts, c->nbts + 1,
+		  sizeof(*c->bts)) ||
+	    !grow((void **)&c->ips, &c->cap_ips, c->nips + count,
+		  sizeof(*c->ips))) {
+		c->out_of_memory = true;
+		return true;
+	}
+	td_backtrace *bt = &c->bts[c->nbts++];
+	bt->ips = (const uintptr_t *)(uintptr_t)c->nips; /* index until finish */
+	bt->n = count;
+	bt->wait = *what;
+	bt->truncated = truncated;
+	memcpy(c->ips + c->nips, raw + first, count * sizeof(uintptr_t));
+	c->nips += count;
+	return true;
+}
+
+/* ---- public API ------------------------------------------------------ */
+
+__attribute__((noinline)) bool td_trace_leaf(td_context *cx,
+					     const td_wait *what)
+{
+	(void)cx;
+#ifdef TD_TRACING_DISABLED
+	(void)what;
+	return false;
+#else
+	if (__builtin_expect(td_tls_collector == NULL, 1))
+		return false;
+	return td_trace_record_leaf(what);
+#endif
+}
+
+bool td_tracing(void)
+{
+	return td_tls_collector != NULL;
+}
+
+struct td_trace {
+	struct td_collector c;
+};
+
+td_trace *td_trace_capture(void (*fn)(void *arg), void *arg)
+{
+	td_trace *t = malloc(sizeof(*t));
+	if (!t)
+		return NULL;
+	td_collector_init(&t->c);
+	td_collector_push(&t->c);
+	fn(arg);
+	td_collector_pop(&t->c);
+	td_collector_finish(&t->c);
+	return t;
+}
+
+struct poll_once {
+	td_future *future;
+	td_context *cx;
+};
+
+static void poll_under_root(void *arg)
+{
+	struct poll_once *p = arg;
+	(void)td_trace_root_poll(p->future, p->cx);
+}
+
+td_trace *td_trace_future(td_future *future, td_context *cx)
+{
+	td_waker noop = td_waker_noop();
+	td_context noop_cx = {&noop};
+	struct poll_once p = {future, cx ? cx : &noop_cx};
+
+	return td_trace_capture(poll_under_root, &p);
+}
+
+size_t td_trace_count(const td_trace *t)
+{
+	return t ? t->c.nbts : 0;
+}
+
+const td_backtrace *td_trace_get(const td_trace *t, size_t i)
+{
+	if (!t || i >= t->c.nbts)
+		return NULL;
+	return &t->c.bts[i];
+}
+
+void td_trace_free(td_trace *t)
+{
+	if (!t)
+		return;
+	td_collector_release(&t->c);
+	free(t);
+}

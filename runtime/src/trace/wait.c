@@ -1,0 +1,92 @@
+/* wait.c - naming and formatting wait descriptions (taskdump/trace.h). */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "taskdump/trace.h"
+
+static const char *const kind_names[] = {
+	[TD_WAIT_NONE] = "none",
+	[TD_WAIT_SLEEP] = "sleep",
+	[TD_WAIT_YIELD] = "yield",
+	[TD_WAIT_IO] = "io",
+	[TD_WAIT_JOIN] = "join",
+	[TD_WAIT_MUTEX] = "mutex",
+	[TD_WAIT_SEMAPHORE] = "semaphore",
+	[TD_WAIT_CHAN_SEND] = "chan_send",
+	[TD_WAIT_CHAN_RECV] = "chan_recv",
+	[TD_WAIT_ONESHOT] = "oneshot",
+	[TD_WAIT_NOTIFY] = "notify",
+	[TD_WAIT_OTHER] = "other",
+};
+
+const char *td_wait_kind_name(td_wait_kind kind)
+{
+	if ((unsigned)kind >= sizeof(kind_names) / sizeof(kind_names[0]))
+		return "unknown";
+	return kind_names[kind];
+}
+
+static const char *io_direction(uint32_t events)
+{
+	switch (events & (TD_WAIT_READ | TD_WAIT_WRITE)) {
+	case TD_WAIT_READ:
+		return "readable";
+	case TD_WAIT_WRITE:
+		return "writable";
+	case TD_WAIT_READ | TD_WAIT_WRITE:
+		return "readable|writable";
+	default:
+		return "ready";
+	}
+}
+
+int td_wait_format(const td_wait *w, uint64_t now_ms, char *buf, size_t size)
+{
+	const char *label = w->label ? w->label : "";
+	const char *sep = w->label ? " " : "";
+
+	switch (w->kind) {
+	case TD_WAIT_SLEEP:
+		if (now_ms == 0)
+			return snprintf(buf, size, "sleep until %" PRIu64 " ms",
+					w->deadline_ms);
+		if (w->deadline_ms >= now_ms)
+			return snprintf(buf, size, "sleep, %" PRIu64
+					" ms left", w->deadline_ms - now_ms);
+		return snprintf(buf, size, "sleep, due %" PRIu64 " ms ago",
+				now_ms - w->deadline_ms);
+	case TD_WAIT_YIELD:
+		return snprintf(buf, size, "yield");
+	case TD_WAIT_IO:
+		return snprintf(buf, size, "io fd %d %s%s%s", w->fd,
+				io_direction(w->events), sep, label);
+	case TD_WAIT_JOIN:
+		return snprintf(buf, size, "join task %" PRIu64, w->task_id);
+	case TD_WAIT_MUTEX:
+		if (w->task_id)
+			return snprintf(buf, size, "mutex %p held by task %" PRIu64,
+					w->object, w->task_id);
+		return snprintf(buf, size, "mutex %p", w->object);
+	case TD_WAIT_SEMAPHORE:
+		return snprintf(buf, size,
+				"semaphore %p wants %" PRIu64 " of %" PRIu64
+				" available",
+				w->object, w->count, w->value);
+	case TD_WAIT_CHAN_SEND:
+		return snprintf(buf, size,
+				"channel %p send, %" PRIu64 "/%" PRIu64 " queued",
+				w->object, w->count, w->value);
+	case TD_WAIT_CHAN_RECV:
+		return snprintf(buf, size, "channel %p recv, %" PRIu64 " queued",
+				w->object, w->count);
+	case TD_WAIT_ONESHOT:
+		return snprintf(buf, size, "oneshot %p recv", w->object);
+	case TD_WAIT_NOTIFY:
+		return snprintf(buf, size, "notify %p", w->object);
+	case TD_WAIT_OTHER:
+		return snprintf(buf, size, "%s%s%p", label, sep, w->object);
+	case TD_WAIT_NONE:
+	default:
+		return snprintf(buf, size, "%s", label[0] ? label : "none");
+	}
+}
