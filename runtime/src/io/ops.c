@@ -26,7 +26,7 @@ static inline bool would_block(int err)
 
 /* ---- readiness ------------------------------------------------------- */
 
-static td_poll ready_poll(td_future *f, td_context *cx)
+static td_poll td_io_ready_poll(td_future *f, td_context *cx)
 {
 	td_io_ready *r = (td_io_ready *)f;
 	uint32_t tick;
@@ -49,7 +49,7 @@ static void ready_drop(td_future *f)
 }
 
 static const td_future_vtable ready_vtable = {
-	.poll = ready_poll, .drop = ready_drop, .type_name = "td_io_ready"};
+	.poll = td_io_ready_poll, .drop = ready_drop, .type_name = "td_io_ready"};
 
 void td_io_ready_init(td_io_ready *f, td_io *io, uint32_t interest)
 {
@@ -62,7 +62,7 @@ void td_io_ready_init(td_io_ready *f, td_io *io, uint32_t interest)
 
 /* ---- read ------------------------------------------------------------ */
 
-static td_poll read_poll(td_future *f, td_context *cx)
+static td_poll td_io_read_poll(td_future *f, td_context *cx)
 {
 	td_io_read *r = (td_io_read *)f;
 	uint32_t tick;
@@ -93,7 +93,7 @@ static void read_drop(td_future *f)
 }
 
 static const td_future_vtable read_vtable = {
-	.poll = read_poll, .drop = read_drop, .type_name = "td_io_read"};
+	.poll = td_io_read_poll, .drop = read_drop, .type_name = "td_io_read"};
 
 void td_io_read_init(td_io_read *f, td_io *io, void *buf, size_t len)
 {
@@ -119,7 +119,7 @@ static ssize_t write_some(td_io_write *w)
 	return write(w->io->fd, p, left);
 }
 
-static td_poll write_poll(td_future *f, td_context *cx)
+static td_poll td_io_write_poll(td_future *f, td_context *cx)
 {
 	td_io_write *w = (td_io_write *)f;
 	uint32_t tick;
@@ -155,7 +155,7 @@ static void write_drop(td_future *f)
 }
 
 static const td_future_vtable write_vtable = {
-	.poll = write_poll, .drop = write_drop, .type_name = "td_io_write"};
+	.poll = td_io_write_poll, .drop = write_drop, .type_name = "td_io_write"};
 
 void td_io_write_init(td_io_write *f, td_io *io, const void *buf, size_t len)
 {
@@ -170,7 +170,7 @@ void td_io_write_init(td_io_write *f, td_io *io, const void *buf, size_t len)
 
 /* ---- accept ---------------------------------------------------------- */
 
-static td_poll accept_poll(td_future *f, td_context *cx)
+static td_poll td_io_accept_poll(td_future *f, td_context *cx)
 {
 	td_io_accept *a = (td_io_accept *)f;
 	uint32_t tick;
@@ -208,7 +208,7 @@ static void accept_drop(td_future *f)
 }
 
 static const td_future_vtable accept_vtable = {
-	.poll = accept_poll, .drop = accept_drop, .type_name = "td_io_accept"};
+	.poll = td_io_accept_poll, .drop = accept_drop, .type_name = "td_io_accept"};
 
 void td_io_accept_init(td_io_accept *f, td_io *listener)
 {
@@ -220,7 +220,7 @@ void td_io_accept_init(td_io_accept *f, td_io *listener)
 
 /* ---- connect --------------------------------------------------------- */
 
-static td_poll connect_poll(td_future *f, td_context *cx)
+static td_poll td_io_connect_poll(td_future *f, td_context *cx)
 {
 	td_io_connect *c = (td_io_connect *)f;
 	uint32_t tick;
@@ -264,7 +264,7 @@ static void connect_drop(td_future *f)
 }
 
 static const td_future_vtable connect_vtable = {
-	.poll = connect_poll,
+	.poll = td_io_connect_poll,
 	.drop = connect_drop,
 	.type_name = "td_io_connect"};
 

@@ -32,6 +32,7 @@ struct td_worker_status {
 	_Atomic uint64_t task_id;   /* the task being polled, or 0 */
 	_Atomic pid_t tid;
 	_Atomic unsigned long thread; /* pthread_t */
+	_Atomic uintptr_t stack_lo, stack_hi; /* the thread's stack */
 };
 
 /* A copy of a worker's status. */
@@ -41,6 +42,7 @@ struct td_worker_info {
 	uint64_t task_id;
 	pid_t tid;
 	pthread_t thread;
+	uintptr_t stack_lo, stack_hi;
 	unsigned queued; /* tasks in its local queue (+ LIFO slot) */
 };
 

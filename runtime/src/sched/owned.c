@@ -104,13 +104,6 @@ size_t td_owned_count(struct td_owned *o)
 	return n;
 }
 
-static int by_id(const void *a, const void *b)
-{
-	const struct td_task *x = *(struct td_task *const *)a;
-	const struct td_task *y = *(struct td_task *const *)b;
-	return (x->id > y->id) - (x->id < y->id);
-}
-
 struct td_task **td_owned_snapshot(struct td_owned *o, size_t *n, bool *oom)
 {
 	size_t cap = td_owned_count(o) + 64, len = 0;
@@ -140,7 +133,6 @@ struct td_task **td_owned_snapshot(struct td_owned *o, size_t *n, bool *oom)
 		}
 		pthread_mutex_unlock(&sh->lock);
 	}
-	qsort(arr, len, sizeof(*arr), by_id);
 	*n = len;
 	return arr;
 }

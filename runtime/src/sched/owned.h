@@ -46,9 +46,11 @@ void td_owned_close_and_shutdown(struct td_owned *o);
 /* Number of listed tasks. */
 size_t td_owned_count(struct td_owned *o);
 
-/* Take a reference to every listed task, in ascending id order; returns a
- * malloc'd array (caller unrefs each and frees it) and its length in *n.
- * NULL with *n == 0 when empty or out of memory (*oom set then). */
+/* Take a reference to every listed task, in no particular order; returns
+ * a malloc'd array (caller unrefs each and frees it) and its length in *n.
+ * NULL with *n == 0 when empty or out of memory (*oom set then).  Cheap
+ * enough to run while a dump pauses the workers: no sorting, no copying
+ * beyond the pointers. */
 struct td_task **td_owned_snapshot(struct td_owned *o, size_t *n, bool *oom);
 
 #endif /* TD_SCHED_OWNED_H */

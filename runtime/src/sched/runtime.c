@@ -308,13 +308,15 @@ td_poll td_main_future_poll(struct td_main_future *m, td_context *cx,
 			      atomic_load_explicit(&m->polls,
 						   memory_order_relaxed) + 1,
 			      memory_order_relaxed);
-	atomic_store_explicit(&m->last_poll_ms, td_now_ms(),
+	atomic_store_explicit(&m->last_poll_ms, td_task_clock_ms(),
 			      memory_order_relaxed);
 	int prev_budget = td_tls_budget;
 	td_tls_budget = budget;
 	td_poll r = td_trace_root_poll(m->future, cx);
 	td_tls_budget = prev_budget;
-	atomic_store(&m->state, TD_MAIN_IDLE);
+	/* A finished future must never be traced (it would be polled
+	 * after completion). */
+	atomic_store(&m->state, r == TD_READY ? TD_MAIN_DONE : TD_MAIN_IDLE);
 	return r;
 }
 

@@ -30,7 +30,7 @@ struct td_mt;
 /* A future being driven by td_runtime_block_on, listed so that dumps can
  * show it.  `state` arbitrates between its thread's polls and a tracing
  * poll, like a task's RUNNING/TRACING bits. */
-enum { TD_MAIN_IDLE, TD_MAIN_POLLING, TD_MAIN_TRACING };
+enum { TD_MAIN_IDLE, TD_MAIN_POLLING, TD_MAIN_TRACING, TD_MAIN_DONE };
 
 struct td_main_future {
 	td_future *future;

@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "taskdump/future.h"
 #include "taskdump/task.h"
@@ -47,6 +48,16 @@ struct td_task {
 	uint8_t owned_shard;             /* which owned-list shard holds it */
 	alignas(16) unsigned char future[]; /* the task's td_future */
 };
+
+/* Milliseconds on the coarse monotonic clock (a vDSO memory read, no TSC):
+ * plenty for "last polled N ms ago" and cheap enough for every poll.  Task
+ * and block_on statistics and dumps all use this clock. */
+static inline uint64_t td_task_clock_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 static inline td_future *td_task_future(struct td_task *t)
 {

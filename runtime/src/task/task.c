@@ -22,15 +22,6 @@ static _Atomic uint64_t next_task_id = 1;
 
 static const td_waker_vtable task_waker_vtable;
 
-/* Milliseconds on the coarse monotonic clock (a vDSO memory read, no TSC):
- * plenty for "last polled N ms ago" and cheap enough for every poll. */
-static inline uint64_t coarse_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 struct td_task *td_task_alloc(const td_future *future, size_t size,
 			      const td_spawn_options *opts, bool joinable)
 {
@@ -126,7 +117,7 @@ bool td_task_run(struct td_task *t, int worker, int budget)
 			      atomic_load_explicit(&t->polls,
 						   memory_order_relaxed) + 1,
 			      memory_order_relaxed);
-	atomic_store_explicit(&t->last_poll_ms, coarse_now_ms(),
+	atomic_store_explicit(&t->last_poll_ms, td_task_clock_ms(),
 			      memory_order_relaxed);
 	atomic_store_explicit(&t->worker, (int16_t)worker,
 			      memory_order_relaxed);
@@ -294,7 +285,7 @@ void td_join_handle_detach(td_join_handle *h)
 	h->task = NULL;
 }
 
-static td_poll join_poll(td_future *f, td_context *cx)
+static td_poll td_join_poll(td_future *f, td_context *cx)
 {
 	td_join *j = (td_join *)f;
 	struct td_task *t = j->task;
@@ -339,7 +330,7 @@ static void join_drop(td_future *f)
 }
 
 static const td_future_vtable join_vtable = {
-	.poll = join_poll,
+	.poll = td_join_poll,
 	.drop = join_drop,
 	.type_name = "td_join",
 };

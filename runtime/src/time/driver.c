@@ -23,7 +23,7 @@ void td_time_driver_init(struct td_time_driver *d,
 	pthread_mutex_init(&d->lock, NULL);
 	d->start_ms = td_now_ms();
 	td_wheel_init(&d->wheel, 0);
-	atomic_init(&d->parked_until, UINT64_MAX);
+	atomic_init(&d->parked_until, 0);
 	d->unpark = unpark;
 	d->unpark_arg = unpark_arg;
 }
@@ -51,8 +51,9 @@ int td_time_driver_park_timeout(struct td_time_driver *d)
 
 void td_time_driver_unparked(struct td_time_driver *d)
 {
-	atomic_store_explicit(&d->parked_until, UINT64_MAX,
-			      memory_order_relaxed);
+	/* 0: nobody sleeps on a timeout; whoever parks next reads the wheel
+	 * (under the lock) and sees every timer registered until then. */
+	atomic_store_explicit(&d->parked_until, 0, memory_order_relaxed);
 }
 
 unsigned td_time_driver_process(struct td_time_driver *d)

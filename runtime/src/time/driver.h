@@ -6,9 +6,9 @@
  * wakers are moved out and woken after it is released.
  *
  * `parked_until` is the tick at which the thread parked in the driver will
- * wake up by itself (UINT64_MAX: not parked or no timer).  Registering an
- * earlier deadline calls `unpark` so that the parked thread re-computes its
- * timeout.
+ * wake up by itself: UINT64_MAX when it sleeps with no timer, 0 when no
+ * thread sleeps in the driver.  Registering an earlier deadline calls
+ * `unpark` so that the parked thread re-computes its timeout.
  */
 #ifndef TD_TIME_DRIVER_H
 #define TD_TIME_DRIVER_H

@@ -16,7 +16,7 @@ static uint64_t deadline_after(uint64_t ms)
 	return (now_us + 999u) / 1000u + ms;
 }
 
-static td_poll sleep_poll(td_future *f, td_context *cx)
+static td_poll td_sleep_poll(td_future *f, td_context *cx)
 {
 	td_sleep *s = (td_sleep *)f;
 
@@ -43,7 +43,7 @@ static void sleep_drop(td_future *f)
 }
 
 static const td_future_vtable sleep_vtable = {
-	.poll = sleep_poll,
+	.poll = td_sleep_poll,
 	.drop = sleep_drop,
 	.type_name = "td_sleep",
 };
@@ -68,7 +68,7 @@ void td_sleep_reset(td_sleep *s, uint64_t deadline_ms)
 
 /* ---- timeout --------------------------------------------------------- */
 
-static td_poll timeout_poll(td_future *f, td_context *cx)
+static td_poll td_timeout_poll(td_future *f, td_context *cx)
 {
 	td_timeout *t = (td_timeout *)f;
 
@@ -103,7 +103,7 @@ static void timeout_drop(td_future *f)
 }
 
 static const td_future_vtable timeout_vtable = {
-	.poll = timeout_poll,
+	.poll = td_timeout_poll,
 	.drop = timeout_drop,
 	.type_name = "td_timeout",
 };

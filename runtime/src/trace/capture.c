@@ -130,6 +130,16 @@ static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
 	return true;
 }
 
+bool td_collector_reserve(struct td_collector *c, size_t nbts, size_t nips)
+{
+	if (!grow((void **)&c->bts, &c->cap_bts, nbts, sizeof(*c->bts)) ||
+	    !grow((void **)&c->ips, &c->cap_ips, nips, sizeof(*c->ips)))
+		return false;
+	memset(c->bts + c->nbts, 0, (c->cap_bts - c->nbts) * sizeof(*c->bts));
+	memset(c->ips + c->nips, 0, (c->cap_ips - c->nips) * sizeof(*c->ips));
+	return true;
+}
+
 void td_collector_finish(struct td_collector *c)
 {
 	if (c->finished)

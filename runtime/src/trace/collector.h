@@ -37,6 +37,11 @@ void td_collector_push(struct td_collector *c);
 /* Uninstall c (must be the installed one), restoring the displaced one. */
 void td_collector_pop(struct td_collector *c);
 
+/* Make room for nbts backtraces of nips addresses in all, touching the
+ * memory now (so that page faults happen before tasks are paused).
+ * Returns false when out of memory (the collector still works). */
+bool td_collector_reserve(struct td_collector *c, size_t nbts, size_t nips);
+
 /* Resolve the backtraces' ips pointers; no more leaves may be added. */
 void td_collector_finish(struct td_collector *c);
 

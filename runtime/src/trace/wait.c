@@ -1,5 +1,6 @@
 /* wait.c - naming and formatting wait descriptions (taskdump/trace.h). */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "taskdump/trace.h"
@@ -46,15 +47,22 @@ int td_wait_format(const td_wait *w, uint64_t now_ms, char *buf, size_t size)
 	const char *sep = w->label ? " " : "";
 
 	switch (w->kind) {
-	case TD_WAIT_SLEEP:
+	case TD_WAIT_SLEEP: {
 		if (now_ms == 0)
 			return snprintf(buf, size, "sleep until %" PRIu64 " ms",
 					w->deadline_ms);
-		if (w->deadline_ms >= now_ms)
-			return snprintf(buf, size, "sleep, %" PRIu64
-					" ms left", w->deadline_ms - now_ms);
-		return snprintf(buf, size, "sleep, due %" PRIu64 " ms ago",
-				now_ms - w->deadline_ms);
+		bool due = w->deadline_ms < now_ms;
+		uint64_t d = due ? now_ms - w->deadline_ms
+				 : w->deadline_ms - now_ms;
+		char span[32];
+		if (d < 10000)
+			snprintf(span, sizeof(span), "%" PRIu64 " ms", d);
+		else
+			snprintf(span, sizeof(span), "%.1f s", (double)d / 1e3);
+		return snprintf(buf, size, due ? "sleep, due %s ago"
+					       : "sleep, %s left",
+				span);
+	}
 	case TD_WAIT_YIELD:
 		return snprintf(buf, size, "yield");
 	case TD_WAIT_IO:

@@ -1,0 +1,180 @@
+/* taskdump/dump.h - task dumps of live runtimes.
+ *
+ * td_runtime_dump() (one runtime) and td_dump_all() (every runtime in the
+ * process) capture a dump from any thread, inside or outside the runtime:
+ *
+ *  1. every thread that polls the runtime's tasks is asked to stop at its
+ *     next safe point (between two polls) and waits there;
+ *  2. once all have stopped - or the deadline passed - every task that is
+ *     not running is polled once in tracing mode: its leaves record their
+ *     native return addresses and what they wait on, and nothing else
+ *     happens (no wake-up is consumed, no state changes);
+ *  3. the threads resume;
+ *  4. the addresses are symbolized (libdw) and the result is assembled.
+ *
+ * A thread that does not reach a safe point before the deadline (a task
+ * stuck in a long poll) does not hang the dump: it is reported as running
+ * its task for so long, with that thread's native stack, and every other
+ * task is still traced.
+ *
+ * The result is plain data (below), readable directly and printable as
+ * text (td_dump_write_text) or JSON (td_dump_write_json); both formats are
+ * specified in the README.
+ */
+#ifndef TASKDUMP_DUMP_H
+#define TASKDUMP_DUMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "taskdump/export.h"
+#include "taskdump/runtime.h"
+#include "taskdump/trace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The version of both output formats. */
+#define TD_DUMP_FORMAT_VERSION 1
+
+/* Default time the dump waits for threads to reach a safe point. */
+#define TD_DUMP_DEFAULT_TIMEOUT_MS 1000
+
+typedef struct td_dump_options {
+	uint32_t timeout_ms; /* 0: TD_DUMP_DEFAULT_TIMEOUT_MS */
+	bool no_symbolize;   /* keep raw addresses only */
+} td_dump_options;
+
+/* One frame, outermost-first within a backtrace. */
+typedef struct td_dump_frame {
+	uintptr_t ip;          /* return address (leaf: call site + 1) */
+	const char *function;  /* never NULL: name, "module+0x..." or "0x..." */
+	const char *file;      /* NULL when unknown */
+	int line;              /* 0 when unknown */
+	bool inlined;          /* inlined into the frame before it */
+	const char *module;    /* ELF file, NULL when unknown */
+	uintptr_t module_offset;
+} td_dump_frame;
+
+/* One leaf reached by a task: the path to it and what it waits on. */
+typedef struct td_dump_trace {
+	td_wait wait;
+	char *wait_text;       /* td_wait_format at dump time */
+	td_dump_frame *frames; /* frames[0]: just below the task's root */
+	size_t nframes;
+	bool truncated;        /* deeper than the frame limit */
+} td_dump_trace;
+
+/* A task's state at the dump. */
+typedef enum td_dump_task_state {
+	TD_DUMP_IDLE = 0,    /* waiting for a wake-up */
+	TD_DUMP_NOTIFIED,    /* woken, in a run queue (see `queue`) */
+	TD_DUMP_RUNNING,     /* being polled: not traced */
+	TD_DUMP_CANCELLED,   /* aborted, waiting to be dropped */
+	TD_DUMP_COMPLETE,    /* finished while the dump looked at it */
+} td_dump_task_state;
+
+/* Where a notified task is queued. */
+typedef enum td_dump_queue {
+	TD_DUMP_QUEUE_NONE = 0,
+	TD_DUMP_QUEUE_LIFO,   /* a worker's LIFO slot (`queue_worker`) */
+	TD_DUMP_QUEUE_LOCAL,  /* a worker's run queue (`queue_worker`) */
+	TD_DUMP_QUEUE_INJECT, /* the shared injection queue */
+	TD_DUMP_QUEUE_UNKNOWN,/* queued on a worker that did not pause */
+} td_dump_queue;
+
+typedef struct td_dump_task {
+	uint64_t id;           /* 0 for a block_on future */
+	const char *name;      /* NULL: unnamed */
+	bool is_block_on;      /* the future of a td_runtime_block_on call */
+	td_dump_task_state state;
+	td_dump_queue queue;
+	int queue_worker;      /* for LIFO/LOCAL; -1 otherwise */
+	const char *spawn_file;/* NULL when unknown */
+	int spawn_line;
+	const char *spawn_function;
+	uint64_t polls;
+	uint64_t idle_ms;      /* since the last poll began; 0 if never */
+	int worker;            /* worker of the last poll; -1: none yet */
+	bool traced;
+	const char *not_traced;/* why not, when !traced */
+	td_dump_trace *traces;
+	size_t ntraces;
+} td_dump_task;
+
+/* A thread that polls the runtime's tasks. */
+typedef struct td_dump_worker {
+	unsigned index;
+	int tid;               /* Linux thread id; 0 if no thread */
+	const char *state;     /* "paused", "busy", "idle" (no thread) */
+	bool paused;           /* stopped at a safe point for the dump */
+	uint64_t task_id;      /* busy: the task it polls (0: block_on) */
+	uint64_t busy_ms;      /* busy: how long that poll has run */
+	unsigned queued;       /* tasks in its local queue and LIFO slot */
+	td_dump_frame *stack;  /* busy: its native stack, innermost first */
+	size_t nstack;
+	const char *stack_error; /* busy: why there is no stack, or NULL */
+} td_dump_worker;
+
+typedef struct td_dump_runtime {
+	uint64_t id;
+	const char *name;
+	const char *flavor;    /* "current_thread" or "multi_thread" */
+	td_dump_worker *workers;
+	size_t nworkers;
+	td_dump_task *tasks;   /* block_on futures first, then by task id */
+	size_t ntasks;
+	size_t traced;         /* tasks with a trace */
+	double pause_ms;       /* how long its threads were stopped */
+	const char *error;     /* e.g. "shutting down": no tasks listed */
+} td_dump_runtime;
+
+typedef struct td_dump {
+	int version;           /* TD_DUMP_FORMAT_VERSION */
+	int pid;
+	const char *program;
+	int64_t time_unix_ms;  /* wall clock when requested */
+	double pause_ms;       /* longest pause of any runtime */
+	double capture_ms;     /* tracing polls, all runtimes */
+	double symbolize_ms;
+	double total_ms;       /* request to data ready (writers add theirs) */
+	td_dump_runtime *runtimes;
+	size_t nruntimes;
+	size_t ntasks;         /* over all runtimes */
+} td_dump;
+
+/* Dump one runtime.  Returns 0 and stores the dump in *out, or -EINVAL
+ * (NULL argument) or -ENOMEM.  A runtime that is shutting down yields a
+ * dump whose runtime has `error` set. */
+TD_API int td_runtime_dump(td_runtime *rt, const td_dump_options *opts,
+			   td_dump **out);
+
+/* Dump every runtime in the process (possibly none) into one dump. */
+TD_API int td_dump_all(const td_dump_options *opts, td_dump **out);
+
+/* Free a dump (NULL is ignored). */
+TD_API void td_dump_free(td_dump *d);
+
+/* Text writer options. */
+typedef struct td_write_options {
+	bool group;  /* tasks with identical traces share one tree */
+} td_write_options;
+
+/* Write the dump as text / JSON to `f`.  Return 0 or -errno (write
+ * errors, -ENOMEM). */
+TD_API int td_dump_write_text(const td_dump *d, FILE *f,
+			      const td_write_options *opts);
+TD_API int td_dump_write_json(const td_dump *d, FILE *f);
+
+/* Names used by both formats. */
+TD_API const char *td_dump_task_state_name(td_dump_task_state s);
+TD_API const char *td_dump_queue_name(td_dump_queue q);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TASKDUMP_DUMP_H */

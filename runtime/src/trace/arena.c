@@ -1,0 +1,81 @@
+/* arena.c - a bump allocator (see arena.h). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace/arena.h"
+
+#define CHUNK_SIZE (256u * 1024u)
+#define ALIGN 16u
+
+struct td_arena_chunk {
+	struct td_arena_chunk *next;
+	size_t size;
+	/* data follows, ALIGN-aligned */
+};
+
+void td_arena_init(struct td_arena *a)
+{
+	a->chunks = NULL;
+	a->cur = a->end = NULL;
+	a->failed = 0;
+}
+
+void *td_arena_alloc(struct td_arena *a, size_t size)
+{
+	size = (size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+	if (size == 0)
+		size = ALIGN;
+	if ((size_t)(a->end - a->cur) < size || !a->cur) {
+		size_t data = size > CHUNK_SIZE ? size : CHUNK_SIZE;
+		size_t head = (sizeof(struct td_arena_chunk) + ALIGN - 1) &
+			      ~(size_t)(ALIGN - 1);
+		struct td_arena_chunk *c = malloc(head + data);
+		if (!c) {
+			a->failed = 1;
+			return NULL;
+		}
+		c->next = a->chunks;
+		c->size = data;
+		a->chunks = c;
+		a->cur = (char *)c + head;
+		a->end = a->cur + data;
+	}
+	void *p = a->cur;
+	a->cur += size;
+	return p;
+}
+
+void *td_arena_calloc(struct td_arena *a, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size) {
+		a->failed = 1;
+		return NULL;
+	}
+	void *p = td_arena_alloc(a, n * size);
+	if (p)
+		memset(p, 0, n * size);
+	return p;
+}
+
+char *td_arena_strdup(struct td_arena *a, const char *s)
+{
+	if (!s)
+		return NULL;
+	size_t n = strlen(s) + 1;
+	char *p = td_arena_alloc(a, n);
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+void td_arena_free(struct td_arena *a)
+{
+	struct td_arena_chunk *c = a->chunks;
+	while (c) {
+		struct td_arena_chunk *next = c->next;
+		free(c);
+		c = next;
+	}
+	td_arena_init(a);
+}

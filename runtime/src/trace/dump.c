@@ -1,0 +1,524 @@
+/* dump.c - td_runtime_dump and td_dump_all (taskdump/dump.h).
+ *
+ * One dump at a time per process (dump_mutex): the stuck-thread stack
+ * capture, the symbolizer and the collector are single-user.
+ *
+ * Per runtime, under its dump_lock (which td_runtime_free also takes, so a
+ * runtime cannot be shut down under a dump):
+ *   open the gate, unpark everyone, wait for arrivals until the deadline;
+ *   read worker states, capture busy workers' native stacks;
+ *   snapshot the owned tasks (references, no lock held afterwards);
+ *   note queue positions (paused workers' queues, the injection queue);
+ *   poll every idle or notified task in tracing mode (no scheduler lock is
+ *   held: td_task_trace_poll arbitrates through the task's state word);
+ *   trace the block_on futures; release the gate.
+ * Then, with everything running again: symbolize and assemble.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sched/context.h"
+#include "sched/runtime_impl.h"
+#include "task/core.h"
+#include "task/current.h"
+#include "task/state.h"
+#include "taskdump/dump.h"
+#include "trace/arena.h"
+#include "trace/collector.h"
+#include "trace/dump_build.h"
+#include "trace/thread_stack.h"
+
+/* How long a busy thread gets to answer the stack-capture signal. */
+#define STACK_TIMEOUT_MS 200
+#define MAX_STACK 128
+
+static pthread_mutex_t dump_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static double mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ---- queue positions ------------------------------------------------- */
+
+struct queued {
+	const struct td_task *task;
+	td_dump_queue queue;
+	int worker;
+};
+
+struct queued_list {
+	struct queued *items;
+	size_t n, cap;
+	unsigned worker; /* the worker being visited */
+};
+
+static void add_queued(struct queued_list *l, const struct td_task *t,
+		       td_dump_queue q, int worker)
+{
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 64;
+		struct queued *p = realloc(l->items, ncap * sizeof(*p));
+		if (!p)
+			return; /* positions are best effort */
+		l->items = p;
+		l->cap = ncap;
+	}
+	l->items[l->n++] = (struct queued){t, q, worker};
+}
+
+static void visit_worker_queue(struct td_task *t, bool lifo, void *arg)
+{
+	struct queued_list *l = arg;
+	add_queued(l, t, lifo ? TD_DUMP_QUEUE_LIFO : TD_DUMP_QUEUE_LOCAL,
+		   (int)l->worker);
+}
+
+static int by_task(const void *a, const void *b)
+{
+	const struct queued *x = a, *y = b;
+	return (x->task > y->task) - (x->task < y->task);
+}
+
+static const struct queued *find_queued(const struct queued_list *l,
+					const struct td_task *t)
+{
+	struct queued key = {t, TD_DUMP_QUEUE_NONE, -1};
+	return l->n ? bsearch(&key, l->items, l->n, sizeof(key), by_task)
+		    : NULL;
+}
+
+/* ---- one runtime ----------------------------------------------------- */
+
+struct rt_capture {
+	struct td_runtime *rt;
+	td_dump_runtime *out;
+	struct dump_build *b;
+};
+
+static bool nobody_drives(void *arg)
+{
+	struct td_runtime *rt = arg;
+	return !rt->fops->has_thread(rt);
+}
+
+static const char *activity_name(int a)
+{
+	switch (a) {
+	case TD_WORKER_POLLING:
+	case TD_WORKER_POLLING_MAIN:
+		return "busy";
+	case TD_WORKER_IDLE:
+		return "idle";
+	default:
+		return "busy";
+	}
+}
+
+/* Workers: states and, for busy ones, native stacks. */
+static void capture_workers(struct dump_build *b, struct td_runtime *rt,
+			    td_dump_runtime *out, const bool *parked,
+			    int self)
+{
+	out->nworkers = rt->nworkers;
+	out->workers = td_arena_calloc(&b->arena, rt->nworkers,
+				       sizeof(*out->workers));
+	if (!out->workers) {
+		out->nworkers = 0;
+		return;
+	}
+	for (unsigned i = 0; i < rt->nworkers; i++) {
+		struct td_worker_info info;
+		td_dump_worker *w = &out->workers[i];
+		rt->fops->worker_status(rt, i, &info);
+		w->index = i;
+		w->tid = info.tid;
+		w->queued = info.queued;
+		if (parked[i] || info.activity == TD_WORKER_IDLE) {
+			w->paused = parked[i];
+			w->state = parked[i] ? "paused" : "idle";
+			continue;
+		}
+		w->state = activity_name(info.activity);
+		w->task_id = info.activity == TD_WORKER_POLLING ? info.task_id
+								: 0;
+		uintptr_t ips[MAX_STACK];
+		int n;
+		if ((int)i == self)
+			n = td_thread_stack_self(ips, MAX_STACK);
+		else
+			n = td_thread_stack_capture(info.thread, info.tid,
+						    info.stack_lo,
+						    info.stack_hi, ips,
+						    MAX_STACK,
+						    STACK_TIMEOUT_MS);
+		if (n < 0) {
+			w->stack_error =
+				n == -ETIMEDOUT
+					? "the thread did not answer the "
+					  "stack signal (blocked?)"
+					: "the stack signal could not be sent";
+			continue;
+		}
+		dump_build_note_stack(b, w, ips, (size_t)n, (int)i != self);
+	}
+}
+
+static td_dump_task_state state_of(uint64_t s)
+{
+	if (s & TD_ST_COMPLETE)
+		return TD_DUMP_COMPLETE;
+	if (s & TD_ST_RUNNING)
+		return TD_DUMP_RUNNING;
+	if (s & TD_ST_CANCELLED)
+		return TD_DUMP_CANCELLED;
+	if (s & TD_ST_NOTIFIED)
+		return TD_DUMP_NOTIFIED;
+	return TD_DUMP_IDLE;
+}
+
+static int busy_worker_of(const td_dump_runtime *out, uint64_t task_id)
+{
+	for (size_t i = 0; i < out->nworkers; i++)
+		if (out->workers[i].state &&
+		    strcmp(out->workers[i].state, "busy") == 0 &&
+		    out->workers[i].task_id == task_id)
+			return (int)i;
+	return -1;
+}
+
+/* What the pause records of one task; turned into a td_dump_task after
+ * the threads resume (names, sites and sorting cost nothing then). */
+struct seen_task {
+	struct td_task *task;
+	uint64_t state;
+	uint64_t polls;
+	uint64_t last_poll_ms;
+	int worker;
+	bool traced;
+	size_t first_bt, nbt;
+};
+
+/* While paused: read the task's state and trace it unless it runs. */
+static void trace_task(struct dump_build *b, struct seen_task *st,
+		       struct td_task *t)
+{
+	st->task = t;
+	st->polls = atomic_load_explicit(&t->polls, memory_order_relaxed);
+	st->last_poll_ms = atomic_load_explicit(&t->last_poll_ms,
+						memory_order_relaxed);
+	st->worker = atomic_load_explicit(&t->worker, memory_order_relaxed);
+	st->state = atomic_load_explicit(&t->state, memory_order_acquire);
+	if (st->state & (TD_ST_RUNNING | TD_ST_COMPLETE))
+		return;
+	st->first_bt = b->collector.nbts;
+	st->traced = td_task_trace_poll(t);
+	if (st->traced)
+		st->nbt = b->collector.nbts - st->first_bt;
+	else /* it started running or finished since we read its state */
+		st->state = atomic_load(&t->state);
+}
+
+/* After the pause: the task's dump entry. */
+static void fill_task(struct dump_build *b, td_dump_runtime *out,
+		      td_dump_task *dt, const struct seen_task *st,
+		      const struct queued_list *ql, uint64_t now)
+{
+	struct td_task *t = st->task;
+	dt->id = t->id;
+	dt->name = t->name ? td_arena_strdup(&b->arena, t->name) : NULL;
+	dump_build_site(b, dt, t->site);
+	dt->polls = st->polls;
+	dt->idle_ms = st->last_poll_ms && now > st->last_poll_ms
+			      ? now - st->last_poll_ms
+			      : 0;
+	dt->worker = st->polls ? st->worker : -1;
+	dt->queue_worker = -1;
+	dt->state = state_of(st->state);
+	if (dt->state == TD_DUMP_NOTIFIED || dt->state == TD_DUMP_CANCELLED) {
+		const struct queued *q = find_queued(ql, t);
+		dt->queue = q ? q->queue : TD_DUMP_QUEUE_UNKNOWN;
+		dt->queue_worker = q ? q->worker : -1;
+	}
+	if (st->traced) {
+		dt->traced = true;
+		dump_build_note_traces(b, dt, st->first_bt, st->nbt);
+		return;
+	}
+	if (dt->state == TD_DUMP_RUNNING) {
+		int w = busy_worker_of(out, t->id);
+		char buf[96];
+		if (w >= 0)
+			snprintf(buf, sizeof(buf),
+				 "running on worker %d for %llu ms", w,
+				 (unsigned long long)dt->idle_ms);
+		else
+			snprintf(buf, sizeof(buf), "running");
+		dt->not_traced = td_arena_strdup(&b->arena, buf);
+	} else if (dt->state == TD_DUMP_COMPLETE) {
+		dt->not_traced = "complete";
+	} else {
+		dt->not_traced = "changed state during the dump";
+	}
+}
+
+static int seen_by_id(const void *a, const void *b)
+{
+	const struct seen_task *x = a, *y = b;
+	return (x->task->id > y->task->id) - (x->task->id < y->task->id);
+}
+
+/* Trace every block_on future of rt (listed first in the dump). */
+static size_t capture_mains(struct dump_build *b, struct td_runtime *rt,
+			    td_dump_task *tasks, size_t max, uint64_t now)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&rt->mains_lock);
+	for (struct td_main_future *m = rt->mains; m && n < max; m = m->next) {
+		td_dump_task *dt = &tasks[n++];
+		dt->is_block_on = true;
+		dt->name = "block_on";
+		dt->worker = -1;
+		dt->queue_worker = -1;
+		dt->polls = atomic_load_explicit(&m->polls,
+						 memory_order_relaxed);
+		uint64_t last = atomic_load_explicit(&m->last_poll_ms,
+						     memory_order_relaxed);
+		dt->idle_ms = last && now > last ? now - last : 0;
+		int expect = TD_MAIN_IDLE;
+		if (!atomic_compare_exchange_strong(&m->state, &expect,
+						    TD_MAIN_TRACING)) {
+			dt->state = expect == TD_MAIN_DONE ? TD_DUMP_COMPLETE
+							   : TD_DUMP_RUNNING;
+			dt->not_traced = expect == TD_MAIN_DONE
+						 ? "complete"
+						 : "being polled by its thread";
+			continue;
+		}
+		size_t first = b->collector.nbts;
+		td_waker noop = td_waker_noop();
+		td_context cx = {&noop};
+		(void)td_trace_root_poll(m->future, &cx);
+		atomic_store(&m->state, TD_MAIN_IDLE);
+		dt->state = TD_DUMP_IDLE;
+		dt->traced = true;
+		dump_build_note_traces(b, dt, first, b->collector.nbts - first);
+	}
+	pthread_mutex_unlock(&rt->mains_lock);
+	return n;
+}
+
+static size_t count_mains(struct td_runtime *rt)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&rt->mains_lock);
+	for (struct td_main_future *m = rt->mains; m; m = m->next)
+		n++;
+	pthread_mutex_unlock(&rt->mains_lock);
+	return n;
+}
+
+static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
+			    td_dump_runtime *out, unsigned timeout_ms)
+{
+	out->id = rt->id;
+	out->name = td_arena_strdup(&b->arena, rt->name);
+	out->flavor = rt->flavor == TD_FLAVOR_MULTI_THREAD ? "multi_thread"
+							   : "current_thread";
+	pthread_mutex_lock(&rt->dump_lock);
+	if (atomic_load(&rt->shutdown)) {
+		pthread_mutex_unlock(&rt->dump_lock);
+		out->error = "shutting down";
+		return;
+	}
+	int self = td_tls_ctx && td_tls_ctx->rt == rt ? td_tls_ctx->worker
+						      : -1;
+
+	/* 0. Memory for what the pause records, touched before pausing. */
+	size_t expect = td_owned_count(&rt->owned) + 1024;
+	bool *parked = calloc(rt->nworkers, sizeof(*parked));
+	struct seen_task *seen = calloc(expect, sizeof(*seen));
+	size_t nmains = count_mains(rt) + 4; /* room for late arrivals */
+	td_dump_task *mains = td_arena_calloc(&b->arena, nmains,
+					      sizeof(*mains));
+	if (!parked || !seen || !mains) {
+		free(parked);
+		free(seen);
+		pthread_mutex_unlock(&rt->dump_lock);
+		out->error = "out of memory";
+		return;
+	}
+	td_collector_reserve(&b->collector, b->collector.nbts + expect,
+			     b->collector.nips + expect * 16);
+
+	/* 1. Stop everyone at a safe point. */
+	double t_open = mono_ms();
+	uint64_t round = td_dump_gate_open(&rt->gate, self);
+	rt->fops->unpark_all(rt);
+	uint64_t deadline = td_now_ms() + timeout_ms;
+	td_dump_gate_wait_arrivals(&rt->gate, round, deadline, parked,
+				   nobody_drives, rt);
+	double t_paused = mono_ms();
+
+	/* 2. Who is where. */
+	capture_workers(b, rt, out, parked, self);
+	size_t ntasks = 0;
+	bool oom = false;
+	struct td_task **snap = td_owned_snapshot(&rt->owned, &ntasks, &oom);
+	if (ntasks > expect) {
+		struct seen_task *more = realloc(seen, ntasks * sizeof(*seen));
+		if (more)
+			seen = more;
+		else
+			ntasks = expect; /* the rest are listed nowhere */
+		oom |= !more;
+	}
+	struct queued_list ql = {0};
+	for (unsigned i = 0; i < rt->nworkers; i++) {
+		if (!out->workers || !out->workers[i].state ||
+		    strcmp(out->workers[i].state, "busy") == 0)
+			continue; /* its queues are still moving */
+		ql.worker = i;
+		rt->fops->for_each_queued(rt, i, visit_worker_queue, &ql);
+	}
+	pthread_mutex_lock(&rt->inject.lock);
+	for (struct td_task *t = rt->inject.head; t; t = t->queue_next)
+		add_queued(&ql, t, TD_DUMP_QUEUE_INJECT, -1);
+	pthread_mutex_unlock(&rt->inject.lock);
+
+	/* 3. Trace. */
+	td_collector_push(&b->collector);
+	uint64_t now = td_task_clock_ms();
+	size_t m = capture_mains(b, rt, mains, nmains, now);
+	for (size_t i = 0; i < ntasks; i++)
+		trace_task(b, &seen[i], snap[i]);
+	td_collector_pop(&b->collector);
+
+	/* 4. Let everyone go. */
+	td_dump_gate_release(&rt->gate);
+	double t_release = mono_ms();
+	pthread_mutex_unlock(&rt->dump_lock);
+	out->pause_ms = t_release - t_open;
+	b->capture_ms += t_release - t_paused;
+
+	/* 5. Entries: block_on futures first, then tasks by id.  The
+	 * references taken by the snapshot keep names readable until here. */
+	qsort(ql.items, ql.n, sizeof(*ql.items), by_task);
+	qsort(seen, ntasks, sizeof(*seen), seen_by_id);
+	out->tasks = td_arena_calloc(&b->arena, m + ntasks,
+				     sizeof(*out->tasks));
+	if (out->tasks) {
+		memcpy(out->tasks, mains, m * sizeof(*mains));
+		for (size_t i = 0; i < m; i++)
+			if (mains[i].traced)
+				dump_build_retarget_traces(b, &mains[i],
+							   &out->tasks[i]);
+		for (size_t i = 0; i < ntasks; i++)
+			fill_task(b, out, &out->tasks[m + i], &seen[i], &ql,
+				  now);
+		out->ntasks = m + ntasks;
+	}
+	for (size_t i = 0; i < ntasks; i++)
+		td_task_unref(snap[i]);
+	free(snap);
+	free(seen);
+	free(ql.items);
+	free(parked);
+	if (oom || !out->tasks)
+		out->error = "out of memory";
+	for (size_t i = 0; i < out->ntasks; i++)
+		if (out->tasks[i].traced)
+			out->traced++;
+}
+
+/* ---- public API ------------------------------------------------------ */
+
+struct all_arg {
+	struct dump_build *b;
+	unsigned timeout_ms;
+	td_dump_runtime *list;
+	size_t n, cap;
+};
+
+static void visit_runtime(struct td_runtime *rt, void *argp)
+{
+	struct all_arg *a = argp;
+	if (a->n == a->cap)
+		return;
+	capture_runtime(a->b, rt, &a->list[a->n++], a->timeout_ms);
+}
+
+static void count_runtime(struct td_runtime *rt, void *arg)
+{
+	(void)rt;
+	(*(size_t *)arg)++;
+}
+
+static int dump_common(td_runtime *only, const td_dump_options *opts,
+		       td_dump **out)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	unsigned timeout_ms = opts && opts->timeout_ms
+				      ? opts->timeout_ms
+				      : TD_DUMP_DEFAULT_TIMEOUT_MS;
+	double t0 = mono_ms();
+
+	pthread_mutex_lock(&dump_mutex);
+	struct dump_build *b = dump_build_new();
+	if (!b) {
+		pthread_mutex_unlock(&dump_mutex);
+		return -ENOMEM;
+	}
+	struct all_arg a = {.b = b, .timeout_ms = timeout_ms};
+	if (only) {
+		a.cap = 1;
+	} else {
+		td_registry_for_each(count_runtime, &a.cap);
+		a.cap += 4; /* runtimes created meanwhile are welcome */
+	}
+	a.list = td_arena_calloc(&b->arena, a.cap, sizeof(*a.list));
+	if (a.list) {
+		if (only)
+			capture_runtime(b, only, &a.list[a.n++], timeout_ms);
+		else
+			td_registry_for_each(visit_runtime, &a);
+	}
+	b->dump->runtimes = a.list;
+	b->dump->nruntimes = a.list ? a.n : 0;
+
+	double t1 = mono_ms();
+	dump_build_frames(b, !opts || !opts->no_symbolize);
+	double t2 = mono_ms();
+	int err = dump_build_finish(b);
+	b->dump->symbolize_ms = t2 - t1;
+	b->dump->total_ms = mono_ms() - t0;
+	td_dump *d = b->dump;
+	dump_build_release(b, err != 0);
+	pthread_mutex_unlock(&dump_mutex);
+	if (err)
+		return err;
+	*out = d;
+	return 0;
+}
+
+int td_runtime_dump(td_runtime *rt, const td_dump_options *opts,
+		    td_dump **out)
+{
+	if (!rt)
+		return -EINVAL;
+	return dump_common(rt, opts, out);
+}
+
+int td_dump_all(const td_dump_options *opts, td_dump **out)
+{
+	return dump_common(NULL, opts, out);
+}

@@ -1,0 +1,404 @@
+/* dump_build.c - assembling a td_dump (see dump_build.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "taskdump/task.h"
+#include "taskdump/time.h"
+#include "trace/dump_build.h"
+#include "trace/symbolize.h"
+
+struct pending_traces {
+	td_dump_task *task;
+	size_t first, n;
+};
+
+struct pending_stack {
+	td_dump_worker *worker;
+	uintptr_t *ips;
+	size_t n;
+	bool exact_first;
+};
+
+/* The dump and the arena holding it, freed together by td_dump_free. */
+struct dump_box {
+	td_dump dump;
+	struct td_arena arena;
+};
+
+struct dump_build *dump_build_new(void)
+{
+	struct dump_build *b = calloc(1, sizeof(*b));
+	struct dump_box *box = calloc(1, sizeof(*box));
+	if (!b || !box) {
+		free(b);
+		free(box);
+		return NULL;
+	}
+	td_arena_init(&b->arena);
+	td_collector_init(&b->collector);
+	b->dump = &box->dump;
+	b->dump->version = TD_DUMP_FORMAT_VERSION;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	b->dump->time_unix_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return b;
+}
+
+static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return true;
+	size_t ncap = *cap ? *cap * 2 : 64;
+	while (ncap < need)
+		ncap *= 2;
+	void *p = realloc(*arr, ncap * elem);
+	if (!p)
+		return false;
+	*arr = p;
+	*cap = ncap;
+	return true;
+}
+
+void dump_build_site(struct dump_build *b, td_dump_task *dt,
+		     const struct td_spawn_site *site)
+{
+	if (!site)
+		return;
+	/* Copied (the spawning module may be unloaded before the dump is
+	 * read); consecutive tasks usually share a site. */
+	if (site != b->last_site) {
+		b->last_site = site;
+		b->last_file = td_arena_strdup(&b->arena, site->file);
+		b->last_function = td_arena_strdup(&b->arena, site->function);
+	}
+	dt->spawn_file = b->last_file;
+	dt->spawn_function = b->last_function;
+	dt->spawn_line = site->line;
+}
+
+void dump_build_note_traces(struct dump_build *b, td_dump_task *dt,
+			    size_t first, size_t n)
+{
+	if (n == 0)
+		return;
+	if (!grow((void **)&b->traces, &b->cap_traces, b->ntraces + 1,
+		  sizeof(*b->traces))) {
+		b->out_of_memory = true;
+		return;
+	}
+	b->traces[b->ntraces++] = (struct pending_traces){dt, first, n};
+}
+
+void dump_build_retarget_traces(struct dump_build *b, td_dump_task *from,
+				td_dump_task *to)
+{
+	for (size_t i = 0; i < b->ntraces; i++)
+		if (b->traces[i].task == from)
+			b->traces[i].task = to;
+}
+
+void dump_build_note_stack(struct dump_build *b, td_dump_worker *w,
+			   const uintptr_t *ips, size_t n, bool exact_first)
+{
+	uintptr_t *copy = td_arena_alloc(&b->arena, n * sizeof(*ips) + 1);
+	if (!copy ||
+	    !grow((void **)&b->stacks, &b->cap_stacks, b->nstacks + 1,
+		  sizeof(*b->stacks))) {
+		b->out_of_memory = true;
+		return;
+	}
+	memcpy(copy, ips, n * sizeof(*ips));
+	b->stacks[b->nstacks++] =
+		(struct pending_stack){w, copy, n, exact_first};
+}
+
+/* ---- frames ---------------------------------------------------------- */
+
+/* Distinct address sequences, so that 100 000 tasks with three different
+ * traces cost three symbolizations and share three frame arrays. */
+struct seq_entry {
+	uint64_t hash;
+	const uintptr_t *ips;
+	size_t n;
+	td_dump_frame *frames;
+	size_t nframes;
+};
+
+struct seq_table {
+	struct seq_entry *slots;
+	size_t cap, used;
+};
+
+static uint64_t hash_ips(const uintptr_t *ips, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++) {
+		h ^= ips[i];
+		h *= 1099511628211ull;
+		h ^= h >> 29;
+	}
+	return h ^ n;
+}
+
+static struct seq_entry *seq_find(struct seq_table *t, const uintptr_t *ips,
+				  size_t n, uint64_t h)
+{
+	if (t->used * 2 >= t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 256;
+		struct seq_entry *s = calloc(ncap, sizeof(*s));
+		if (!s)
+			return NULL;
+		for (size_t i = 0; i < t->cap; i++) {
+			if (!t->slots[i].ips && !t->slots[i].n)
+				continue;
+			size_t j = t->slots[i].hash & (ncap - 1);
+			while (s[j].ips || s[j].n)
+				j = (j + 1) & (ncap - 1);
+			s[j] = t->slots[i];
+		}
+		free(t->slots);
+		t->slots = s;
+		t->cap = ncap;
+	}
+	size_t j = h & (t->cap - 1);
+	for (;;) {
+		struct seq_entry *e = &t->slots[j];
+		if (!e->ips && !e->n)
+			return e; /* empty: the caller fills it */
+		if (e->hash == h && e->n == n &&
+		    memcmp(e->ips, ips, n * sizeof(*ips)) == 0)
+			return e;
+		j = (j + 1) & (t->cap - 1);
+	}
+}
+
+/* Strings the symbolizer owns, copied once each into the dump. */
+struct str_cache {
+	const char *from[64];
+	const char *to[64];
+	unsigned next;
+};
+
+static const char *keep(struct dump_build *b, struct str_cache *c,
+			const char *s)
+{
+	if (!s)
+		return NULL;
+	for (unsigned i = 0; i < 64; i++)
+		if (c->from[i] == s)
+			return c->to[i];
+	const char *copy = td_arena_strdup(&b->arena, s);
+	unsigned slot = c->next++ % 64;
+	c->from[slot] = s;
+	c->to[slot] = copy;
+	return copy;
+}
+
+struct frame_ctx {
+	struct dump_build *b;
+	struct td_symbolizer *sym;
+	struct str_cache strings;
+};
+
+/* Frames of one address, innermost first; returns how many (>= 1). */
+static size_t frames_of(struct frame_ctx *fc, uintptr_t ip, bool ret_addr,
+			td_dump_frame *out, size_t max)
+{
+	const td_sym_frame *sf = NULL;
+	size_t n = 0;
+	if (fc->sym && td_symbolize(fc->sym, ip, ret_addr, &sf, &n) == 0 &&
+	    n > 0) {
+		if (n > max)
+			n = max;
+		for (size_t i = 0; i < n; i++) {
+			out[i] = (td_dump_frame){
+				.ip = ip,
+				.function = keep(fc->b, &fc->strings,
+						 sf[i].function),
+				.file = keep(fc->b, &fc->strings, sf[i].file),
+				.line = sf[i].line,
+				.inlined = sf[i].inlined,
+				.module = keep(fc->b, &fc->strings,
+					       sf[i].module),
+				.module_offset = sf[i].module_offset,
+			};
+			if (!out[i].function)
+				out[i].function = "?";
+		}
+		return n;
+	}
+	char buf[32];
+	snprintf(buf, sizeof(buf), "0x%" PRIxPTR, ip);
+	out[0] = (td_dump_frame){.ip = ip,
+				 .function = td_arena_strdup(&fc->b->arena, buf)};
+	if (!out[0].function)
+		out[0].function = "?";
+	return 1;
+}
+
+#define MAX_INLINE_DEPTH 16
+
+/* The await helper of future.h is inlined at every TD_AWAIT; its frame
+ * says nothing the awaiting function's line does not. */
+static bool is_await_helper(const td_dump_frame *f)
+{
+	return f->inlined && strcmp(f->function, "td_async_poll_child") == 0;
+}
+
+/* A trace's frames, outermost first: ips[n-1] is the outermost return
+ * address; each address's inline chain is reversed to outer-to-inner. */
+static td_dump_frame *trace_frames(struct frame_ctx *fc,
+				   const uintptr_t *ips, size_t n,
+				   size_t *nframes)
+{
+	td_dump_frame tmp[MAX_INLINE_DEPTH];
+	size_t total = 0, cap = n + 8;
+	td_dump_frame *out = malloc(cap * sizeof(*out));
+	if (!out)
+		return NULL;
+	for (size_t i = n; i-- > 0;) {
+		size_t k = frames_of(fc, ips[i], true, tmp, MAX_INLINE_DEPTH);
+		if (total + k > cap) {
+			cap = (total + k) * 2;
+			td_dump_frame *p = realloc(out, cap * sizeof(*out));
+			if (!p) {
+				free(out);
+				return NULL;
+			}
+			out = p;
+		}
+		for (size_t j = k; j-- > 0;)
+			if (!is_await_helper(&tmp[j]))
+				out[total++] = tmp[j];
+	}
+	td_dump_frame *kept = td_arena_alloc(&fc->b->arena,
+					     (total ? total : 1) * sizeof(*out));
+	if (kept)
+		memcpy(kept, out, total * sizeof(*out));
+	free(out);
+	*nframes = total;
+	return kept;
+}
+
+static void build_task_traces(struct frame_ctx *fc, struct seq_table *seqs,
+			      struct pending_traces *p, uint64_t now)
+{
+	struct dump_build *b = fc->b;
+	td_dump_trace *tr = td_arena_calloc(&b->arena, p->n, sizeof(*tr));
+	if (!tr) {
+		b->out_of_memory = true;
+		return;
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		const td_backtrace *bt = &b->collector.bts[p->first + i];
+		char text[160];
+		td_wait_format(&bt->wait, now, text, sizeof(text));
+		tr[i].wait = bt->wait;
+		tr[i].wait_text = td_arena_strdup(&b->arena, text);
+		tr[i].truncated = bt->truncated;
+		uint64_t h = hash_ips(bt->ips, bt->n);
+		struct seq_entry *e = seq_find(seqs, bt->ips, bt->n, h);
+		if (!e) {
+			b->out_of_memory = true;
+			continue;
+		}
+		if (!e->ips && !e->n) {
+			e->hash = h;
+			e->ips = bt->ips ? bt->ips : (const uintptr_t *)"";
+			e->n = bt->n;
+			e->frames = trace_frames(fc, bt->ips, bt->n,
+						 &e->nframes);
+			seqs->used++;
+		}
+		tr[i].frames = e->frames;
+		tr[i].nframes = e->frames ? e->nframes : 0;
+	}
+	p->task->traces = tr;
+	p->task->ntraces = p->n;
+}
+
+static void build_stack(struct frame_ctx *fc, struct pending_stack *p)
+{
+	td_dump_frame tmp[MAX_INLINE_DEPTH];
+	size_t cap = p->n * 2 + 4, total = 0;
+	td_dump_frame *out = td_arena_alloc(&fc->b->arena, cap * sizeof(*out));
+	if (!out) {
+		fc->b->out_of_memory = true;
+		return;
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		bool ret = !(i == 0 && p->exact_first);
+		size_t k = frames_of(fc, p->ips[i], ret, tmp,
+				     MAX_INLINE_DEPTH);
+		for (size_t j = 0; j < k && total < cap; j++)
+			out[total++] = tmp[j];
+	}
+	p->worker->stack = out;
+	p->worker->nstack = total;
+}
+
+void dump_build_frames(struct dump_build *b, bool symbols)
+{
+	struct frame_ctx fc = {.b = b};
+	struct seq_table seqs = {0};
+
+	td_collector_finish(&b->collector);
+	if (symbols)
+		fc.sym = td_symbolizer_new();
+	uint64_t now = td_now_ms();
+	for (size_t i = 0; i < b->ntraces; i++)
+		build_task_traces(&fc, &seqs, &b->traces[i], now);
+	for (size_t i = 0; i < b->nstacks; i++)
+		build_stack(&fc, &b->stacks[i]);
+	/* The symbolizer holds module file descriptors: close them now. */
+	td_symbolizer_free(fc.sym);
+	free(seqs.slots);
+}
+
+int dump_build_finish(struct dump_build *b)
+{
+	td_dump *d = b->dump;
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	d->pid = (int)getpid();
+	d->program = td_arena_strdup(&b->arena, exe);
+	d->capture_ms = b->capture_ms;
+	for (size_t i = 0; i < d->nruntimes; i++) {
+		d->ntasks += d->runtimes[i].ntasks;
+		if (d->runtimes[i].pause_ms > d->pause_ms)
+			d->pause_ms = d->runtimes[i].pause_ms;
+	}
+	if (b->collector.out_of_memory || b->arena.failed || b->out_of_memory)
+		return -ENOMEM;
+	return 0;
+}
+
+void dump_build_release(struct dump_build *b, bool discard)
+{
+	struct dump_box *box = (struct dump_box *)(void *)b->dump;
+	td_collector_release(&b->collector);
+	free(b->traces);
+	free(b->stacks);
+	if (discard) {
+		td_arena_free(&b->arena);
+		free(box);
+	} else {
+		box->arena = b->arena; /* the dump owns it now */
+	}
+	free(b);
+}
+
+void td_dump_free(td_dump *d)
+{
+	if (!d)
+		return;
+	struct dump_box *box = (struct dump_box *)(void *)d;
+	td_arena_free(&box->arena);
+	free(box);
+}

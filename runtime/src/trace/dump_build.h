@@ -1,0 +1,67 @@
+/* dump_build.h - internal: assembling a td_dump from what a capture saw.
+ *
+ * While tasks are paused, dump.c records only raw facts: metadata into the
+ * dump's arena, backtraces into the collector, busy threads' stacks as raw
+ * addresses (dump_build_note_*).  After the threads resume,
+ * dump_build_frames() symbolizes every distinct address sequence once and
+ * gives each trace its frames; dump_build_finish() fills in the header.
+ */
+#ifndef TD_TRACE_DUMP_BUILD_H
+#define TD_TRACE_DUMP_BUILD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "taskdump/dump.h"
+#include "trace/arena.h"
+#include "trace/collector.h"
+
+struct pending_traces;
+struct pending_stack;
+struct td_spawn_site;
+
+struct dump_build {
+	td_dump *dump;           /* lives in `arena` */
+	struct td_arena arena;   /* owned by the dump once finished */
+	struct td_collector collector;
+	struct pending_traces *traces;
+	size_t ntraces, cap_traces;
+	struct pending_stack *stacks;
+	size_t nstacks, cap_stacks;
+	const struct td_spawn_site *last_site; /* td_spawn_site cache */
+	const char *last_file, *last_function;
+	double capture_ms;
+	bool out_of_memory;
+};
+
+/* A new builder with an empty dump (wall-clock time taken now). */
+struct dump_build *dump_build_new(void);
+
+/* Copy a spawn site into the task entry (cached across tasks). */
+void dump_build_site(struct dump_build *b, td_dump_task *dt,
+		     const struct td_spawn_site *site);
+
+/* Collector backtraces [first, first + n) belong to task `dt`. */
+void dump_build_note_traces(struct dump_build *b, td_dump_task *dt,
+			    size_t first, size_t n);
+
+/* Traces noted for `from` belong to `to` now (the entry was copied). */
+void dump_build_retarget_traces(struct dump_build *b, td_dump_task *from,
+				td_dump_task *to);
+
+/* A busy worker's raw stack; `exact_first`: ips[0] is an interrupted
+ * instruction, not a return address. */
+void dump_build_note_stack(struct dump_build *b, td_dump_worker *w,
+			   const uintptr_t *ips, size_t n, bool exact_first);
+
+/* Give every trace and stack its frames, symbolized when `symbols`. */
+void dump_build_frames(struct dump_build *b, bool symbols);
+
+/* Header fields; returns 0 or -ENOMEM when anything could not be stored. */
+int dump_build_finish(struct dump_build *b);
+
+/* Free the builder; with `discard` the dump too. */
+void dump_build_release(struct dump_build *b, bool discard);
+
+#endif /* TD_TRACE_DUMP_BUILD_H */

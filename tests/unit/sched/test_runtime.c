@@ -1,0 +1,422 @@
+/* test_runtime.c - spawning, joining, aborting, block_on and shutdown on
+ * both flavors. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "taskdump/runtime.h"
+#include "taskdump/task.h"
+#include "taskdump/time.h"
+#include "test_util.h"
+
+/* Flavors under test: loop index -> (flavor, workers). */
+static const struct {
+	td_flavor flavor;
+	unsigned workers;
+} flavors[] = {
+	{TD_FLAVOR_CURRENT_THREAD, 0},
+	{TD_FLAVOR_MULTI_THREAD, 1},
+	{TD_FLAVOR_MULTI_THREAD, 2},
+	{TD_FLAVOR_MULTI_THREAD, 4},
+};
+#define NFLAVORS (sizeof(flavors) / sizeof(flavors[0]))
+
+static td_runtime *make_rt(int i)
+{
+	td_runtime_config cfg = {.flavor = flavors[i].flavor,
+				 .workers = flavors[i].workers};
+	td_runtime *rt = NULL;
+	ck_assert_int_eq(td_runtime_new(&cfg, &rt), 0);
+	ck_assert_ptr_nonnull(rt);
+	return rt;
+}
+
+/* ---- a future that is ready at once with a value --------------------- */
+
+typedef struct value_fut {
+	td_future base;
+	uintptr_t v;
+	atomic_int *drops;
+} value_fut;
+
+static td_poll value_poll(td_future *f, td_context *cx)
+{
+	(void)f;
+	(void)cx;
+	return TD_READY;
+}
+
+static void *value_output(td_future *f)
+{
+	return (void *)((value_fut *)f)->v;
+}
+
+static void value_drop(td_future *f)
+{
+	value_fut *v = (value_fut *)f;
+	if (v->drops)
+		atomic_fetch_add(v->drops, 1);
+}
+
+static const td_future_vtable value_vtable = {
+	.poll = value_poll, .drop = value_drop, .output = value_output};
+
+/* ---- a future that never completes (keeps its waker) ------------------ */
+
+typedef struct forever_fut {
+	td_future base;
+	atomic_int *drops;
+	atomic_int *polls;
+	td_waker *stash; /* if set, a clone of the waker is left here */
+} forever_fut;
+
+static td_poll forever_poll(td_future *f, td_context *cx)
+{
+	forever_fut *p = (forever_fut *)f;
+	if (p->polls)
+		atomic_fetch_add(p->polls, 1);
+	if (p->stash && !p->stash->vtable)
+		*p->stash = td_waker_clone(cx->waker);
+	return TD_PENDING;
+}
+
+static void forever_drop(td_future *f)
+{
+	forever_fut *p = (forever_fut *)f;
+	if (p->drops)
+		atomic_fetch_add(p->drops, 1);
+}
+
+static const td_future_vtable forever_vtable = {.poll = forever_poll,
+						.drop = forever_drop};
+
+/* ---- main: spawn n value tasks and sum their outputs ------------------ */
+
+typedef struct sum_main {
+	td_future base;
+	td_async as;
+	size_t n, i;
+	td_join_handle *hs;
+	td_join join;
+	uintptr_t sum;
+	uint64_t last_id;
+	bool ids_increase;
+	bool on_runtime;
+} sum_main;
+
+static td_poll sum_main_poll(td_future *f, td_context *cx)
+{
+	sum_main *m = (sum_main *)f;
+	TD_BEGIN(&m->as);
+	m->ids_increase = true;
+	m->on_runtime = td_runtime_current() != NULL;
+	for (m->i = 0; m->i < m->n; m->i++) {
+		value_fut v = {{&value_vtable}, m->i + 1, NULL};
+		ck_assert_int_eq(td_spawn(NULL, &v, &m->hs[m->i]), 0);
+		uint64_t id = td_join_handle_id(&m->hs[m->i]);
+		if (id <= m->last_id)
+			m->ids_increase = false;
+		m->last_id = id;
+	}
+	for (m->i = 0; m->i < m->n; m->i++) {
+		td_join_init(&m->join, &m->hs[m->i]);
+		TD_AWAIT(&m->as, &m->join, cx);
+		ck_assert_int_eq(m->join.error, 0);
+		m->sum += (uintptr_t)m->join.output;
+	}
+	TD_END(&m->as);
+}
+
+static void *sum_main_output(td_future *f)
+{
+	return (void *)((sum_main *)f)->sum;
+}
+
+static const td_future_vtable sum_main_vtable = {.poll = sum_main_poll,
+						 .output = sum_main_output};
+
+START_TEST(spawn_join_sums)
+{
+	td_runtime *rt = make_rt(_i);
+	const size_t n = 20000;
+	sum_main m = {.base = {&sum_main_vtable}, .n = n};
+	m.hs = calloc(n, sizeof(*m.hs));
+	void *out = NULL;
+	ck_assert_int_eq(td_runtime_block_on(rt, &m.base, &out), 0);
+	ck_assert_uint_eq((uintptr_t)out, n * (n + 1) / 2);
+	ck_assert(m.ids_increase);
+	ck_assert(m.on_runtime);
+	ck_assert_uint_eq(td_runtime_task_count(rt), 0);
+	free(m.hs);
+	td_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+	td_runtime *rt = NULL;
+	td_runtime_config bad_flavor = {.flavor = (td_flavor)7};
+	td_runtime_config too_many = {.flavor = TD_FLAVOR_MULTI_THREAD,
+				      .workers = TD_MAX_WORKERS + 1};
+	ck_assert_int_eq(td_runtime_new(&bad_flavor, &rt), -EINVAL);
+	ck_assert_int_eq(td_runtime_new(&too_many, &rt), -EINVAL);
+	ck_assert_int_eq(td_runtime_new(NULL, NULL), -EINVAL);
+
+	rt = make_rt(_i);
+	td_join_handle h = {NULL};
+	value_fut v = {{&value_vtable}, 1, NULL};
+	ck_assert_int_eq(td_spawn_with(rt, NULL, 8, NULL, &h), -EINVAL);
+	ck_assert_int_eq(td_spawn_with(rt, &v.base, 2, NULL, &h), -EINVAL);
+	td_future novt = {NULL};
+	ck_assert_int_eq(td_spawn_with(rt, &novt, sizeof(novt), NULL, &h),
+			 -EINVAL);
+	/* Outside any runtime, rt == NULL has nowhere to go. */
+	atomic_int drops = 0;
+	value_fut d = {{&value_vtable}, 1, &drops};
+	ck_assert_int_eq(td_spawn(NULL, &d, &h), -ESRCH);
+	ck_assert_int_eq(atomic_load(&drops), 1);
+	ck_assert_ptr_null(h.task);
+	ck_assert_int_eq(td_runtime_block_on(rt, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(td_runtime_block_on(NULL, &v.base, NULL), -EINVAL);
+
+	/* Joining an empty handle, or the same handle twice. */
+	td_join j;
+	ck_assert_int_eq(td_join_init(&j, &h), -EINVAL);
+	ck_assert_int_eq(j.error, -EINVAL);
+	ck_assert_int_eq(td_spawn(rt, &v, &h), 0);
+	td_join j1, j2;
+	ck_assert_int_eq(td_join_init(&j1, &h), 0);
+	ck_assert_int_eq(td_join_init(&j2, &h), -EINVAL);
+	ck_assert_int_eq(td_runtime_block_on(rt, &j1.base, NULL), 0);
+	ck_assert_int_eq(j1.error, 0);
+	ck_assert_uint_eq((uintptr_t)j1.output, 1);
+	td_runtime_free(rt);
+	td_runtime_free(NULL);
+}
+END_TEST
+
+/* ---- shutdown drops every pending future exactly once ----------------- */
+
+START_TEST(shutdown_drops_pending_tasks)
+{
+	td_runtime *rt = make_rt(_i);
+	atomic_int drops = 0, polls = 0;
+	const int n = 1000;
+	td_waker stash = {NULL, NULL};
+	for (int i = 0; i < n; i++) {
+		forever_fut f = {{&forever_vtable}, &drops, &polls,
+				 i == 0 ? &stash : NULL};
+		ck_assert_int_eq(td_spawn(rt, &f, NULL), 0);
+	}
+	/* Let them all be polled once. */
+	td_sleep s;
+	td_sleep_init(&s, 50);
+	ck_assert_int_eq(td_runtime_block_on(rt, &s.base, NULL), 0);
+	ck_assert_int_eq(atomic_load(&polls), n);
+	ck_assert_uint_eq(td_runtime_task_count(rt), (size_t)n);
+	td_runtime_free(rt);
+	ck_assert_int_eq(atomic_load(&drops), n);
+	ck_assert_int_eq(atomic_load(&polls), n);
+	/* Waking a task after shutdown is harmless (and frees it). */
+	ck_assert_ptr_nonnull(stash.vtable);
+	td_waker_wake(&stash);
+}
+END_TEST
+
+/* ---- abort ------------------------------------------------------------ */
+
+typedef struct abort_main {
+	td_future base;
+	td_async as;
+	atomic_int *drops;
+	td_join_handle h;
+	td_join join;
+	td_sleep nap;
+} abort_main;
+
+static td_poll abort_main_poll(td_future *f, td_context *cx)
+{
+	abort_main *m = (abort_main *)f;
+	TD_BEGIN(&m->as);
+	{
+		forever_fut p = {{&forever_vtable}, m->drops, NULL, NULL};
+		ck_assert_int_eq(td_spawn(NULL, &p, &m->h), 0);
+	}
+	td_sleep_init(&m->nap, 20); /* let it be polled and go idle */
+	TD_AWAIT(&m->as, &m->nap, cx);
+	ck_assert(!td_join_handle_is_finished(&m->h));
+	td_join_handle_abort(&m->h);
+	td_join_handle_abort(&m->h); /* twice is harmless */
+	td_join_init(&m->join, &m->h);
+	TD_AWAIT(&m->as, &m->join, cx);
+	ck_assert_int_eq(m->join.error, -ECANCELED);
+	TD_END(&m->as);
+}
+
+static const td_future_vtable abort_main_vtable = {.poll = abort_main_poll};
+
+START_TEST(abort_idle_task)
+{
+	td_runtime *rt = make_rt(_i);
+	atomic_int drops = 0;
+	abort_main m = {.base = {&abort_main_vtable}, .drops = &drops};
+	ck_assert_int_eq(td_runtime_block_on(rt, &m.base, NULL), 0);
+	ck_assert_int_eq(atomic_load(&drops), 1);
+	ck_assert_uint_eq(td_runtime_task_count(rt), 0);
+	td_runtime_free(rt);
+	ck_assert_int_eq(atomic_load(&drops), 1);
+}
+END_TEST
+
+/* ---- wakes from plain threads go through the injection queue ---------- */
+
+struct remote_waker {
+	td_waker w;
+	atomic_int ready;
+	atomic_int fired;
+};
+
+typedef struct remote_fut {
+	td_future base;
+	struct remote_waker *r;
+} remote_fut;
+
+static td_poll remote_poll(td_future *f, td_context *cx)
+{
+	remote_fut *p = (remote_fut *)f;
+	if (atomic_load(&p->r->fired))
+		return TD_READY;
+	if (!atomic_load(&p->r->ready)) {
+		p->r->w = td_waker_clone(cx->waker);
+		atomic_store(&p->r->ready, 1);
+	}
+	return TD_PENDING;
+}
+
+static const td_future_vtable remote_vtable = {.poll = remote_poll};
+
+#define REMOTE_N 200
+
+static void *remote_thread(void *arg)
+{
+	struct remote_waker *rs = arg;
+	for (int i = 0; i < REMOTE_N; i++) {
+		while (!atomic_load(&rs[i].ready))
+			usleep(100);
+		atomic_store(&rs[i].fired, 1);
+		td_waker_wake(&rs[i].w);
+	}
+	return NULL;
+}
+
+typedef struct remote_main {
+	td_future base;
+	td_async as;
+	struct remote_waker *rs;
+	td_join_handle hs[REMOTE_N];
+	td_join join;
+	int i;
+} remote_main;
+
+static td_poll remote_main_poll(td_future *f, td_context *cx)
+{
+	remote_main *m = (remote_main *)f;
+	TD_BEGIN(&m->as);
+	for (m->i = 0; m->i < REMOTE_N; m->i++) {
+		remote_fut p = {{&remote_vtable}, &m->rs[m->i]};
+		ck_assert_int_eq(td_spawn(NULL, &p, &m->hs[m->i]), 0);
+	}
+	for (m->i = 0; m->i < REMOTE_N; m->i++) {
+		td_join_init(&m->join, &m->hs[m->i]);
+		TD_AWAIT(&m->as, &m->join, cx);
+	}
+	TD_END(&m->as);
+}
+
+static const td_future_vtable remote_main_vtable = {.poll = remote_main_poll};
+
+START_TEST(wakes_from_other_threads)
+{
+	td_runtime *rt = make_rt(_i);
+	struct remote_waker *rs = calloc(REMOTE_N, sizeof(*rs));
+	pthread_t th;
+	pthread_create(&th, NULL, remote_thread, rs);
+	remote_main m = {.base = {&remote_main_vtable}, .rs = rs};
+	ck_assert_int_eq(td_runtime_block_on(rt, &m.base, NULL), 0);
+	pthread_join(th, NULL);
+	td_runtime_free(rt);
+	free(rs);
+}
+END_TEST
+
+/* ---- block_on rules ---------------------------------------------------- */
+
+typedef struct nested_main {
+	td_future base;
+	td_runtime *rt;
+	int nested_result;
+} nested_main;
+
+static td_poll nested_poll(td_future *f, td_context *cx)
+{
+	nested_main *m = (nested_main *)f;
+	(void)cx;
+	value_fut v = {{&value_vtable}, 1, NULL};
+	m->nested_result = td_runtime_block_on(m->rt, &v.base, NULL);
+	return TD_READY;
+}
+
+static const td_future_vtable nested_vtable = {.poll = nested_poll};
+
+START_TEST(block_on_inside_runtime_is_refused)
+{
+	td_runtime *rt = make_rt(_i);
+	nested_main m = {{&nested_vtable}, rt, 0};
+	ck_assert_int_eq(td_runtime_block_on(rt, &m.base, NULL), 0);
+	ck_assert_int_eq(m.nested_result, -EBUSY);
+	td_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(runtime_identity)
+{
+	td_runtime *a = make_rt(_i), *b = make_rt(_i);
+	ck_assert_uint_gt(td_runtime_id(b), td_runtime_id(a));
+	ck_assert_ptr_nonnull(td_runtime_name(a));
+	ck_assert_int_eq(td_runtime_flavor(a), flavors[_i].flavor);
+	ck_assert_uint_eq(td_runtime_workers(a),
+			  flavors[_i].workers ? flavors[_i].workers : 1);
+	ck_assert_ptr_null(td_runtime_current());
+	td_runtime_free(a);
+	td_runtime_free(b);
+	td_runtime_config named = {.name = "web"};
+	ck_assert_int_eq(td_runtime_new(&named, &a), 0);
+	ck_assert_str_eq(td_runtime_name(a), "web");
+	td_runtime_free(a);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("runtime");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, spawn_join_sums, 0, NFLAVORS);
+	tcase_add_loop_test(tc, bad_arguments, 0, NFLAVORS);
+	tcase_add_loop_test(tc, shutdown_drops_pending_tasks, 0, NFLAVORS);
+	tcase_add_loop_test(tc, abort_idle_task, 0, NFLAVORS);
+	tcase_add_loop_test(tc, wakes_from_other_threads, 0, NFLAVORS);
+	tcase_add_loop_test(tc, block_on_inside_runtime_is_refused, 0,
+			    NFLAVORS);
+	tcase_add_loop_test(tc, runtime_identity, 0, NFLAVORS);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return test_run_suite(suite());
+}
