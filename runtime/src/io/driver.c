@@ -282,10 +282,10 @@ void td_io_clear_ready(td_io *io, uint32_t interest, uint32_t tick)
 	pthread_mutex_lock(&d->lock);
 	struct td_io_slot *s = slot_of(d, io);
 	if (s && s->tick == tick) {
-		if (interest & TD_IO_READABLE)
-			s->readiness &= ~TD_READY_READ;
-		if (interest & TD_IO_WRITABLE)
-			s->readiness &= ~TD_READY_WRITE;
+		/* EAGAIN also says the direction is neither closed nor in
+		 * error (those make the call return at once), so every bit
+		 * that satisfies the interest goes. */
+		s->readiness &= ~mask_of(interest);
 	}
 	pthread_mutex_unlock(&d->lock);
 }

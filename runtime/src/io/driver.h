@@ -64,7 +64,9 @@ void td_io_driver_wake(struct td_io_driver *d);
 int td_io_poll_ready(td_io *io, uint32_t interest, const td_context *cx,
 		     uint32_t *tick);
 
-/* An operation hit EAGAIN: clear `interest` readiness seen at `tick`. */
+/* An operation hit EAGAIN: clear the readiness for `interest` seen at
+ * `tick` (including closed/error bits, which EAGAIN disproves).  Also used
+ * by connect to forget what an unconnected socket reported. */
 void td_io_clear_ready(td_io *io, uint32_t interest, uint32_t tick);
 
 /* Drop the waker a pending operation registered (its future is dropped). */

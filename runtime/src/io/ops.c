@@ -237,11 +237,15 @@ static td_poll td_io_connect_poll(td_future *f, td_context *cx)
 			c->result = -errno;
 			return TD_READY;
 		}
-		/* The optimistic readiness does not apply to a socket that
-		 * is still connecting: forget it. */
-		int got = td_io_poll_ready(c->io, TD_IO_WRITABLE, cx, &tick);
+		/* What was seen before connect() (the optimistic guess, or
+		 * the hang-up an unconnected socket reports) says nothing
+		 * about the connection: forget it. */
+		int got = td_io_poll_ready(c->io, TD_IO_READABLE | TD_IO_WRITABLE,
+					   cx, &tick);
 		if (got > 0)
-			td_io_clear_ready(c->io, TD_IO_WRITABLE, tick);
+			td_io_clear_ready(c->io,
+					  TD_IO_READABLE | TD_IO_WRITABLE,
+					  tick);
 	}
 	int got = td_io_poll_ready(c->io, TD_IO_WRITABLE, cx, &tick);
 	if (got == 0)

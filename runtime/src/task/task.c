@@ -79,12 +79,12 @@ static void complete(struct td_task *t, void *output, bool cancelled)
 {
 	t->output = output;
 	t->cancelled_output = cancelled;
+	/* Leave the owned list first, so that whoever the join wakes sees
+	 * the task gone from td_runtime_task_count. */
+	uint64_t drop = td_sched_release(t->sched, t) ? 2 : 1;
 	uint64_t s = td_state_to_complete(&t->state);
 	if ((s & TD_ST_JOIN_INTEREST) && (s & TD_ST_JOIN_WAKER))
 		td_waker_wake_by_ref(&t->join_waker);
-	uint64_t drop = 1;
-	if (td_sched_release(t->sched, t))
-		drop++;
 	if (td_state_ref_dec(&t->state, drop))
 		td_task_dealloc(t);
 }

@@ -1,0 +1,39 @@
+/* config.h - the agent's settings, from TASKDUMP_* environment variables.
+ *
+ *   TASKDUMP_DIR         where dump files go (default: the working
+ *                        directory at the time of the dump)
+ *   TASKDUMP_SIGNAL      the signal that asks for a dump: a name (USR1,
+ *                        SIGUSR2, rtmin+3, case-insensitive) or a number
+ *                        (default SIGUSR1)
+ *   TASKDUMP_FORMAT      text | json (default text)
+ *   TASKDUMP_TIMEOUT_MS  how long workers get to reach a safe point,
+ *                        1..600000 (default 1000)
+ *   TASKDUMP_GROUP       1: group tasks with identical traces in text
+ *                        dumps (default 0)
+ *   TASKDUMP_QUIET       1: no stderr line per dump (errors still shown)
+ *
+ * A bad value gets one line on stderr and the default.
+ */
+#ifndef TD_AGENT_CONFIG_H
+#define TD_AGENT_CONFIG_H
+
+#include <stdbool.h>
+
+struct agent_config {
+	char dir[4096];     /* empty: the working directory */
+	int signal;
+	bool json;
+	unsigned timeout_ms;
+	bool group;
+	bool quiet;
+};
+
+/* Read the environment into *cfg (defaults for what is unset or bad). */
+void agent_config_load(struct agent_config *cfg);
+
+/* Parse a signal name or number as TASKDUMP_SIGNAL accepts it; returns the
+ * signal number or -1.  Signals that cannot be caught or that report
+ * faults (KILL, STOP, SEGV, BUS, FPE, ILL, TRAP, ABRT, SYS) are refused. */
+int agent_parse_signal(const char *s);
+
+#endif /* TD_AGENT_CONFIG_H */

@@ -1,0 +1,192 @@
+/* dumpfile.c - taking a dump and writing its file.
+ *
+ * Files are written whole or not at all: into a hidden temporary file in
+ * the target directory (O_EXCL | O_NOFOLLOW, mode 0600), flushed and
+ * fsync()ed, then renamed - without replacing anything - to
+ * taskdump-<pid>-<seq>.txt or .json.  A reader never sees a partial dump;
+ * on any failure the temporary file is removed and one line on stderr
+ * says why; the program carries on, and the next signal tries again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+static double ms_since(int64_t ns)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return (double)(now - ns) / 1e6;
+}
+
+static void iso_time(char *buf, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+/* The dump of a process that has no taskdump runtime: a valid file with
+ * no runtimes and a note saying why. */
+static int write_no_runtime(FILE *f, bool json, int64_t requested_ns)
+{
+	static const char note[] =
+		"no taskdump runtime (libtaskdump) is loaded in this process";
+	char exe[PATH_MAX], when[80];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	for (char *p = exe; *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			*p = '?';
+	iso_time(when, sizeof(when));
+	double total = ms_since(requested_ns);
+	if (json)
+		fprintf(f,
+			"{\"taskdump\": 1, \"pid\": %d, \"program\": \"%s\", "
+			"\"time\": \"%s\", \"pause_ms\": 0.000, "
+			"\"capture_ms\": 0.000, \"symbolize_ms\": 0.000, "
+			"\"total_ms\": %.3f, \"runtimes\": [], "
+			"\"note\": \"%s\"}\n",
+			(int)getpid(), exe, when, total, note);
+	else
+		fprintf(f,
+			"taskdump 1\npid %d\nprogram %s\ntime %s\n"
+			"pause_ms 0.000\ncapture_ms 0.000\nsymbolize_ms 0.000\n"
+			"total_ms %.3f\nruntimes 0\ntasks 0\nnote %s\n\n",
+			(int)getpid(), exe, when, total, note);
+	return ferror(f) ? -EIO : 0;
+}
+
+struct outcome {
+	size_t runtimes, tasks;
+	double pause_ms;
+	bool have_runtime;
+};
+
+static int write_dump(FILE *f, const struct agent_config *cfg,
+		      int64_t requested_ns, struct outcome *o)
+{
+	struct agent_runtime_api api;
+	if (!agent_find_runtime(&api))
+		return write_no_runtime(f, cfg->json, requested_ns);
+	o->have_runtime = true;
+	td_dump_options opts = {.timeout_ms = cfg->timeout_ms};
+	td_dump *d = NULL;
+	int err = api.dump_all(&opts, &d);
+	if (err)
+		return err;
+	/* The file's total: from the signal to the data being ready. */
+	d->total_ms = ms_since(requested_ns);
+	o->runtimes = d->nruntimes;
+	o->tasks = d->ntasks;
+	o->pause_ms = d->pause_ms;
+	td_write_options wopts = {.group = cfg->group};
+	err = cfg->json ? api.write_json(d, f) : api.write_text(d, f, &wopts);
+	api.free_dump(d);
+	return err;
+}
+
+/* Open the dump directory; NULL path: the working directory. */
+static int open_dir(const struct agent_config *cfg, char *shown, size_t size)
+{
+	const char *dir = cfg->dir[0] ? cfg->dir : ".";
+	if (cfg->dir[0])
+		snprintf(shown, size, "%s", cfg->dir);
+	else if (!getcwd(shown, size))
+		snprintf(shown, size, ".");
+	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static void fail(const char *dir, const char *what, int err)
+{
+	fprintf(stderr, "taskdump: cannot write a dump in %s: %s: %s\n", dir,
+		what, strerror(err));
+}
+
+void agent_dump_to_file(const struct agent_config *cfg, int64_t requested_ns,
+			unsigned *seq)
+{
+	char dir[PATH_MAX], tmp[64], final[64];
+	int dfd = open_dir(cfg, dir, sizeof(dir));
+	if (dfd < 0) {
+		fail(dir, "opening the directory", errno);
+		return;
+	}
+	int pid = (int)getpid();
+	unsigned my_seq = (*seq)++;
+	snprintf(tmp, sizeof(tmp), ".taskdump-%d-%u.tmp", pid, my_seq);
+	int fd = openat(dfd, tmp,
+			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0600);
+	if (fd < 0) {
+		fail(dir, "creating a file", errno);
+		close(dfd);
+		return;
+	}
+	FILE *f = fdopen(fd, "w");
+	if (!f) {
+		fail(dir, "fdopen", errno);
+		close(fd);
+		unlinkat(dfd, tmp, 0);
+		close(dfd);
+		return;
+	}
+	static char buf[1 << 16];
+	setvbuf(f, buf, _IOFBF, sizeof(buf));
+
+	struct outcome o = {0};
+	int err = write_dump(f, cfg, requested_ns, &o);
+	if (fflush(f) != 0 && !err)
+		err = -errno;
+	if (!err && fsync(fd) != 0)
+		err = -errno;
+	if (fclose(f) != 0 && !err)
+		err = -errno;
+	if (err) {
+		fail(dir, o.have_runtime ? "writing the dump" : "writing", -err);
+		unlinkat(dfd, tmp, 0);
+		close(dfd);
+		return;
+	}
+	/* Never replace a file (a previous process may have had our pid). */
+	for (int tries = 0;; tries++) {
+		snprintf(final, sizeof(final), "taskdump-%d-%u.%s", pid, my_seq,
+			 cfg->json ? "json" : "txt");
+		if (renameat2(dfd, tmp, dfd, final, RENAME_NOREPLACE) == 0)
+			break;
+		if (errno != EEXIST || tries > 10000) {
+			fail(dir, "renaming the finished file", errno);
+			unlinkat(dfd, tmp, 0);
+			close(dfd);
+			return;
+		}
+		my_seq = (*seq)++;
+	}
+	close(dfd);
+	if (cfg->quiet)
+		return;
+	if (!o.have_runtime)
+		fprintf(stderr,
+			"taskdump: dump written to %s/%s: no taskdump runtime "
+			"in this process\n",
+			dir, final);
+	else
+		fprintf(stderr,
+			"taskdump: dump written to %s/%s: %zu runtime%s, %zu "
+			"task%s, paused %.3f ms, total %.3f ms\n",
+			dir, final, o.runtimes, o.runtimes == 1 ? "" : "s",
+			o.tasks, o.tasks == 1 ? "" : "s", o.pause_ms,
+			ms_since(requested_ns));
+}

@@ -1,0 +1,220 @@
+/* mutex.c - the async FIFO mutex (taskdump/mutex.h).
+ *
+ * Invariants, all under m->lock:
+ * - A non-empty waiter list implies `locked`: unlock hands the lock to the
+ *   oldest waiter instead of releasing it, so "free" is simply !locked and
+ *   nobody can take the lock past a queued waiter.
+ * - A future on the list is WAITING.  A hand-off unlinks the head, makes
+ *   its task the holder, moves its waker out and stores GRANTED (with
+ *   release order) as the very last access to that future: from then on
+ *   only the future's owner touches it (poll: GRANTED -> DONE; drop: pass
+ *   the lock on), possibly without taking the lock.
+ *
+ * `locked` and `holder` are written under the lock but also read without
+ * it (a fast-path peek, td_mutex_holder_id, the leaf hook during dumps), so
+ * every access is a relaxed __atomic one.  `state` is read by the owner
+ * without the lock (acquire) to notice a hand-off cheaply.
+ */
+#include <string.h>
+
+#include "taskdump/mutex.h"
+#include "taskdump/task.h"
+#include "sync/waitlist.h"
+#include "trace/leaf.h"
+
+enum {
+	LK_INIT = 0,   /* never polled, or polled only in tracing mode */
+	LK_WAITING,    /* on the waiter list */
+	LK_GRANTED,    /* handed the lock, not yet polled to READY */
+	LK_DONE,       /* READY returned (caller holds the lock), or dropped */
+};
+
+static inline int load_state(const td_mutex_lock *f)
+{
+	return __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+}
+
+static inline void store_state(td_mutex_lock *f, int st)
+{
+	__atomic_store_n(&f->state, st, __ATOMIC_RELEASE);
+}
+
+static inline void set_locked(td_mutex *m, bool locked, uint64_t holder)
+{
+	__atomic_store_n(&m->locked, locked, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->holder, holder, __ATOMIC_RELAXED);
+}
+
+void td_mutex_init(td_mutex *m)
+{
+	memset(m, 0, sizeof(*m));
+	pthread_mutex_init(&m->lock, NULL);
+}
+
+void td_mutex_destroy(td_mutex *m)
+{
+	pthread_mutex_destroy(&m->lock);
+}
+
+/* Under m->lock, by the holder: give the lock to the oldest waiter, or
+ * leave the mutex free.  Returns the waker to wake after unlocking. */
+static td_waker release_locked(td_mutex *m)
+{
+	td_sync_link *n = sync_list_pop_front(&m->waiters);
+
+	if (!n) {
+		set_locked(m, false, 0);
+		return (td_waker){NULL, NULL};
+	}
+	td_mutex_lock *w = sync_container_of(n, td_mutex_lock, link);
+	__atomic_store_n(&m->holder, w->task_id, __ATOMIC_RELAXED);
+	td_waker wk = sync_waker_take(&w->waker);
+	store_state(w, LK_GRANTED); /* last access to w: its owner may free it */
+	return wk;
+}
+
+/* The lock was handed to us: complete, budget permitting. */
+static td_poll lock_granted(td_mutex_lock *f, td_context *cx)
+{
+	if (!td_coop_proceed(cx))
+		return TD_PENDING; /* still GRANTED; the task was re-woken */
+	store_state(f, LK_DONE);
+	return TD_READY;
+}
+
+static td_poll lock_first_poll(td_mutex_lock *f, td_context *cx)
+{
+	td_mutex *m = f->mutex;
+	uint64_t me = td_task_current_id();
+
+	/* The lock looks free, so we expect to complete without waiting:
+	 * the cooperative budget must agree before we take anything. */
+	if (!__atomic_load_n(&m->locked, __ATOMIC_RELAXED) &&
+	    !td_coop_proceed(cx))
+		return TD_PENDING;
+
+	sync_lock(&m->lock);
+	if (!m->locked) {
+		set_locked(m, true, me);
+		store_state(f, LK_DONE);
+		sync_unlock(&m->lock);
+		return TD_READY;
+	}
+	f->task_id = me;
+	f->waker = td_waker_clone(cx->waker);
+	sync_list_push_back(&m->waiters, &f->link);
+	store_state(f, LK_WAITING);
+	sync_unlock(&m->lock);
+	return TD_PENDING;
+}
+
+/* Polled again while queued: refresh the waker unless handed the lock. */
+static td_poll lock_wait_poll(td_mutex_lock *f, td_context *cx)
+{
+	td_mutex *m = f->mutex;
+	td_waker old = {NULL, NULL};
+
+	sync_lock(&m->lock);
+	if (load_state(f) == LK_WAITING) {
+		sync_waker_update(&f->waker, cx->waker, &old);
+		sync_unlock(&m->lock);
+		td_waker_drop(&old);
+		return TD_PENDING;
+	}
+	sync_unlock(&m->lock);
+	return lock_granted(f, cx);
+}
+
+static td_poll lock_poll(td_future *fut, td_context *cx)
+{
+	td_mutex_lock *f = (td_mutex_lock *)fut;
+
+	TD_LEAF_HOOK(cx, .kind = TD_WAIT_MUTEX, .object = f->mutex,
+		     .task_id = __atomic_load_n(&f->mutex->holder,
+						__ATOMIC_RELAXED));
+
+	switch (load_state(f)) {
+	case LK_INIT:
+		return lock_first_poll(f, cx);
+	case LK_WAITING:
+		return lock_wait_poll(f, cx);
+	case LK_GRANTED:
+		return lock_granted(f, cx);
+	default:
+		return TD_READY;
+	}
+}
+
+static void lock_drop(td_future *fut)
+{
+	td_mutex_lock *f = (td_mutex_lock *)fut;
+	td_mutex *m = f->mutex;
+	td_waker mine = {NULL, NULL}, next = {NULL, NULL};
+	int st = load_state(f);
+
+	if (st == LK_INIT || st == LK_DONE)
+		return;
+	sync_lock(&m->lock);
+	/* Re-read under the lock: a hand-off may have raced with us. */
+	if (load_state(f) == LK_WAITING) {
+		sync_list_remove(&m->waiters, &f->link);
+		mine = sync_waker_take(&f->waker);
+	} else {
+		/* GRANTED: we hold the lock but nobody will use it. */
+		next = release_locked(m);
+	}
+	store_state(f, LK_DONE);
+	sync_unlock(&m->lock);
+	td_waker_drop(&mine);
+	td_waker_wake(&next);
+}
+
+static const td_future_vtable lock_vtable = {
+	.poll = lock_poll,
+	.drop = lock_drop,
+	.type_name = "td_mutex_lock",
+};
+
+void td_mutex_lock_init(td_mutex_lock *f, td_mutex *m)
+{
+	memset(f, 0, sizeof(*f));
+	f->base.vtable = &lock_vtable;
+	f->mutex = m;
+	f->state = LK_INIT;
+}
+
+bool td_mutex_try_lock(td_mutex *m)
+{
+	uint64_t me = td_task_current_id();
+	bool ok;
+
+	if (__atomic_load_n(&m->locked, __ATOMIC_RELAXED))
+		return false;
+	sync_lock(&m->lock);
+	ok = !m->locked;
+	if (ok)
+		set_locked(m, true, me);
+	sync_unlock(&m->lock);
+	return ok;
+}
+
+void td_mutex_unlock(td_mutex *m)
+{
+	td_waker next = {NULL, NULL};
+
+	sync_lock(&m->lock);
+	if (m->locked)
+		next = release_locked(m);
+	sync_unlock(&m->lock);
+	td_waker_wake(&next);
+}
+
+uint64_t td_mutex_holder_id(const td_mutex *m)
+{
+	return __atomic_load_n(&m->holder, __ATOMIC_RELAXED);
+}
+
+bool td_mutex_is_locked(const td_mutex *m)
+{
+	return __atomic_load_n(&m->locked, __ATOMIC_RELAXED);
+}
