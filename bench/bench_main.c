@@ -20,8 +20,8 @@
 #include "bench.h"
 
 static const struct bench_workload *const workloads[] = {
-	&bench_spawn_join,
-	&bench_yield_many,
+	&bench_spawn_join,  &bench_yield_many,  &bench_ping_pong,
+	&bench_idle_tasks,  &bench_idle_notify, &bench_dump_latency,
 };
 
 static void usage(void)

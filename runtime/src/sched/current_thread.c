@@ -22,6 +22,7 @@
 #include "sched/park.h"
 #include "sched/runtime_impl.h"
 #include "task/core.h"
+#include "trace/leaf.h"
 
 /* Check the injection queue first every this many polls, so remote wakes
  * are not starved by tasks that keep waking each other locally. */
@@ -112,7 +113,8 @@ static void run_task(struct td_runtime *rt, struct td_ct *ct,
 		     struct td_task *t)
 {
 	td_worker_status_enter_poll(&ct->status, t);
-	bool again = td_task_run(t, 0, rt->budget);
+	td_tls_budget = rt->budget;
+	bool again = td_task_run(t, 0);
 	td_worker_status_leave_poll(&ct->status);
 	if (again)
 		ct_schedule(&rt->sched, t, true);

@@ -29,9 +29,12 @@
 #include "sched/park.h"
 #include "sched/runtime_impl.h"
 #include "task/core.h"
+#include "trace/leaf.h"
 
 #define GLOBAL_QUEUE_INTERVAL 31
-#define MAX_LIFO_POLLS_PER_TICK 3
+/* LIFO polls per tick, also for tasks that wake each other through
+ * leaves that take no budget. */
+#define MAX_LIFO_POLLS 64
 
 #define IDLE_UNPARKED_MASK 0xffffu
 #define IDLE_SEARCH_ONE (1u << 16)
@@ -302,7 +305,7 @@ static struct td_task *steal_work(struct td_worker *w)
 static void poll_one(struct td_worker *w, struct td_task *t)
 {
 	td_worker_status_enter_poll(&w->status, t);
-	bool again = td_task_run(t, (int)w->index, w->rt->budget);
+	bool again = td_task_run(t, (int)w->index);
 	td_worker_status_leave_poll(&w->status);
 	if (again) {
 		push_local(w, t);
@@ -314,17 +317,20 @@ static void run_task(struct td_worker *w, struct td_task *t)
 {
 	if (w->searching)
 		transition_from_searching(w);
+	/* One budget for the task and the LIFO chain it starts. */
+	td_tls_budget = w->rt->budget;
 	poll_one(w, t);
-	/* Then whatever that poll woke last, a few times per tick. */
+	/* Then whatever that poll woke last, while budget remains. */
 	for (int lifo_polls = 0;; lifo_polls++) {
 		t = atomic_exchange_explicit(&w->lifo, NULL,
 					     memory_order_relaxed);
 		if (!t)
 			return;
-		if (lifo_polls >= MAX_LIFO_POLLS_PER_TICK ||
+		if (td_tls_budget <= 0 || lifo_polls >= MAX_LIFO_POLLS ||
 		    td_dump_gate_raised(&w->rt->gate)) {
+			/* Back of the queue; we keep running it ourselves
+			 * unless someone steals it, so no notification. */
 			push_local(w, t);
-			notify_parked(w->rt);
 			return;
 		}
 		poll_one(w, t);

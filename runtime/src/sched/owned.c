@@ -1,5 +1,7 @@
 /* owned.c - every live task of a runtime (see owned.h). */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sched/owned.h"
 #include "task/core.h"
@@ -14,50 +16,65 @@ void td_owned_init(struct td_owned *o)
 {
 	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++) {
 		pthread_mutex_init(&o->shards[i].lock, NULL);
-		o->shards[i].head = NULL;
-		o->shards[i].count = 0;
+		o->shards[i].tasks = NULL;
+		o->shards[i].count = o->shards[i].cap = 0;
 	}
 	o->closed = false;
 }
 
 void td_owned_destroy(struct td_owned *o)
 {
-	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++)
+	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++) {
 		pthread_mutex_destroy(&o->shards[i].lock);
+		free(o->shards[i].tasks);
+	}
 }
 
-bool td_owned_bind(struct td_owned *o, struct td_task *t)
+int td_owned_bind(struct td_owned *o, struct td_task *t)
 {
 	t->owned_shard = (uint8_t)(t->id & (TD_OWNED_SHARDS - 1));
 	struct td_owned_shard *sh = shard_of(o, t);
 	pthread_mutex_lock(&sh->lock);
 	if (o->closed) {
 		pthread_mutex_unlock(&sh->lock);
-		return false;
+		return -ESHUTDOWN;
 	}
-	t->owned_prev = NULL;
-	t->owned_next = sh->head;
-	if (sh->head)
-		sh->head->owned_prev = t;
-	sh->head = t;
-	sh->count++;
+	if (sh->count == sh->cap) {
+		uint32_t ncap = sh->cap ? sh->cap * 2 : 64;
+		struct td_task **p = realloc(sh->tasks, ncap * sizeof(*p));
+		if (!p) {
+			pthread_mutex_unlock(&sh->lock);
+			return -ENOMEM;
+		}
+		sh->tasks = p;
+		sh->cap = ncap;
+	}
+	t->owned_index = sh->count;
+	sh->tasks[sh->count++] = t;
 	pthread_mutex_unlock(&sh->lock);
-	return true;
+	return 0;
 }
 
 /* Under the shard lock. */
 static bool unlink_task(struct td_owned_shard *sh, struct td_task *t)
 {
-	if (!t->owned_prev && sh->head != t)
+	uint32_t i = t->owned_index;
+	if (i == TD_OWNED_NONE)
 		return false; /* not listed (taken by shutdown) */
-	if (t->owned_prev)
-		t->owned_prev->owned_next = t->owned_next;
-	else
-		sh->head = t->owned_next;
-	if (t->owned_next)
-		t->owned_next->owned_prev = t->owned_prev;
-	t->owned_prev = t->owned_next = NULL;
-	sh->count--;
+	struct td_task *last = sh->tasks[--sh->count];
+	sh->tasks[i] = last;
+	last->owned_index = i;
+	t->owned_index = TD_OWNED_NONE;
+	/* Give memory back after a burst (halving at a quarter full keeps
+	 * resizes rare). */
+	if (sh->cap > 64 && sh->count < sh->cap / 4) {
+		struct td_task **p =
+			realloc(sh->tasks, (sh->cap / 2) * sizeof(*p));
+		if (p) {
+			sh->tasks = p;
+			sh->cap /= 2;
+		}
+	}
 	return true;
 }
 
@@ -81,7 +98,8 @@ void td_owned_close_and_shutdown(struct td_owned *o)
 		struct td_owned_shard *sh = &o->shards[i];
 		for (;;) {
 			pthread_mutex_lock(&sh->lock);
-			struct td_task *t = sh->head;
+			struct td_task *t =
+				sh->count ? sh->tasks[sh->count - 1] : NULL;
 			if (t)
 				unlink_task(sh, t);
 			pthread_mutex_unlock(&sh->lock);
@@ -104,7 +122,8 @@ size_t td_owned_count(struct td_owned *o)
 	return n;
 }
 
-struct td_task **td_owned_snapshot(struct td_owned *o, size_t *n, bool *oom)
+struct td_task **td_owned_snapshot(struct td_owned *o, bool take_refs,
+				   size_t *n, bool *oom)
 {
 	size_t cap = td_owned_count(o) + 64, len = 0;
 	struct td_task **arr = malloc(cap * sizeof(*arr));
@@ -127,10 +146,11 @@ struct td_task **td_owned_snapshot(struct td_owned *o, size_t *n, bool *oom)
 			arr = p;
 			cap = ncap;
 		}
-		for (struct td_task *t = sh->head; t; t = t->owned_next) {
-			td_task_ref(t);
-			arr[len++] = t;
-		}
+		memcpy(arr + len, sh->tasks, sh->count * sizeof(*arr));
+		if (take_refs)
+			for (uint32_t k = 0; k < sh->count; k++)
+				td_task_ref(sh->tasks[k]);
+		len += sh->count;
 		pthread_mutex_unlock(&sh->lock);
 	}
 	*n = len;

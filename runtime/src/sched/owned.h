@@ -1,8 +1,12 @@
 /* owned.h - internal: every live task of a runtime.
  *
  * Tasks are listed from spawn until they complete (then they remove
- * themselves).  Shutdown and dumps walk the list.  Sharded by task id so
- * that spawns and completions on different workers rarely meet on a lock.
+ * themselves).  Shutdown and dumps walk the list.  Each of TD_OWNED_SHARDS
+ * shards (chosen by task id, so spawns and completions on different
+ * workers rarely meet on a lock) is an array of task pointers; a task
+ * knows its slot (owned_index), so removal swaps the last entry into it.
+ * Arrays rather than linked lists make a dump's snapshot a few memcpy()s
+ * instead of a pointer chase through 100 000 tasks while workers wait.
  * The list holds one reference to each listed task.
  */
 #ifndef TD_SCHED_OWNED_H
@@ -12,6 +16,7 @@
 #include <stdalign.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct td_task;
 
@@ -19,8 +24,8 @@ struct td_task;
 
 struct td_owned_shard {
 	alignas(64) pthread_mutex_t lock;
-	struct td_task *head; /* doubly linked via owned_prev/owned_next */
-	size_t count;
+	struct td_task **tasks;
+	uint32_t count, cap;
 };
 
 struct td_owned {
@@ -32,8 +37,8 @@ void td_owned_init(struct td_owned *o);
 void td_owned_destroy(struct td_owned *o);
 
 /* List t (taking over the reference it was allocated with for the list).
- * False when the list is closed (shutdown): t was not listed. */
-bool td_owned_bind(struct td_owned *o, struct td_task *t);
+ * -ESHUTDOWN when the list is closed, -ENOMEM: t was not listed. */
+int td_owned_bind(struct td_owned *o, struct td_task *t);
 
 /* Unlist t if it is listed; true when it was (the list's reference is then
  * the caller's). */
@@ -46,11 +51,12 @@ void td_owned_close_and_shutdown(struct td_owned *o);
 /* Number of listed tasks. */
 size_t td_owned_count(struct td_owned *o);
 
-/* Take a reference to every listed task, in no particular order; returns
- * a malloc'd array (caller unrefs each and frees it) and its length in *n.
- * NULL with *n == 0 when empty or out of memory (*oom set then).  Cheap
- * enough to run while a dump pauses the workers: no sorting, no copying
- * beyond the pointers. */
-struct td_task **td_owned_snapshot(struct td_owned *o, size_t *n, bool *oom);
+/* The listed tasks, in no particular order: a malloc'd array (caller frees
+ * it) and its length in *n; NULL with *n == 0 when empty or out of memory
+ * (*oom set then).  With `take_refs` each task gets a reference (caller
+ * unrefs each); without, the caller must make sure no task can complete
+ * while it uses them (a dump with every worker stopped). */
+struct td_task **td_owned_snapshot(struct td_owned *o, bool take_refs,
+				   size_t *n, bool *oom);
 
 #endif /* TD_SCHED_OWNED_H */

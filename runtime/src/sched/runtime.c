@@ -241,13 +241,14 @@ int td_spawn_with(td_runtime *rt, td_future *future, size_t size,
 	}
 	t->sched = &rt->sched;
 	td_runtime_ref(rt);
-	if (!td_owned_bind(&rt->owned, t)) {
-		/* Shutting down: undo.  An unbound task's dealloc drops the
-		 * never-polled future. */
+	int err = td_owned_bind(&rt->owned, t);
+	if (err) {
+		/* Shutting down or out of memory: undo.  An unbound task's
+		 * dealloc drops the never-polled future. */
 		t->sched = NULL;
 		td_task_dealloc(t);
 		td_runtime_unref(rt);
-		return -ESHUTDOWN;
+		return err;
 	}
 	if (out)
 		out->task = t;

@@ -5,14 +5,15 @@
  * Who may touch what
  * ------------------
  * - state: atomics only (task/state.h).
- * - the future and `output`: only the holder of the RUNNING bit.
+ * - the future (and, once complete, the output in its place): only the
+ *   holder of the RUNNING bit; the output is published by COMPLETE.
  * - queue_next: whoever holds the task's Notified reference (the queue it
  *   sits in).
- * - owned_prev/owned_next: the owned-task list, under its shard lock.
+ * - owned_index: the owned-task list, under its shard lock.
  * - join_waker: the join handle while JOIN_WAKER is clear; the runtime
  *   (read-only, to wake it) while JOIN_WAKER is set.  Dropped when the task
  *   is freed.
- * - stats (last_poll_ms, polls, worker): written by the poller, read by
+ * - stats (last_poll, polls, worker): written by the poller, read by
  *   dumps; relaxed atomics, so a dump that races a stuck worker reads
  *   values that are merely stale.
  */
@@ -34,20 +35,28 @@ struct td_task {
 	_Atomic uint64_t state;          /* task/state.h */
 	struct td_task *queue_next;      /* intrusive run-queue link */
 	struct td_sched *sched;          /* the scheduler that owns it */
-	struct td_task *owned_prev;      /* owned-task list links */
-	struct td_task *owned_next;
 	uint64_t id;                     /* unique in the process, from 1 */
 	const td_spawn_site *site;       /* static; may be NULL */
 	char *name;                      /* owned copy; may be NULL */
 	td_waker join_waker;
-	void *output;                    /* set before COMPLETE */
-	_Atomic uint64_t last_poll_ms;   /* td_now_ms() at the last poll start */
+	uint32_t owned_index;            /* slot in its owned-list shard;
+					  * TD_OWNED_NONE when not listed */
+	_Atomic uint32_t last_poll;      /* td_task_clock32() at the last poll
+					  * start (wrapping milliseconds) */
 	_Atomic uint32_t polls;          /* real polls (not tracing polls) */
 	_Atomic int16_t worker;          /* worker index of the last poll, -1 */
 	uint8_t cancelled_output;        /* completed by cancellation */
 	uint8_t owned_shard;             /* which owned-list shard holds it */
-	alignas(16) unsigned char future[]; /* the task's td_future */
+	/* The task's td_future.  Once the task is complete the future is
+	 * dead and its first word holds the output (td_task_output). */
+	alignas(16) unsigned char future[];
 };
+
+/* Small tasks matter: 100 000 idle tasks should cost no more memory than
+ * Tokio's.  Keep the header at 80 bytes. */
+_Static_assert(sizeof(struct td_task) == 80, "task header grew");
+
+#define TD_OWNED_NONE UINT32_MAX
 
 /* Milliseconds on the coarse monotonic clock (a vDSO memory read, no TSC):
  * plenty for "last polled N ms ago" and cheap enough for every poll.  Task
@@ -64,6 +73,19 @@ static inline td_future *td_task_future(struct td_task *t)
 	return (td_future *)(void *)t->future;
 }
 
+/* The output slot of a completed task (the dead future's first word). */
+static inline void **td_task_output(struct td_task *t)
+{
+	return (void **)(void *)t->future;
+}
+
+/* The task clock truncated to 32 bits: differences of two readings less
+ * than 49 days apart are right even across the wrap. */
+static inline uint32_t td_task_clock32(void)
+{
+	return (uint32_t)td_task_clock_ms();
+}
+
 /* Allocate a task around a copy of `future` (size bytes), with the initial
  * state for a join handle (`joinable`) or a detached task.  The id is
  * assigned here.  Returns NULL when out of memory. */
@@ -77,10 +99,12 @@ struct td_task *td_task_alloc(const td_future *future, size_t size,
 void td_task_dealloc(struct td_task *t);
 
 /* Poll the task once for real on this thread (the caller holds its
- * Notified reference, which this consumes).  Returns true when the task
+ * Notified reference, which this consumes).  The cooperative budget
+ * (td_tls_budget) is the caller's to set: a scheduler may share one
+ * budget among several polls.  Returns true when the task
  * was woken during the poll and must be scheduled again (the caller then
  * owns a new Notified reference and re-queues it, as a yield). */
-bool td_task_run(struct td_task *t, int worker, int budget);
+bool td_task_run(struct td_task *t, int worker);
 
 /* Poll the task once in tracing mode on this thread (the caller holds a
  * plain reference, which is not consumed, and has a collector installed).

@@ -41,6 +41,7 @@ struct td_task *td_task_alloc(const td_future *future, size_t size,
 	t->id = atomic_fetch_add_explicit(&next_task_id, 1,
 					  memory_order_relaxed);
 	atomic_init(&t->worker, -1);
+	t->owned_index = TD_OWNED_NONE;
 	/* References: the owned list, the first Notified, the join handle. */
 	uint64_t refs = joinable ? 3 : 2;
 	uint64_t flags = TD_ST_NOTIFIED | (joinable ? TD_ST_JOIN_INTEREST : 0);
@@ -77,7 +78,7 @@ void td_task_unref(struct td_task *t)
  * references.  The caller holds RUNNING and one reference. */
 static void complete(struct td_task *t, void *output, bool cancelled)
 {
-	t->output = output;
+	*td_task_output(t) = output;
 	t->cancelled_output = cancelled;
 	/* Leave the owned list first, so that whoever the join wakes sees
 	 * the task gone from td_runtime_task_count. */
@@ -99,7 +100,7 @@ static void cancel(struct td_task *t)
 	complete(t, NULL, true);
 }
 
-bool td_task_run(struct td_task *t, int worker, int budget)
+bool td_task_run(struct td_task *t, int worker)
 {
 	switch (td_state_to_running(&t->state)) {
 	case TD_TO_RUNNING_FAILED:
@@ -117,7 +118,7 @@ bool td_task_run(struct td_task *t, int worker, int budget)
 			      atomic_load_explicit(&t->polls,
 						   memory_order_relaxed) + 1,
 			      memory_order_relaxed);
-	atomic_store_explicit(&t->last_poll_ms, td_task_clock_ms(),
+	atomic_store_explicit(&t->last_poll, td_task_clock32(),
 			      memory_order_relaxed);
 	atomic_store_explicit(&t->worker, (int16_t)worker,
 			      memory_order_relaxed);
@@ -126,13 +127,10 @@ bool td_task_run(struct td_task *t, int worker, int budget)
 	const td_waker waker = {&task_waker_vtable, t};
 	td_context cx = {&waker};
 	struct td_task *prev = td_tls_current_task;
-	int prev_budget = td_tls_budget;
 	td_tls_current_task = t;
-	td_tls_budget = budget;
 	td_future *f = td_task_future(t);
 	td_poll r = td_trace_root_poll(f, &cx);
 	td_tls_current_task = prev;
-	td_tls_budget = prev_budget;
 
 	if (r == TD_READY) {
 		complete(t, f->vtable->output ? f->vtable->output(f) : NULL,
@@ -313,7 +311,7 @@ static td_poll td_join_poll(td_future *f, td_context *cx)
 done:
 	if (!td_coop_proceed(cx))
 		return TD_PENDING;
-	j->output = t->output;
+	j->output = *td_task_output(t);
 	j->error = t->cancelled_output ? -ECANCELED : 0;
 	j->task = NULL;
 	release_join(t);

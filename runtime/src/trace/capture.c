@@ -160,28 +160,48 @@ void td_collector_release(struct td_collector *c)
 
 /* Append a backtrace of the current stack, from the leaf's frame up to
  * (not including) the innermost root, to the installed collector. */
+/* How deep the last backtrace on this thread went, root included: the
+ * next walk stops there (unw_backtrace cannot be told where to stop, and
+ * the frames above the root - the dump's own - are a third of the walk).
+ * A walk that does not reach the root is redone in full. */
+static __thread int depth_hint __attribute__((tls_model("initial-exec")));
+
+/* Append a backtrace of the current stack, from the leaf's frame up to
+ * (not including) the innermost root, to the installed collector. */
 __attribute__((noinline)) bool td_trace_record_leaf(const td_wait *what)
 {
+	enum { FULL = TD_TRACE_MAX_FRAMES + 8 };
 	struct td_collector *c = td_tls_collector;
-	void *raw[TD_TRACE_MAX_FRAMES + 8];
-	int n = unw_backtrace(raw, (int)(sizeof(raw) / sizeof(raw[0])));
+	void *raw[FULL];
 	bool have_root = tls_active_frame != NULL;
+	int limit = have_root && depth_hint ? depth_hint + 2 : FULL;
+	int n, first, last;
+	bool reached_root;
 
-	/* Skip this function and the public td_trace_leaf wrapper. */
-	int first = 0;
-	while (first < n && (in_range(&record_range, (uintptr_t)raw[first]) ||
-			     in_range(&leaf_api_range, (uintptr_t)raw[first])))
-		first++;
-
-	int last = first;
-	bool reached_root = false;
-	while (last < n) {
-		if (in_range(&root_range, (uintptr_t)raw[last])) {
-			reached_root = true;
-			break;
+	for (;;) {
+		n = unw_backtrace(raw, limit);
+		/* Skip this function and the public td_trace_leaf wrapper. */
+		first = 0;
+		while (first < n &&
+		       (in_range(&record_range, (uintptr_t)raw[first]) ||
+			in_range(&leaf_api_range, (uintptr_t)raw[first])))
+			first++;
+		last = first;
+		reached_root = false;
+		while (last < n) {
+			if (in_range(&root_range, (uintptr_t)raw[last])) {
+				reached_root = true;
+				break;
+			}
+			last++;
 		}
-		last++;
+		if (reached_root || !have_root || limit == FULL || n < limit)
+			break;
+		limit = FULL;
 	}
+	if (reached_root)
+		depth_hint = last + 1;
+
 	size_t count = (size_t)(last - first);
 	bool truncated = have_root && !reached_root;
 	if (count > TD_TRACE_MAX_FRAMES) {

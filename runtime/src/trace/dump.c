@@ -195,25 +195,31 @@ static int busy_worker_of(const td_dump_runtime *out, uint64_t task_id)
 }
 
 /* What the pause records of one task; turned into a td_dump_task after
- * the threads resume (names, sites and sorting cost nothing then). */
+ * the threads resume (names, sites and sorting cost nothing then).  Task
+ * memory is read only during the pause: with every worker stopped the
+ * snapshot takes no references, and a task may be gone right after. */
 struct seen_task {
-	struct td_task *task;
+	uint64_t id;
+	const char *name; /* arena copy */
+	const td_spawn_site *site;
 	uint64_t state;
-	uint64_t polls;
-	uint64_t last_poll_ms;
+	uint32_t polls;
+	uint32_t last_poll;
 	int worker;
 	bool traced;
 	size_t first_bt, nbt;
 };
 
-/* While paused: read the task's state and trace it unless it runs. */
+/* While paused: copy the task's facts and trace it unless it runs. */
 static void trace_task(struct dump_build *b, struct seen_task *st,
 		       struct td_task *t)
 {
-	st->task = t;
+	st->id = t->id;
+	st->name = t->name ? td_arena_strdup(&b->arena, t->name) : NULL;
+	st->site = t->site;
 	st->polls = atomic_load_explicit(&t->polls, memory_order_relaxed);
-	st->last_poll_ms = atomic_load_explicit(&t->last_poll_ms,
-						memory_order_relaxed);
+	st->last_poll = atomic_load_explicit(&t->last_poll,
+					     memory_order_relaxed);
 	st->worker = atomic_load_explicit(&t->worker, memory_order_relaxed);
 	st->state = atomic_load_explicit(&t->state, memory_order_acquire);
 	if (st->state & (TD_ST_RUNNING | TD_ST_COMPLETE))
@@ -226,24 +232,22 @@ static void trace_task(struct dump_build *b, struct seen_task *st,
 		st->state = atomic_load(&t->state);
 }
 
-/* After the pause: the task's dump entry. */
+/* After the pause: the task's dump entry (no task memory is touched). */
 static void fill_task(struct dump_build *b, td_dump_runtime *out,
 		      td_dump_task *dt, const struct seen_task *st,
-		      const struct queued_list *ql, uint64_t now)
+		      const struct td_task *task, const struct queued_list *ql,
+		      uint64_t now)
 {
-	struct td_task *t = st->task;
-	dt->id = t->id;
-	dt->name = t->name ? td_arena_strdup(&b->arena, t->name) : NULL;
-	dump_build_site(b, dt, t->site);
+	dt->id = st->id;
+	dt->name = st->name;
+	dump_build_site(b, dt, st->site);
 	dt->polls = st->polls;
-	dt->idle_ms = st->last_poll_ms && now > st->last_poll_ms
-			      ? now - st->last_poll_ms
-			      : 0;
+	dt->idle_ms = st->polls ? (uint32_t)((uint32_t)now - st->last_poll) : 0;
 	dt->worker = st->polls ? st->worker : -1;
 	dt->queue_worker = -1;
 	dt->state = state_of(st->state);
 	if (dt->state == TD_DUMP_NOTIFIED || dt->state == TD_DUMP_CANCELLED) {
-		const struct queued *q = find_queued(ql, t);
+		const struct queued *q = find_queued(ql, task);
 		dt->queue = q ? q->queue : TD_DUMP_QUEUE_UNKNOWN;
 		dt->queue_worker = q ? q->worker : -1;
 	}
@@ -253,7 +257,7 @@ static void fill_task(struct dump_build *b, td_dump_runtime *out,
 		return;
 	}
 	if (dt->state == TD_DUMP_RUNNING) {
-		int w = busy_worker_of(out, t->id);
+		int w = busy_worker_of(out, st->id);
 		char buf[96];
 		if (w >= 0)
 			snprintf(buf, sizeof(buf),
@@ -269,10 +273,16 @@ static void fill_task(struct dump_build *b, td_dump_runtime *out,
 	}
 }
 
+/* Sorting by id keeps each entry's task pointer (for queue positions). */
+struct seen_ref {
+	struct seen_task *seen;
+	const struct td_task *task;
+};
+
 static int seen_by_id(const void *a, const void *b)
 {
-	const struct seen_task *x = a, *y = b;
-	return (x->task->id > y->task->id) - (x->task->id < y->task->id);
+	const struct seen_ref *x = a, *y = b;
+	return (x->seen->id > y->seen->id) - (x->seen->id < y->seen->id);
 }
 
 /* Trace every block_on future of rt (listed first in the dump). */
@@ -356,7 +366,7 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 		return;
 	}
 	td_collector_reserve(&b->collector, b->collector.nbts + expect,
-			     b->collector.nips + expect * 16);
+			     b->collector.nips + expect * 8);
 
 	/* 1. Stop everyone at a safe point. */
 	double t_open = mono_ms();
@@ -369,9 +379,17 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 
 	/* 2. Who is where. */
 	capture_workers(b, rt, out, parked, self);
+	/* A worker that did not stop may complete tasks under us: then the
+	 * snapshot holds references. */
+	bool all_stopped = true;
+	for (unsigned i = 0; i < rt->nworkers; i++)
+		if ((int)i != self && out->workers && out->workers[i].state &&
+		    strcmp(out->workers[i].state, "busy") == 0)
+			all_stopped = false;
 	size_t ntasks = 0;
 	bool oom = false;
-	struct td_task **snap = td_owned_snapshot(&rt->owned, &ntasks, &oom);
+	struct td_task **snap =
+		td_owned_snapshot(&rt->owned, !all_stopped, &ntasks, &oom);
 	if (ntasks > expect) {
 		struct seen_task *more = realloc(seen, ntasks * sizeof(*seen));
 		if (more)
@@ -397,8 +415,14 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	td_collector_push(&b->collector);
 	uint64_t now = td_task_clock_ms();
 	size_t m = capture_mains(b, rt, mains, nmains, now);
-	for (size_t i = 0; i < ntasks; i++)
+	for (size_t i = 0; i < ntasks; i++) {
+		/* The tasks are scattered over the heap: fetch ahead. */
+		if (i + 4 < ntasks) {
+			__builtin_prefetch(snap[i + 4]);
+			__builtin_prefetch(snap[i + 4]->future);
+		}
 		trace_task(b, &seen[i], snap[i]);
+	}
 	td_collector_pop(&b->collector);
 
 	/* 4. Let everyone go. */
@@ -408,25 +432,31 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	out->pause_ms = t_release - t_open;
 	b->capture_ms += t_release - t_paused;
 
-	/* 5. Entries: block_on futures first, then tasks by id.  The
-	 * references taken by the snapshot keep names readable until here. */
+	/* 5. Entries: block_on futures first, then tasks by id. */
 	qsort(ql.items, ql.n, sizeof(*ql.items), by_task);
-	qsort(seen, ntasks, sizeof(*seen), seen_by_id);
+	struct seen_ref *order = malloc((ntasks ? ntasks : 1) * sizeof(*order));
 	out->tasks = td_arena_calloc(&b->arena, m + ntasks,
 				     sizeof(*out->tasks));
-	if (out->tasks) {
+	if (out->tasks && order) {
+		for (size_t i = 0; i < ntasks; i++)
+			order[i] = (struct seen_ref){&seen[i], snap[i]};
+		qsort(order, ntasks, sizeof(*order), seen_by_id);
 		memcpy(out->tasks, mains, m * sizeof(*mains));
 		for (size_t i = 0; i < m; i++)
 			if (mains[i].traced)
 				dump_build_retarget_traces(b, &mains[i],
 							   &out->tasks[i]);
 		for (size_t i = 0; i < ntasks; i++)
-			fill_task(b, out, &out->tasks[m + i], &seen[i], &ql,
-				  now);
+			fill_task(b, out, &out->tasks[m + i], order[i].seen,
+				  order[i].task, &ql, now);
 		out->ntasks = m + ntasks;
+	} else {
+		out->tasks = NULL;
 	}
-	for (size_t i = 0; i < ntasks; i++)
-		td_task_unref(snap[i]);
+	if (!all_stopped)
+		for (size_t i = 0; i < ntasks; i++)
+			td_task_unref(snap[i]);
+	free(order);
 	free(snap);
 	free(seen);
 	free(ql.items);

@@ -1,0 +1,265 @@
+/* bench_dump.c - dump_latency: how long a task dump of n idle tasks takes.
+ *
+ * As ../shared/anchors/tokio-bench/src/dump.rs: n tasks split evenly over
+ * three await chains, level1 -> level2 -> level3, ending in a sleep of an
+ * hour, a oneshot receive or an mpsc receive (senders kept alive).  Once
+ * every task has parked, the benchmark task (on a worker) dumps the
+ * runtime and writes the text to a byte-counting sink, twice: the first
+ * dump is "cold" (debug information not yet read), the second "warm".
+ *
+ *   pause_ms      workers stopped at the gate
+ *   capture_ms    tracing polls of every task
+ *   symbolize_ms  addresses to frames, after the workers resumed
+ *   format_ms     writing the text
+ *   total_ms      from the request to the last byte written
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bench.h"
+#include "taskdump/dump.h"
+
+enum leaf_kind { LEAF_SLEEP, LEAF_ONESHOT, LEAF_MPSC };
+
+struct dl_shared {
+	size_t n;
+	atomic_size_t parked;
+	td_notify all_parked;
+};
+
+static struct dl_shared *dl;
+
+typedef struct level3 {
+	td_future base;
+	td_async as;
+	enum leaf_kind kind;
+	void *ch; /* td_oneshot * or td_mpsc * */
+	union {
+		td_sleep sleep;
+		td_oneshot_recv oneshot;
+		td_mpsc_recv mpsc;
+	} leaf;
+	uint64_t value;
+} level3;
+
+static td_poll level3_poll(td_future *f, td_context *cx)
+{
+	level3 *l = (level3 *)f;
+	TD_BEGIN(&l->as);
+	if (atomic_fetch_add(&dl->parked, 1) + 1 == dl->n)
+		td_notify_one(&dl->all_parked);
+	switch (l->kind) {
+	case LEAF_SLEEP:
+		td_sleep_init(&l->leaf.sleep, 3600 * 1000);
+		break;
+	case LEAF_ONESHOT:
+		td_oneshot_recv_init(&l->leaf.oneshot, l->ch);
+		break;
+	case LEAF_MPSC:
+		td_mpsc_recv_init(&l->leaf.mpsc, l->ch, &l->value);
+		break;
+	}
+	TD_AWAIT(&l->as, &l->leaf, cx);
+	TD_END(&l->as);
+}
+
+static void level3_drop(td_future *f)
+{
+	td_async_drop(&((level3 *)f)->as);
+}
+
+static const td_future_vtable level3_vtable = {
+	.poll = level3_poll, .drop = level3_drop, .type_name = "level3"};
+
+typedef struct level2 {
+	td_future base;
+	td_async as;
+	level3 inner;
+} level2;
+
+static td_poll level2_poll(td_future *f, td_context *cx)
+{
+	level2 *l = (level2 *)f;
+	TD_BEGIN(&l->as);
+	TD_AWAIT(&l->as, &l->inner, cx);
+	TD_END(&l->as);
+}
+
+static void level2_drop(td_future *f)
+{
+	td_async_drop(&((level2 *)f)->as);
+}
+
+static const td_future_vtable level2_vtable = {
+	.poll = level2_poll, .drop = level2_drop, .type_name = "level2"};
+
+typedef struct level1 {
+	td_future base;
+	td_async as;
+	level2 inner;
+} level1;
+
+static td_poll level1_poll(td_future *f, td_context *cx)
+{
+	level1 *l = (level1 *)f;
+	TD_BEGIN(&l->as);
+	TD_AWAIT(&l->as, &l->inner, cx);
+	TD_END(&l->as);
+}
+
+static void level1_drop(td_future *f)
+{
+	td_async_drop(&((level1 *)f)->as);
+}
+
+static const td_future_vtable level1_vtable = {
+	.poll = level1_poll, .drop = level1_drop, .type_name = "level1"};
+
+/* A FILE that counts what is written to it and keeps nothing. */
+static ssize_t count_write(void *cookie, const char *buf, size_t size)
+{
+	(void)buf;
+	*(size_t *)cookie += size;
+	return (ssize_t)size;
+}
+
+struct round {
+	double pause_ms, capture_ms, symbolize_ms, format_ms, total_ms;
+	size_t tasks, bytes;
+};
+
+static int dump_round(td_runtime *rt, struct round *r)
+{
+	double t0 = bench_now();
+	td_dump *d;
+	int err = td_runtime_dump(rt, NULL, &d);
+	if (err)
+		return err;
+	double t1 = bench_now();
+	size_t bytes = 0;
+	cookie_io_functions_t io = {.write = count_write};
+	FILE *f = fopencookie(&bytes, "w", io);
+	if (!f)
+		return -1;
+	static char buf[1 << 16];
+	setvbuf(f, buf, _IOFBF, sizeof(buf));
+	err = td_dump_write_text(d, f, NULL);
+	fclose(f);
+	double t2 = bench_now();
+	r->pause_ms = d->pause_ms;
+	r->capture_ms = d->capture_ms;
+	r->symbolize_ms = d->symbolize_ms;
+	r->format_ms = (t2 - t1) * 1e3;
+	r->total_ms = (t2 - t0) * 1e3;
+	r->tasks = d->ntasks;
+	r->bytes = bytes;
+	td_dump_free(d);
+	return err;
+}
+
+typedef struct dl_body {
+	td_future base;
+	td_async as;
+	struct bench_ctx *ctx;
+	void **channels; /* the senders' side, kept alive */
+	td_notified all;
+	td_sleep settle;
+	uint64_t rss0, rss1;
+	double t0, spawn_el, ready_el;
+} dl_body;
+
+static td_poll dl_body_poll(td_future *f, td_context *cx)
+{
+	dl_body *b = (dl_body *)f;
+	size_t n = b->ctx->n;
+
+	TD_BEGIN(&b->as);
+	b->rss0 = bench_proc_status_kib("VmRSS");
+	b->t0 = bench_now();
+	for (size_t i = 0; i < n; i++) {
+		level1 t = {.base = {&level1_vtable}};
+		t.inner.base.vtable = &level2_vtable;
+		level3 *l3 = &t.inner.inner;
+		l3->base.vtable = &level3_vtable;
+		l3->kind = (enum leaf_kind)(i % 3);
+		if (l3->kind == LEAF_ONESHOT)
+			l3->ch = td_oneshot_new();
+		else if (l3->kind == LEAF_MPSC)
+			l3->ch = td_mpsc_bounded(sizeof(uint64_t), 1);
+		b->channels[i] = l3->ch;
+		if ((l3->kind != LEAF_SLEEP && !l3->ch) ||
+		    td_spawn(NULL, &t, NULL) != 0)
+			abort();
+	}
+	b->spawn_el = bench_now() - b->t0;
+	if (n > 0) {
+		td_notified_init(&b->all, &dl->all_parked);
+		TD_AWAIT(&b->as, &b->all, cx);
+	}
+	b->ready_el = bench_now() - b->t0;
+	b->rss1 = bench_proc_status_kib("VmRSS");
+	td_sleep_init(&b->settle, 20); /* let the last polls finish */
+	TD_AWAIT(&b->as, &b->settle, cx);
+	{
+		struct round cold, warm;
+		if (dump_round(b->ctx->rt, &cold) ||
+		    dump_round(b->ctx->rt, &warm))
+			abort();
+		bench_appendf(
+			b->ctx,
+			"pause_ms=%.3f capture_ms=%.3f symbolize_ms=%.3f "
+			"format_ms=%.3f total_ms=%.3f tasks=%zu bytes=%zu "
+			"warm_pause_ms=%.3f warm_capture_ms=%.3f "
+			"warm_symbolize_ms=%.3f warm_format_ms=%.3f "
+			"warm_total_ms=%.3f spawn_ms=%.3f ready_ms=%.3f "
+			"rss_bytes_per_task=%.0f",
+			cold.pause_ms, cold.capture_ms, cold.symbolize_ms,
+			cold.format_ms, cold.total_ms, cold.tasks, cold.bytes,
+			warm.pause_ms, warm.capture_ms, warm.symbolize_ms,
+			warm.format_ms, warm.total_ms, b->spawn_el * 1e3,
+			b->ready_el * 1e3,
+			(double)(b->rss1 > b->rss0 ? b->rss1 - b->rss0 : 0) *
+				1024.0 / (double)(n ? n : 1));
+	}
+	TD_END(&b->as);
+}
+
+static const td_future_vtable dl_body_vtable = {.poll = dl_body_poll,
+						.type_name = "dump_latency"};
+
+static td_future *dl_make(struct bench_ctx *ctx)
+{
+	dl_body *b = calloc(1, sizeof(*b));
+	dl = calloc(1, sizeof(*dl));
+	if (!b || !dl)
+		return NULL;
+	dl->n = ctx->n;
+	td_notify_init(&dl->all_parked);
+	b->base.vtable = &dl_body_vtable;
+	b->ctx = ctx;
+	b->channels = calloc(ctx->n ? ctx->n : 1, sizeof(*b->channels));
+	if (!b->channels)
+		return NULL;
+	ctx->state = b;
+	return &b->base;
+}
+
+/* After the runtime is gone (the receivers with it): the senders. */
+static void dl_cleanup(struct bench_ctx *ctx)
+{
+	dl_body *b = ctx->state;
+	for (size_t i = 0; i < ctx->n; i++) {
+		if (i % 3 == LEAF_ONESHOT)
+			td_oneshot_sender_release(b->channels[i]);
+		else if (i % 3 == LEAF_MPSC)
+			td_mpsc_sender_release(b->channels[i]);
+	}
+	free(b->channels);
+	free(b);
+	td_notify_destroy(&dl->all_parked);
+	free(dl);
+}
+
+const struct bench_workload bench_dump_latency = {
+	.name = "dump_latency", .make = dl_make, .cleanup = dl_cleanup};
