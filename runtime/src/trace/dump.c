@@ -199,6 +199,7 @@ static int busy_worker_of(const td_dump_runtime *out, uint64_t task_id)
  * memory is read only during the pause: with every worker stopped the
  * snapshot takes no references, and a task may be gone right after. */
 struct seen_task {
+	const char *not_traced; /* set when tracing was not attempted */
 	uint64_t id;
 	const char *name; /* arena copy */
 	const td_spawn_site *site;
@@ -210,9 +211,10 @@ struct seen_task {
 	size_t first_bt, nbt;
 };
 
-/* While paused: copy the task's facts and trace it unless it runs. */
+/* While paused: copy the task's facts and trace it unless it runs (or
+ * unless `may_trace` is false: see capture_runtime). */
 static void trace_task(struct dump_build *b, struct seen_task *st,
-		       struct td_task *t)
+		       struct td_task *t, bool may_trace)
 {
 	st->id = t->id;
 	st->name = t->name ? td_arena_strdup(&b->arena, t->name) : NULL;
@@ -222,7 +224,7 @@ static void trace_task(struct dump_build *b, struct seen_task *st,
 					     memory_order_relaxed);
 	st->worker = atomic_load_explicit(&t->worker, memory_order_relaxed);
 	st->state = atomic_load_explicit(&t->state, memory_order_acquire);
-	if (st->state & (TD_ST_RUNNING | TD_ST_COMPLETE))
+	if (!may_trace || (st->state & (TD_ST_RUNNING | TD_ST_COMPLETE)))
 		return;
 	st->first_bt = b->collector.nbts;
 	st->traced = td_task_trace_poll(t);
@@ -256,7 +258,9 @@ static void fill_task(struct dump_build *b, td_dump_runtime *out,
 		dump_build_note_traces(b, dt, st->first_bt, st->nbt);
 		return;
 	}
-	if (dt->state == TD_DUMP_RUNNING) {
+	if (st->not_traced && dt->state != TD_DUMP_RUNNING) {
+		dt->not_traced = st->not_traced;
+	} else if (dt->state == TD_DUMP_RUNNING) {
 		int w = busy_worker_of(out, st->id);
 		char buf[96];
 		if (w >= 0)
@@ -287,7 +291,8 @@ static int seen_by_id(const void *a, const void *b)
 
 /* Trace every block_on future of rt (listed first in the dump). */
 static size_t capture_mains(struct dump_build *b, struct td_runtime *rt,
-			    td_dump_task *tasks, size_t max, uint64_t now)
+			    td_dump_task *tasks, size_t max, uint64_t now,
+			    const char *dont_trace)
 {
 	size_t n = 0;
 	pthread_mutex_lock(&rt->mains_lock);
@@ -303,6 +308,11 @@ static size_t capture_mains(struct dump_build *b, struct td_runtime *rt,
 						     memory_order_relaxed);
 		dt->idle_ms = last && now > last ? now - last : 0;
 		int expect = TD_MAIN_IDLE;
+		if (dont_trace) {
+			dt->state = TD_DUMP_IDLE;
+			dt->not_traced = dont_trace;
+			continue;
+		}
 		if (!atomic_compare_exchange_strong(&m->state, &expect,
 						    TD_MAIN_TRACING)) {
 			dt->state = expect == TD_MAIN_DONE ? TD_DUMP_COMPLETE
@@ -414,14 +424,30 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	/* 3. Trace. */
 	td_collector_push(&b->collector);
 	uint64_t now = td_task_clock_ms();
-	size_t m = capture_mains(b, rt, mains, nmains, now);
+	/* A current-thread runtime's tasks belong to its one thread: while
+	 * that thread is stuck in a poll they are listed, not traced (their
+	 * code may rely on running on that thread).  Multi-thread tasks are
+	 * traced even while some worker is stuck. */
+	bool may_trace = all_stopped || rt->flavor == TD_FLAVOR_MULTI_THREAD;
+	char reason[96] = "";
+	uint64_t busy_id = out->workers ? out->workers[0].task_id : 0;
+	if (!may_trace && busy_id)
+		snprintf(reason, sizeof(reason),
+			 "the runtime's thread is busy in task %llu",
+			 (unsigned long long)busy_id);
+	else if (!may_trace)
+		snprintf(reason, sizeof(reason),
+			 "the runtime's thread is busy in its block_on future");
+	const char *why = may_trace ? NULL : td_arena_strdup(&b->arena, reason);
+	size_t m = capture_mains(b, rt, mains, nmains, now, why);
 	for (size_t i = 0; i < ntasks; i++) {
 		/* The tasks are scattered over the heap: fetch ahead. */
 		if (i + 4 < ntasks) {
 			__builtin_prefetch(snap[i + 4]);
 			__builtin_prefetch(snap[i + 4]->future);
 		}
-		trace_task(b, &seen[i], snap[i]);
+		seen[i].not_traced = why;
+		trace_task(b, &seen[i], snap[i], may_trace);
 	}
 	td_collector_pop(&b->collector);
 
