@@ -23,7 +23,7 @@ void td_yield_init(td_yield *y)
 	y->yielded = false;
 }
 
-static td_poll td_yield_poll(td_future *f, td_context *cx)
+TD_LEAF_FN static td_poll td_yield_poll(td_future *f, td_context *cx)
 {
 	td_yield *y = (td_yield *)f;
 

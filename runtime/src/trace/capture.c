@@ -28,6 +28,7 @@
 __thread struct td_collector *td_tls_collector
 	__attribute__((tls_model("initial-exec")));
 __thread int td_tls_budget __attribute__((tls_model("initial-exec"))) = -1;
+__thread td_wait td_tls_leaf_wait __attribute__((tls_model("initial-exec")));
 
 /* A trace root's stack frame.  Roots nest (a task polled for tracing from
  * inside another poll), forming a list through the stack. */

@@ -18,6 +18,7 @@
 #ifndef TD_TRACE_LEAF_H
 #define TD_TRACE_LEAF_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "taskdump/future.h"
@@ -29,9 +30,25 @@ struct td_collector;
 extern __thread struct td_collector *td_tls_collector
 	__attribute__((tls_model("initial-exec")));
 
+/* For the poll function of a leaf: GCC keeps a leaf's frame setup off its
+ * fast path only when the frame pointer may be omitted.  Leaves need no
+ * frame pointer of their own: trace captures unwind with DWARF, and a
+ * stuck worker is stuck in user code, not in a leaf. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define TD_LEAF_FN __attribute__((optimize("omit-frame-pointer")))
+#else
+#define TD_LEAF_FN
+#endif
+
 /* Slow path of the hook: record a backtrace for `what` into the current
  * collector.  Always returns true (the leaf must return TD_PENDING). */
 bool td_trace_record_leaf(const td_wait *what);
+
+/* Where the hook builds its wait description.  Thread-local rather than a
+ * local variable: a stack object on the (cold) tracing path would make
+ * every leaf set up a stack frame on its hot path too. */
+extern __thread td_wait td_tls_leaf_wait
+	__attribute__((tls_model("initial-exec")));
 
 #ifdef TD_TRACING_DISABLED
 /* Built with -Dtracing=false: the hook compiles to nothing. */
@@ -41,9 +58,9 @@ bool td_trace_record_leaf(const td_wait *what);
 	do {                                                                  \
 		(void)(cx);                                                   \
 		if (__builtin_expect(td_tls_collector != NULL, 0)) {          \
-			const td_wait td__wait = {__VA_ARGS__};               \
-			if (td_trace_record_leaf(&td__wait))                  \
-				return TD_PENDING;                            \
+			td_tls_leaf_wait = (td_wait){__VA_ARGS__};            \
+			td_trace_record_leaf(&td_tls_leaf_wait);              \
+			return TD_PENDING;                                    \
 		}                                                             \
 	} while (0)
 #endif
