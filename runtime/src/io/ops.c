@@ -237,29 +237,41 @@ static td_poll td_io_connect_poll(td_future *f, td_context *cx)
 			c->result = -errno;
 			return TD_READY;
 		}
-		/* What was seen before connect() (the optimistic guess, or
-		 * the hang-up an unconnected socket reports) says nothing
-		 * about the connection: forget it. */
-		int got = td_io_poll_ready(c->io, TD_IO_READABLE | TD_IO_WRITABLE,
-					   cx, &tick);
-		if (got > 0)
-			td_io_clear_ready(c->io,
-					  TD_IO_READABLE | TD_IO_WRITABLE,
-					  tick);
 	}
-	int got = td_io_poll_ready(c->io, TD_IO_WRITABLE, cx, &tick);
-	if (got == 0)
-		return TD_PENDING;
-	if (got < 0) {
-		c->result = got;
-		return TD_READY;
+	/* Readiness alone proves nothing here: the optimistic guess made
+	 * at registration, or the hang-up an unconnected socket reports,
+	 * may be what we see.  So: an error ends it, a peer address means
+	 * connected, anything else was stale - clear it and wait on (a real
+	 * event after that bumps the tick, so it cannot be cleared away). */
+	for (;;) {
+		int got = td_io_poll_ready(c->io, TD_IO_WRITABLE, cx, &tick);
+		if (got == 0)
+			return TD_PENDING;
+		if (got < 0) {
+			c->result = got;
+			return TD_READY;
+		}
+		int err = 0;
+		socklen_t len = sizeof(err);
+		if (getsockopt(c->io->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err) {
+			c->result = -err;
+			return TD_READY;
+		}
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		if (getpeername(c->io->fd, (struct sockaddr *)&peer, &plen) ==
+		    0) {
+			c->result = 0;
+			return TD_READY;
+		}
+		if (errno != ENOTCONN) {
+			c->result = -errno;
+			return TD_READY;
+		}
+		td_io_clear_ready(c->io, TD_IO_WRITABLE, tick);
 	}
-	int err = 0;
-	socklen_t len = sizeof(err);
-	if (getsockopt(c->io->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		err = errno;
-	c->result = -err;
-	return TD_READY;
 }
 
 static void connect_drop(td_future *f)

@@ -367,7 +367,7 @@ static td_poll send_wait_poll(td_mpsc_send *f, td_context *cx)
 	return send_finished(f, cx);
 }
 
-static td_poll send_poll(td_future *fut, td_context *cx)
+static td_poll td_mpsc_send_poll(td_future *fut, td_context *cx)
 {
 	td_mpsc_send *f = (td_mpsc_send *)fut;
 
@@ -415,7 +415,7 @@ static void send_drop(td_future *fut)
 }
 
 static const td_future_vtable send_vtable = {
-	.poll = send_poll,
+	.poll = td_mpsc_send_poll,
 	.drop = send_drop,
 	.type_name = "td_mpsc_send",
 };
@@ -456,7 +456,7 @@ static int recv_now_locked(td_mpsc *ch, void *out, td_waker *sender)
 	return -EAGAIN;
 }
 
-static td_poll recv_poll(td_future *fut, td_context *cx)
+static td_poll td_mpsc_recv_poll(td_future *fut, td_context *cx)
 {
 	td_mpsc_recv *f = (td_mpsc_recv *)fut;
 	td_mpsc *ch = f->ch;
@@ -509,7 +509,7 @@ static void recv_drop(td_future *fut)
 }
 
 static const td_future_vtable recv_vtable = {
-	.poll = recv_poll,
+	.poll = td_mpsc_recv_poll,
 	.drop = recv_drop,
 	.type_name = "td_mpsc_recv",
 };

@@ -125,7 +125,7 @@ static td_poll lock_wait_poll(td_mutex_lock *f, td_context *cx)
 	return lock_granted(f, cx);
 }
 
-static td_poll lock_poll(td_future *fut, td_context *cx)
+static td_poll td_mutex_lock_poll(td_future *fut, td_context *cx)
 {
 	td_mutex_lock *f = (td_mutex_lock *)fut;
 
@@ -170,7 +170,7 @@ static void lock_drop(td_future *fut)
 }
 
 static const td_future_vtable lock_vtable = {
-	.poll = lock_poll,
+	.poll = td_mutex_lock_poll,
 	.drop = lock_drop,
 	.type_name = "td_mutex_lock",
 };

@@ -157,7 +157,7 @@ static td_poll notified_ready(td_notified *f, td_context *cx)
 	return TD_READY;
 }
 
-static td_poll notified_poll(td_future *fut, td_context *cx)
+static td_poll td_notified_poll(td_future *fut, td_context *cx)
 {
 	td_notified *f = (td_notified *)fut;
 	td_notify *n = f->notify;
@@ -212,7 +212,7 @@ static void notified_drop(td_future *fut)
 }
 
 static const td_future_vtable notified_vtable = {
-	.poll = notified_poll,
+	.poll = td_notified_poll,
 	.drop = notified_drop,
 	.type_name = "td_notified",
 };

@@ -179,7 +179,7 @@ static uint32_t register_waker(td_oneshot *ch, uint32_t s, const td_waker *w)
 	return set_bits(ch, ST_RX_WAKER) | ST_RX_WAKER;
 }
 
-static td_poll recv_poll(td_future *fut, td_context *cx)
+static td_poll td_oneshot_recv_poll(td_future *fut, td_context *cx)
 {
 	td_oneshot_recv *f = (td_oneshot_recv *)fut;
 	td_oneshot *ch = f->ch;
@@ -215,7 +215,7 @@ static void recv_drop(td_future *fut)
 }
 
 static const td_future_vtable recv_vtable = {
-	.poll = recv_poll,
+	.poll = td_oneshot_recv_poll,
 	.drop = recv_drop,
 	.type_name = "td_oneshot_recv",
 };

@@ -149,7 +149,7 @@ static td_poll acquire_wait_poll(td_semaphore_acquire *f, td_context *cx)
 	return acquire_granted(f, cx);
 }
 
-static td_poll acquire_poll(td_future *fut, td_context *cx)
+static td_poll td_semaphore_acquire_poll(td_future *fut, td_context *cx)
 {
 	td_semaphore_acquire *f = (td_semaphore_acquire *)fut;
 
@@ -199,7 +199,7 @@ static void acquire_drop(td_future *fut)
 }
 
 static const td_future_vtable acquire_vtable = {
-	.poll = acquire_poll,
+	.poll = td_semaphore_acquire_poll,
 	.drop = acquire_drop,
 	.type_name = "td_semaphore_acquire",
 };

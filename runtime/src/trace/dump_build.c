@@ -243,11 +243,22 @@ static size_t frames_of(struct frame_ctx *fc, uintptr_t ip, bool ret_addr,
 
 #define MAX_INLINE_DEPTH 16
 
-/* The await helper of future.h is inlined at every TD_AWAIT; its frame
- * says nothing the awaiting function's line does not. */
+/* Plumbing inlined into the frames that matter: the await helper of
+ * future.h (at every TD_AWAIT) and the combinators' child-polling
+ * helpers.  Their frames say nothing the line of the frame around them
+ * does not, so traces leave them out. */
 static bool is_await_helper(const td_dump_frame *f)
 {
-	return f->inlined && strcmp(f->function, "td_async_poll_child") == 0;
+	static const char *const hidden[] = {
+		"td_async_poll_child", "td_comb_poll_child", "td_comb_poll",
+		"td_join_all_trace",   "td_select_trace",
+	};
+	if (!f->inlined)
+		return false;
+	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
+		if (strcmp(f->function, hidden[i]) == 0)
+			return true;
+	return false;
 }
 
 /* A trace's frames, outermost first: ips[n-1] is the outermost return
