@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,15 +27,42 @@ static inline bool would_block(int err)
 
 /* ---- readiness ------------------------------------------------------- */
 
+/* Is fd ready for `interest` right now (a level-triggered look)?  Errors
+ * and hang-ups count as ready: the caller's next operation reports them. */
+static bool fd_ready_now(int fd, uint32_t interest)
+{
+	struct pollfd p = {.fd = fd, .events = 0};
+	if (interest & TD_IO_READABLE)
+		p.events |= POLLIN | POLLRDHUP;
+	if (interest & TD_IO_WRITABLE)
+		p.events |= POLLOUT;
+	return poll(&p, 1, 0) != 0; /* < 0: let the caller find out */
+}
+
 static td_poll td_io_ready_poll(td_future *f, td_context *cx)
 {
 	td_io_ready *r = (td_io_ready *)f;
 	uint32_t tick;
+	int got;
 
 	IO_HOOK(cx, r->io, r->interest, "ready");
-	int got = td_io_poll_ready(r->io, r->interest, cx, &tick);
-	if (got == 0)
-		return TD_PENDING;
+	for (;;) {
+		got = td_io_poll_ready(r->io, r->interest, cx, &tick);
+		if (got == 0)
+			return TD_PENDING;
+		/* The driver's readiness is sticky until an operation hits
+		 * EAGAIN - but whoever awaits bare readiness does its own
+		 * I/O, which the driver never sees, and right after
+		 * registration the driver only guesses "ready".  So look:
+		 * if the descriptor is not actually ready, forget what was
+		 * seen (unless an event came in meanwhile: tick) and wait
+		 * for the next edge.  Without this, td_io_ready on an empty
+		 * pipe, or after the caller had read until EAGAIN, was
+		 * READY at once, every time. */
+		if (got < 0 || fd_ready_now(r->io->fd, r->interest))
+			break;
+		td_io_clear_ready(r->io, r->interest, tick);
+	}
 	if (!td_coop_proceed(cx))
 		return TD_PENDING;
 	r->result = got < 0 ? got : 0;

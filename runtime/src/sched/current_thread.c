@@ -34,6 +34,7 @@ struct td_ct {
 	/* Local FIFO ring; only the driving thread touches it. */
 	struct td_task **ring;
 	size_t cap, head, len;
+	_Atomic size_t queued; /* mirrors len for dumps (relaxed) */
 	uint32_t tick;
 	struct td_worker_status status;
 };
@@ -56,6 +57,7 @@ static bool ring_push(struct td_ct *ct, struct td_task *t)
 	}
 	ct->ring[(ct->head + ct->len) % ct->cap] = t;
 	ct->len++;
+	atomic_store_explicit(&ct->queued, ct->len, memory_order_relaxed);
 	return true;
 }
 
@@ -66,6 +68,7 @@ static struct td_task *ring_pop(struct td_ct *ct)
 	struct td_task *t = ct->ring[ct->head];
 	ct->head = (ct->head + 1) % ct->cap;
 	ct->len--;
+	atomic_store_explicit(&ct->queued, ct->len, memory_order_relaxed);
 	return t;
 }
 
@@ -249,6 +252,8 @@ static bool ct_worker_status(struct td_runtime *rt, unsigned i,
 	if (i != 0)
 		return false;
 	td_worker_status_read(&rt->ct->status, 0, out);
+	out->queued = (unsigned)atomic_load_explicit(&rt->ct->queued,
+						     memory_order_relaxed);
 	if (!atomic_load(&rt->ct->driving))
 		out->activity = TD_WORKER_IDLE;
 	return true;
@@ -288,6 +293,7 @@ int td_ct_create(struct td_runtime *rt)
 	if (!ct)
 		return -ENOMEM;
 	atomic_init(&ct->driving, false);
+	atomic_init(&ct->queued, 0);
 	td_parker_init(&ct->parker);
 	td_worker_status_init(&ct->status);
 	rt->ct = ct;

@@ -146,7 +146,8 @@ struct td_task **td_owned_snapshot(struct td_owned *o, bool take_refs,
 			arr = p;
 			cap = ncap;
 		}
-		memcpy(arr + len, sh->tasks, sh->count * sizeof(*arr));
+		if (sh->count)
+			memcpy(arr + len, sh->tasks, sh->count * sizeof(*arr));
 		if (take_refs)
 			for (uint32_t k = 0; k < sh->count; k++)
 				td_task_ref(sh->tasks[k]);

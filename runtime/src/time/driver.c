@@ -69,7 +69,6 @@ unsigned td_time_driver_process(struct td_time_driver *d)
 	while (e) {
 		td_timer_entry *next = e->next;
 		e->next = NULL;
-		__atomic_store_n(&e->driver, NULL, __ATOMIC_RELAXED);
 		if (n == cap) {
 			/* Rare: more than INLINE timers due at once. */
 			size_t ncap = cap * 2;
@@ -90,8 +89,18 @@ unsigned td_time_driver_process(struct td_time_driver *d)
 			td_waker_drop(&e->waker);
 		}
 		e->waker = (td_waker){NULL, NULL};
-		/* After this store the future may complete and vanish. */
+		/* After this store the future may complete - but its poll
+		 * then calls td_time_entry_cancel(), which still sees
+		 * `driver` set and waits for this lock. */
 		__atomic_store_n(&e->fired, 1, __ATOMIC_RELEASE);
+		/* The last write to the entry.  A td_time_entry_cancel()
+		 * (a drop, td_sleep_reset) that reads NULL here returns
+		 * without the lock, and the entry's memory may be reused or
+		 * freed at once: no store to it may follow this one.
+		 * (It used to come first, so a racing drop + re-init could
+		 * see `fired` set by this loop afterwards, or a freed future
+		 * be written to.) */
+		__atomic_store_n(&e->driver, NULL, __ATOMIC_RELEASE);
 		e = next;
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -132,9 +141,11 @@ int td_time_driver_register(struct td_time_driver *d, td_timer_entry *e,
 
 void td_time_entry_cancel(td_timer_entry *e)
 {
-	/* Unlocked peek: NULL means never registered or already fired. */
+	/* Unlocked peek: NULL means never registered, or fired and no
+	 * longer touched by the driver (acquire: pairs with the release
+	 * store that is the driver's last write to a fired entry). */
 	struct td_time_driver *d = __atomic_load_n(&e->driver,
-						   __ATOMIC_RELAXED);
+						   __ATOMIC_ACQUIRE);
 	td_waker w = {NULL, NULL};
 
 	if (!d)

@@ -6,14 +6,17 @@
 #include "time/driver.h"
 #include "trace/leaf.h"
 
-/* Round up: a sleep never completes early on the millisecond clock. */
+/* Round up: a sleep never completes early on the millisecond clock.
+ * Saturate: a huge `ms` ("forever", e.g. UINT64_MAX) must not wrap around
+ * into the past and complete at once. */
 static uint64_t deadline_after(uint64_t ms)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	uint64_t now_us = (uint64_t)ts.tv_sec * 1000000u +
 			  (uint64_t)ts.tv_nsec / 1000u;
-	return (now_us + 999u) / 1000u + ms;
+	uint64_t now_ms = (now_us + 999u) / 1000u;
+	return ms > UINT64_MAX - now_ms ? UINT64_MAX : now_ms + ms;
 }
 
 static td_poll td_sleep_poll(td_future *f, td_context *cx)

@@ -29,10 +29,31 @@ static void place(const struct td_wheel *w, uint64_t when, unsigned *level,
 	uint64_t differ = (w->elapsed ^ when) | (TD_WHEEL_SLOTS - 1);
 	unsigned top_bit = 63u - (unsigned)__builtin_clzll(differ);
 	unsigned l = top_bit / BITS;
-	if (l >= TD_WHEEL_LEVELS)
-		l = TD_WHEEL_LEVELS - 1;
-	*level = l;
-	*slot = (unsigned)(when >> (BITS * l)) & (TD_WHEEL_SLOTS - 1);
+	if (l < TD_WHEEL_LEVELS) {
+		*level = l;
+		*slot = (unsigned)(when >> (BITS * l)) & (TD_WHEEL_SLOTS - 1);
+		return;
+	}
+	/* `when` lies in the top level's next block (it is less than
+	 * MAX_SPAN ahead, so its top digit is <= the current one).
+	 * next_slot() reads a top-level slot behind the current one as
+	 * belonging to that next block - but the current slot itself as
+	 * belonging to this block, i.e. as due now.  An entry parked there
+	 * would be cascaded straight back into the same slot by
+	 * td_wheel_advance, forever (this happened to every deadline more
+	 * than 64^6 ticks ahead once `elapsed` had left a multiple of
+	 * 2^30).  So never park in the current slot: use the one before it
+	 * (next block, starting no later than `when`), or, when the current
+	 * slot is slot 0, the last slot of this block (also no later than
+	 * `when`, and still ahead of `elapsed`). */
+	const unsigned top = TD_WHEEL_LEVELS - 1;
+	unsigned cur = (unsigned)(w->elapsed >> (BITS * top)) &
+		       (TD_WHEEL_SLOTS - 1);
+	unsigned s = (unsigned)(when >> (BITS * top)) & (TD_WHEEL_SLOTS - 1);
+	if (s == cur)
+		s = cur ? cur - 1 : TD_WHEEL_SLOTS - 1;
+	*level = top;
+	*slot = s;
 }
 
 bool td_wheel_insert(struct td_wheel *w, td_timer_entry *e)

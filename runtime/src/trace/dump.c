@@ -171,6 +171,28 @@ static void capture_workers(struct dump_build *b, struct td_runtime *rt,
 	}
 }
 
+/* A busy worker has been in its poll as long as the task it polls has
+ * been "idle" (time since its last poll began). */
+static void note_busy_times(td_dump_runtime *out)
+{
+	for (size_t i = 0; i < out->nworkers; i++) {
+		td_dump_worker *w = &out->workers[i];
+		if (!w->state || strcmp(w->state, "busy") != 0)
+			continue;
+		for (size_t k = 0; k < out->ntasks; k++) {
+			const td_dump_task *t = &out->tasks[k];
+			bool match = w->task_id ? t->id == w->task_id
+						: t->is_block_on &&
+							  t->state ==
+								  TD_DUMP_RUNNING;
+			if (match) {
+				w->busy_ms = t->idle_ms;
+				break;
+			}
+		}
+	}
+}
+
 static td_dump_task_state state_of(uint64_t s)
 {
 	if (s & TD_ST_COMPLETE)
@@ -226,6 +248,13 @@ static void trace_task(struct dump_build *b, struct seen_task *st,
 	st->state = atomic_load_explicit(&t->state, memory_order_acquire);
 	if (!may_trace || (st->state & (TD_ST_RUNNING | TD_ST_COMPLETE)))
 		return;
+	/* A task that never ran sits before its first statement: a tracing
+	 * poll would run that code (up to its first await) here, on the
+	 * dumping thread.  It waits for nothing yet: list it untraced. */
+	if (st->polls == 0) {
+		st->not_traced = "not polled yet";
+		return;
+	}
 	st->first_bt = b->collector.nbts;
 	st->traced = td_task_trace_poll(t);
 	if (st->traced)
@@ -258,7 +287,8 @@ static void fill_task(struct dump_build *b, td_dump_runtime *out,
 		dump_build_note_traces(b, dt, st->first_bt, st->nbt);
 		return;
 	}
-	if (st->not_traced && dt->state != TD_DUMP_RUNNING) {
+	if (st->not_traced && dt->state != TD_DUMP_RUNNING &&
+	    dt->state != TD_DUMP_COMPLETE) {
 		dt->not_traced = st->not_traced;
 	} else if (dt->state == TD_DUMP_RUNNING) {
 		int w = busy_worker_of(out, st->id);
@@ -308,9 +338,13 @@ static size_t capture_mains(struct dump_build *b, struct td_runtime *rt,
 						     memory_order_relaxed);
 		dt->idle_ms = last && now > last ? now - last : 0;
 		int expect = TD_MAIN_IDLE;
-		if (dont_trace) {
-			dt->state = TD_DUMP_IDLE;
-			dt->not_traced = dont_trace;
+		if (dont_trace || dt->polls == 0) {
+			int st = atomic_load(&m->state);
+			dt->state = st == TD_MAIN_POLLING ? TD_DUMP_RUNNING
+				    : st == TD_MAIN_DONE  ? TD_DUMP_COMPLETE
+							  : TD_DUMP_IDLE;
+			dt->not_traced = dont_trace ? dont_trace
+						    : "not polled yet";
 			continue;
 		}
 		if (!atomic_compare_exchange_strong(&m->state, &expect,
@@ -459,14 +493,16 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	b->capture_ms += t_release - t_paused;
 
 	/* 5. Entries: block_on futures first, then tasks by id. */
-	qsort(ql.items, ql.n, sizeof(*ql.items), by_task);
+	if (ql.n)
+		qsort(ql.items, ql.n, sizeof(*ql.items), by_task);
 	struct seen_ref *order = malloc((ntasks ? ntasks : 1) * sizeof(*order));
 	out->tasks = td_arena_calloc(&b->arena, m + ntasks,
 				     sizeof(*out->tasks));
 	if (out->tasks && order) {
 		for (size_t i = 0; i < ntasks; i++)
 			order[i] = (struct seen_ref){&seen[i], snap[i]};
-		qsort(order, ntasks, sizeof(*order), seen_by_id);
+		if (ntasks)
+			qsort(order, ntasks, sizeof(*order), seen_by_id);
 		memcpy(out->tasks, mains, m * sizeof(*mains));
 		for (size_t i = 0; i < m; i++)
 			if (mains[i].traced)
@@ -476,6 +512,7 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 			fill_task(b, out, &out->tasks[m + i], order[i].seen,
 				  order[i].task, &ql, now);
 		out->ntasks = m + ntasks;
+		note_busy_times(out);
 	} else {
 		out->tasks = NULL;
 	}

@@ -23,7 +23,7 @@ enum { REQ_IDLE, REQ_WAITING, REQ_WRITING, REQ_DONE };
  * WAITING -> WRITING; a requester that gives up moves WAITING -> IDLE. */
 static struct {
 	_Atomic uint32_t state;
-	pid_t tid;
+	_Atomic pid_t tid;
 	uintptr_t lo, hi;
 	uintptr_t ips[MAX_FRAMES];
 	size_t n;
@@ -53,15 +53,15 @@ static void chain(int sig, siginfo_t *si, void *uc)
 	}
 }
 
-static void walk(const ucontext_t *uc)
+/* Frame-pointer walk from the interrupted context: the fallback when
+ * libunwind cannot start from the signal frame.  Loses the caller of a
+ * function interrupted before it set up its frame. */
+static size_t walk_frame_pointers(const ucontext_t *uc, size_t n)
 {
-	uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
 	uintptr_t fp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
-	size_t n = 0;
 
-	req.ips[n++] = ip;
 	if (req.lo == req.hi)
-		goto out;
+		return n;
 	/* Frame records are {saved rbp, return address}, at increasing
 	 * addresses towards the stack base. */
 	while (n < MAX_FRAMES && fp >= req.lo && fp + 16 <= req.hi &&
@@ -75,7 +75,30 @@ static void walk(const ucontext_t *uc)
 			break;
 		fp = next;
 	}
-out:
+	return n;
+}
+
+/* Unwind the interrupted code with its call-frame information (right
+ * also inside functions without a frame pointer, such as system call
+ * wrappers).  libunwind's local unwinding is async-signal-safe: it takes
+ * its own locks with signals blocked and allocates nothing. */
+static void walk(ucontext_t *uc)
+{
+	unw_cursor_t cursor;
+	size_t n = 0;
+
+	req.ips[n++] = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+	if (unw_init_local2(&cursor, (unw_context_t *)uc,
+			    UNW_INIT_SIGNAL_FRAME) == 0) {
+		while (n < MAX_FRAMES && unw_step(&cursor) > 0) {
+			unw_word_t ip;
+			if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 || !ip)
+				break;
+			req.ips[n++] = (uintptr_t)ip;
+		}
+	}
+	if (n == 1)
+		n = walk_frame_pointers(uc, n);
 	req.n = n;
 }
 
@@ -83,7 +106,7 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 {
 	int saved = errno;
 	if (si->si_code != SI_QUEUE || si->si_value.sival_int != STACK_MAGIC ||
-	    (pid_t)syscall(SYS_gettid) != req.tid) {
+	    (pid_t)syscall(SYS_gettid) != atomic_load(&req.tid)) {
 		chain(sig, si, ucv);
 		errno = saved;
 		return;
@@ -124,7 +147,7 @@ int td_thread_stack_capture(pthread_t th, pid_t tid, uintptr_t lo,
 	if (install_error)
 		return install_error;
 
-	req.tid = tid;
+	atomic_store(&req.tid, tid);
 	req.lo = lo;
 	req.hi = hi;
 	req.n = 0;

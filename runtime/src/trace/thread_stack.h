@@ -1,11 +1,11 @@
 /* thread_stack.h - internal: the native stack of another thread of this
  * process, for a worker that is stuck in a long poll.
  *
- * The thread is sent a real-time signal (TD_STACK_SIGNAL) carrying a magic
- * value; its handler walks the frame-pointer chain from the interrupted
- * context into a preallocated buffer - no locks, no allocation, every
- * frame address checked against the thread's stack bounds - and signals
- * completion.  One capture at a time (callers serialize).  A handler the
+ * The thread is sent a real-time signal (td_stack_signal()) carrying a
+ * magic value; its handler unwinds from the interrupted context (libunwind
+ * from the signal frame, or a frame-pointer walk confined to the stack
+ * bounds when that fails) into a preallocated buffer - no allocation - and
+ * signals completion.  One capture at a time (callers serialize).  A handler the
  * program installed for the same signal keeps receiving every signal that
  * is not ours.
  */
