@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -97,6 +98,26 @@ static void after_fork_child(void)
 	if (start_thread() != 0)
 		fprintf(stderr, "taskdump: agent: no agent thread in the "
 				"forked child; dumps are disabled there\n");
+}
+
+/* Exit: a dump requested just before the program ended gets a moment to
+ * finish (its file is complete then); after that no dump starts any more
+ * and the temporary file of one still running is removed, so that exiting
+ * never leaves a partial file behind.  dump_lock stays held: the agent
+ * thread dies with the process.  (Fix: the temporary file used to stay.) */
+__attribute__((destructor)) static void agent_unload(void)
+{
+	if (wake_fd < 0)
+		return; /* never started */
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 500 * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_timedlock(&dump_lock, &until);
+	agent_dump_abandon();
 }
 
 __attribute__((constructor)) static void agent_load(void)

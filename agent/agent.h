@@ -54,4 +54,8 @@ bool agent_find_runtime(struct agent_runtime_api *api);
 void agent_dump_to_file(const struct agent_config *cfg, int64_t requested_ns,
 			unsigned *seq);
 
+/* The process is exiting: remove the temporary file of a dump still being
+ * written, and write no more (later failures are not reported). */
+void agent_dump_abandon(void);
+
 #endif /* TD_AGENT_AGENT_H */

@@ -95,11 +95,27 @@ int agent_parse_signal(const char *s)
 	return sig >= SIGRTMIN && sig <= SIGRTMAX ? sig : -1;
 }
 
+/* One line on stderr per bad value.  The value is shown with control
+ * bytes (a newline, ...), '"', '\\' and bytes >= 0x80 written as \xHH, and
+ * cut at 200 bytes, so that the complaint stays one readable line whatever
+ * the environment holds.  (Fix: the raw value used to be printed, and a
+ * value with a newline split the line.) */
 static void bad(const char *var, const char *value, const char *why,
 		const char *fallback)
 {
-	fprintf(stderr, "taskdump: ignoring %s=\"%.200s\": %s; using %s\n", var,
-		value, why, fallback);
+	char shown[200 * 4 + 1];
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)value;
+	     *p && p - (const unsigned char *)value < 200; p++) {
+		if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
+			n += (size_t)snprintf(shown + n, sizeof(shown) - n,
+					      "\\x%02x", *p);
+		else
+			shown[n++] = (char)*p;
+	}
+	shown[n] = '\0';
+	fprintf(stderr, "taskdump: ignoring %s=\"%s%s\": %s; using %s\n", var,
+		shown, strlen(value) > 200 ? "..." : "", why, fallback);
 }
 
 static bool parse_bool(const char *var, const char *v, bool def)

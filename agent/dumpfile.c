@@ -6,10 +6,14 @@
  * taskdump-<pid>-<seq>.txt or .json.  A reader never sees a partial dump;
  * on any failure the temporary file is removed and one line on stderr
  * says why; the program carries on, and the next signal tries again.
+ * A program that exits during a dump gets a moment for it to finish, and
+ * its temporary file is removed otherwise (agent_dump_abandon).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +43,9 @@ static void iso_time(char *buf, size_t size)
 }
 
 /* The dump of a process that has no taskdump runtime: a valid file with
- * no runtimes and a note saying why. */
+ * no runtimes and a note saying why.  The JSON carries every top-level key
+ * td_dump_write_json writes (docs/FORMAT.md), "tasks_total" included, so
+ * that readers need no special case. */
 static int write_no_runtime(FILE *f, bool json, int64_t requested_ns)
 {
 	static const char note[] =
@@ -57,8 +63,8 @@ static int write_no_runtime(FILE *f, bool json, int64_t requested_ns)
 			"{\"taskdump\": 1, \"pid\": %d, \"program\": \"%s\", "
 			"\"time\": \"%s\", \"pause_ms\": 0.000, "
 			"\"capture_ms\": 0.000, \"symbolize_ms\": 0.000, "
-			"\"total_ms\": %.3f, \"runtimes\": [], "
-			"\"note\": \"%s\"}\n",
+			"\"total_ms\": %.3f, \"tasks_total\": 0, "
+			"\"runtimes\": [], \"note\": \"%s\"}\n",
 			(int)getpid(), exe, when, total, note);
 	else
 		fprintf(f,
@@ -109,10 +115,64 @@ static int open_dir(const struct agent_config *cfg, char *shown, size_t size)
 	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+/* The temporary file being written, so that a process that exits in the
+ * middle of a dump does not leave it behind (agent_dump_abandon, from the
+ * agent's destructor).  Guarded by tmp_lock, which is only ever taken
+ * around these few calls; `exiting` (set once, under the lock) also
+ * stops new temporary files and silences the complaints of a dump that
+ * loses its file that way.  (Fix: such files used to stay.) */
+static pthread_mutex_t tmp_lock = PTHREAD_MUTEX_INITIALIZER;
+static int tmp_dfd = -1;
+static char tmp_name[64];
+static atomic_bool exiting;
+
 static void fail(const char *dir, const char *what, int err)
 {
+	if (atomic_load(&exiting))
+		return;
 	fprintf(stderr, "taskdump: cannot write a dump in %s: %s: %s\n", dir,
 		what, strerror(err));
+}
+
+/* Create the temporary file and record it; -1 with errno set. */
+static int create_tmp(int dfd, const char *name)
+{
+	pthread_mutex_lock(&tmp_lock);
+	if (atomic_load(&exiting)) {
+		pthread_mutex_unlock(&tmp_lock);
+		errno = ECANCELED;
+		return -1;
+	}
+	int fd = openat(dfd, name,
+			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0600);
+	if (fd >= 0) {
+		tmp_dfd = dfd;
+		snprintf(tmp_name, sizeof(tmp_name), "%s", name);
+	}
+	pthread_mutex_unlock(&tmp_lock);
+	return fd;
+}
+
+/* Done with the temporary file (renamed, or to be removed); closes dfd. */
+static void forget_tmp(int dfd, const char *name, bool remove)
+{
+	pthread_mutex_lock(&tmp_lock);
+	if (remove)
+		unlinkat(dfd, name, 0);
+	tmp_dfd = -1;
+	pthread_mutex_unlock(&tmp_lock);
+	close(dfd);
+}
+
+void agent_dump_abandon(void)
+{
+	pthread_mutex_lock(&tmp_lock);
+	atomic_store(&exiting, true);
+	if (tmp_dfd >= 0)
+		unlinkat(tmp_dfd, tmp_name, 0);
+	tmp_dfd = -1;
+	pthread_mutex_unlock(&tmp_lock);
 }
 
 void agent_dump_to_file(const struct agent_config *cfg, int64_t requested_ns,
@@ -127,9 +187,7 @@ void agent_dump_to_file(const struct agent_config *cfg, int64_t requested_ns,
 	int pid = (int)getpid();
 	unsigned my_seq = (*seq)++;
 	snprintf(tmp, sizeof(tmp), ".taskdump-%d-%u.tmp", pid, my_seq);
-	int fd = openat(dfd, tmp,
-			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			0600);
+	int fd = create_tmp(dfd, tmp);
 	if (fd < 0) {
 		fail(dir, "creating a file", errno);
 		close(dfd);
@@ -139,8 +197,7 @@ void agent_dump_to_file(const struct agent_config *cfg, int64_t requested_ns,
 	if (!f) {
 		fail(dir, "fdopen", errno);
 		close(fd);
-		unlinkat(dfd, tmp, 0);
-		close(dfd);
+		forget_tmp(dfd, tmp, true);
 		return;
 	}
 	static char buf[1 << 16];
@@ -156,8 +213,7 @@ void agent_dump_to_file(const struct agent_config *cfg, int64_t requested_ns,
 		err = -errno;
 	if (err) {
 		fail(dir, o.have_runtime ? "writing the dump" : "writing", -err);
-		unlinkat(dfd, tmp, 0);
-		close(dfd);
+		forget_tmp(dfd, tmp, true);
 		return;
 	}
 	/* Never replace a file (a previous process may have had our pid). */
@@ -168,13 +224,12 @@ void agent_dump_to_file(const struct agent_config *cfg, int64_t requested_ns,
 			break;
 		if (errno != EEXIST || tries > 10000) {
 			fail(dir, "renaming the finished file", errno);
-			unlinkat(dfd, tmp, 0);
-			close(dfd);
+			forget_tmp(dfd, tmp, true);
 			return;
 		}
 		my_seq = (*seq)++;
 	}
-	close(dfd);
+	forget_tmp(dfd, tmp, false);
 	if (cfg->quiet)
 		return;
 	if (!o.have_runtime)

@@ -136,6 +136,7 @@ int td_runtime_new(const td_runtime_config *cfg, td_runtime **out)
 	if (!rt)
 		return -ENOMEM;
 	rt->id = atomic_fetch_add(&next_runtime_id, 1);
+	rt->pid = getpid();
 	rt->flavor = cfg->flavor;
 	if (cfg->flavor == TD_FLAVOR_MULTI_THREAD) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);

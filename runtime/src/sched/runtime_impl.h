@@ -47,6 +47,7 @@ struct td_runtime {
 	const struct td_flavor_ops *fops;
 	_Atomic uint64_t refs;
 	uint64_t id;
+	pid_t pid;            /* the process that created it (see fork) */
 	char *name;
 	td_flavor flavor;
 	unsigned nworkers;

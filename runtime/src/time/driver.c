@@ -30,7 +30,28 @@ void td_time_driver_init(struct td_time_driver *d,
 
 void td_time_driver_destroy(struct td_time_driver *d)
 {
-	/* Every entry lives in a future; the runtime dropped them all. */
+	/* The runtime dropped every task's future, but a future that is
+	 * not a task - one that td_runtime_block_on gave back with
+	 * -ESHUTDOWN - may still have a timer here, and its owner drops it
+	 * later, after this driver is gone.  Unregister such entries now
+	 * (the futures are alive: a registered future must be dropped
+	 * before its memory goes), so that their td_time_entry_cancel()
+	 * finds `driver` NULL and never touches this destroyed lock.  They
+	 * are not fired: nothing will poll them again.  As in process(),
+	 * the store of `driver` is the last access to an entry; its waker
+	 * is dropped under the lock (a waker drop never takes it). */
+	pthread_mutex_lock(&d->lock);
+	td_timer_entry *e = td_wheel_take_all(&d->wheel);
+	while (e) {
+		td_timer_entry *next = e->next;
+		td_waker w = e->waker;
+		e->waker = (td_waker){NULL, NULL};
+		e->next = NULL;
+		__atomic_store_n(&e->driver, NULL, __ATOMIC_RELEASE);
+		td_waker_drop(&w);
+		e = next;
+	}
+	pthread_mutex_unlock(&d->lock);
 	pthread_mutex_destroy(&d->lock);
 }
 

@@ -386,6 +386,14 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	out->name = td_arena_strdup(&b->arena, rt->name);
 	out->flavor = rt->flavor == TD_FLAVOR_MULTI_THREAD ? "multi_thread"
 							   : "current_thread";
+	/* A child of fork() inherits the parent's runtimes as memory, but
+	 * not their threads: nothing there runs, and nothing would stop at
+	 * a safe point. */
+	if (rt->pid != getpid()) {
+		out->error = "inherited through fork(): its threads are in the "
+			     "parent process";
+		return;
+	}
 	pthread_mutex_lock(&rt->dump_lock);
 	if (atomic_load(&rt->shutdown)) {
 		pthread_mutex_unlock(&rt->dump_lock);

@@ -1,0 +1,509 @@
+"""dumpcheck.py - strict readers for taskdump dump files (docs/FORMAT.md).
+
+parse_text(data) and parse_json(data) check a whole file against the
+format and return the same normalized structure, so that tests can check
+the facts without caring about the format:
+
+    Dump(pid, program, header, note, runtimes=[Runtime(...)])
+    Runtime(id, name, flavor, error, workers=[Worker], tasks=[Task])
+    Worker(index, state, tid, task, busy_ms, stack=[function names])
+    Task(id, name, state, block_on, polls, traced, not_traced,
+         traces=[Trace(frames=[Frame], wait)])
+
+Both raise FormatError with the line (or the JSON path) at fault.
+"""
+import json
+import re
+from dataclasses import dataclass, field
+
+
+class FormatError(Exception):
+    pass
+
+
+@dataclass
+class Frame:
+    function: str
+    file: str = None
+    line: int = 0
+    inlined: bool = False
+
+
+@dataclass
+class Trace:
+    frames: list
+    wait: str
+
+    @property
+    def functions(self):
+        return [f.function for f in self.frames]
+
+    @property
+    def leaf(self):
+        return self.frames[-1] if self.frames else None
+
+
+@dataclass
+class Task:
+    id: int
+    name: str
+    state: str
+    block_on: bool
+    polls: int
+    traced: bool
+    not_traced: str = None
+    worker: int = None
+    traces: list = field(default_factory=list)
+
+
+@dataclass
+class Worker:
+    index: int
+    state: str
+    tid: int = None
+    task: int = None
+    busy_ms: int = None
+    stack: list = field(default_factory=list)
+    stack_error: str = None
+
+
+@dataclass
+class Runtime:
+    id: int
+    name: str
+    flavor: str
+    error: str
+    tasks_total: int
+    traced: int
+    workers: list = field(default_factory=list)
+    tasks: list = field(default_factory=list)
+
+
+@dataclass
+class Dump:
+    pid: int
+    program: str
+    header: dict
+    note: str
+    runtimes: list
+
+    def tasks(self):
+        return [t for r in self.runtimes for t in r.tasks]
+
+    def by_name(self, name):
+        return [t for t in self.tasks() if t.name == name]
+
+    def task(self, tid):
+        for t in self.tasks():
+            if t.id == tid and not t.block_on:
+                return t
+        return None
+
+
+# ---- text ---------------------------------------------------------------
+
+MS = r'\d+\.\d{3}'
+QUOTED = r'"(?:[^"\\]|\\.)*"'
+BARE = r'\S+'
+HEADER_KEYS = [
+    ('pid', r'\d+'), ('program', r'.*'),
+    ('time', r'\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z'),
+    ('pause_ms', MS), ('capture_ms', MS), ('symbolize_ms', MS),
+    ('total_ms', MS), ('runtimes', r'\d+'), ('tasks', r'\d+'),
+]
+RUNTIME_RE = re.compile(
+    r'runtime (\d+) name=(' + QUOTED + r') flavor=(multi_thread|current_thread)'
+    r' workers=(\d+) tasks=(\d+) traced=(\d+) pause_ms=(' + MS + r')'
+    r'(?: error=(' + QUOTED + r'))?$')
+WORKER_RE = re.compile(
+    r'worker (\d+) state=(paused|busy|idle)(?: tid=(\d+))?'
+    r'(?: task=(\d+) busy_ms=(\d+))? queued=(\d+)$')
+TASK_RE = re.compile(
+    r'task (\d+)(?: name=(' + QUOTED + r'))?( block_on=1)?'
+    r' state=(idle|notified|running|cancelled|complete)'
+    r'(?: queue=(lifo|local|inject|unknown))?(?: queue_worker=(\d+))?'
+    r' polls=(\d+) idle_ms=(\d+)(?: worker=(\d+))?'
+    r'(?: spawned=(' + BARE + r'))?(?: in=(' + BARE + r'))?$')
+IDENT = r'[A-Za-z_][A-Za-z0-9_.$]*'
+FUNC = r'(?:' + IDENT + r'|\S+\+0x[0-9a-f]+|0x[0-9a-f]+)'
+FRAME_RE = re.compile(
+    r'(' + FUNC + r')(?: at (.+):(\d+)| in (\S+)\+0x([0-9a-f]+))?'
+    r'( \[inlined\])?(?: \[waiting: ([^\]]*)\])?$')
+NODE_RE = re.compile(r'^((?:│  |   )*)(╼|├╼|└╼) (.*)$')
+
+
+def unquote(s):
+    assert s[0] == '"' and s[-1] == '"'
+    return re.sub(r'\\(x[0-9a-fA-F]{2}|.)',
+                  lambda m: {'n': '\n', 't': '\t'}.get(m.group(1),
+                  chr(int(m.group(1)[1:], 16)) if m.group(1)[0] == 'x'
+                  and len(m.group(1)) == 3 else m.group(1)), s[1:-1])
+
+
+class _Lines:
+    def __init__(self, text):
+        self.lines = text.split('\n')
+        # A complete file ends in "\n": the split leaves one empty string.
+        if self.lines[-1] != '':
+            raise FormatError('the file does not end in a newline '
+                              '(partial write?)')
+        self.lines.pop()
+        self.i = 0
+
+    def peek(self):
+        return self.lines[self.i] if self.i < len(self.lines) else None
+
+    def next(self):
+        line = self.peek()
+        if line is None:
+            raise FormatError('unexpected end of file after line %d' % self.i)
+        self.i += 1
+        return line
+
+    def fail(self, what):
+        line = self.lines[self.i - 1] if self.i else ''
+        raise FormatError('line %d: %s: %r' % (self.i, what, line))
+
+
+def _parse_frame(L, text):
+    m = FRAME_RE.match(text)
+    if not m:
+        L.fail('bad frame')
+    func, file, line, module, off, inl, wait = m.groups()
+    return Frame(func, file, int(line) if line else 0, bool(inl)), wait
+
+
+def _parse_tree(L):
+    """The tree lines after the task lines; returns the traces (root to
+    each trace end), checking every prefix and marker."""
+    nodes = []  # [depth, prefix, marker, frame, wait, children, parent]
+    while L.peek():
+        line = L.next()
+        m = NODE_RE.match(line)
+        if not m:
+            L.fail('not a tree line')
+        prefix, marker, rest = m.groups()
+        # Depth: characters before the marker / 3 (0 for a root).
+        depth = len(prefix) // 3
+        if marker == '╼' and prefix:
+            L.fail('a root marker with a prefix')
+        if marker != '╼' and not prefix:
+            L.fail('a child marker without a prefix')
+        if not nodes and depth != 0:
+            L.fail('the tree does not start with a root')
+        if nodes and depth > nodes[-1][0] + 1:
+            L.fail('a node deeper than its parent + 1')
+        parent = None
+        if depth > 0:
+            parent = next(n for n in reversed(nodes) if n[0] == depth - 1)
+        if rest == '... (truncated)':
+            if depth != 0:
+                L.fail('a truncated marker below the root')
+            frame, wait = Frame('... (truncated)'), None
+        elif rest.startswith('(no frames) [waiting: ') and rest.endswith(']'):
+            if depth != 0:
+                L.fail('(no frames) below the root')
+            frame, wait = None, rest[len('(no frames) [waiting: '):-1]
+        else:
+            frame, wait = _parse_frame(L, rest)
+        node = [depth, prefix, marker, frame, wait, [], parent, L.i]
+        if parent:
+            parent[5].append(node)
+        nodes.append(node)
+    if not nodes:
+        return []
+    # Recompute every prefix and marker from the tree's shape.
+    for n in nodes:
+        if n[0] == 0:
+            continue
+        par = n[6]
+        sibs = par[5]
+        want_marker = '└╼' if sibs[-1] is n else '├╼'
+        if n[2] != want_marker:
+            raise FormatError('line %d: marker %s, expected %s'
+                              % (n[7], n[2], want_marker))
+        # The parent's prefix plus "│  " when the parent has a later
+        # sibling, "   " when it is a root or the last child.
+        if par[0] == 0:
+            want = '   '
+        else:
+            gp_sibs = par[6][5]
+            want = par[1] + ('   ' if gp_sibs[-1] is par else '│  ')
+        if n[1] != want:
+            raise FormatError('line %d: prefix %r, expected %r'
+                              % (n[7], n[1], want))
+    traces = []
+
+    def walk(n, path):
+        path = path + ([n[3]] if n[3] is not None and
+                       n[3].function != '... (truncated)' else [])
+        if n[4] is not None:
+            traces.append(Trace(path, n[4]))
+        elif not n[5]:
+            raise FormatError('line %d: a leaf without [waiting: ...]'
+                              % n[7])
+        if n[4] is not None and n[5] and n[0] == 0 and n[3] is None:
+            raise FormatError('line %d: (no frames) with children' % n[7])
+        for c in n[5]:
+            walk(c, path)
+    for n in nodes:
+        if n[0] == 0:
+            walk(n, [])
+    return traces
+
+
+def _parse_worker_stack(L, w):
+    hdr = '  native stack of worker %d' % w.index
+    line = L.peek()
+    if line is None or not line.startswith(hdr):
+        if w.state == 'busy':
+            L.fail('a busy worker without its native stack')
+        return
+    L.next()
+    if line.startswith(hdr + ' unavailable: '):
+        w.stack_error = line[len(hdr + ' unavailable: '):]
+        return
+    if line != hdr + ':':
+        L.fail('bad native stack header')
+    while L.peek() is not None and L.peek().startswith('  ') and \
+            not L.peek().startswith('  native stack'):
+        frame, wait = _parse_frame(L, L.next()[2:])
+        if wait is not None:
+            L.fail('a native frame with a wait')
+        w.stack.append(frame.function)
+    if not w.stack:
+        L.fail('an empty native stack')
+
+
+def _parse_runtime(L):
+    m = RUNTIME_RE.match(L.next())
+    if not m:
+        L.fail('bad runtime line')
+    rid, name, flavor, nworkers, ntasks, ntraced, _, err = m.groups()
+    rt = Runtime(int(rid), unquote(name), flavor,
+                 unquote(err) if err else None, int(ntasks), int(ntraced))
+    for i in range(int(nworkers)):
+        wm = WORKER_RE.match(L.next())
+        if not wm:
+            L.fail('bad worker line')
+        idx, state, tid, task, busy, _ = wm.groups()
+        if int(idx) != i:
+            L.fail('worker index out of order')
+        if (state == 'busy') != (task is not None):
+            L.fail('task=/busy_ms= on a worker that is not busy, or missing')
+        w = Worker(i, state, int(tid) if tid else None,
+                   int(task) if task is not None else None,
+                   int(busy) if busy is not None else None)
+        _parse_worker_stack(L, w)
+        rt.workers.append(w)
+    if L.next() != '':
+        L.fail('no blank line after the workers')
+    while L.peek() is not None and not L.peek().startswith('runtime '):
+        group = []
+        while L.peek() is not None and L.peek().startswith('task '):
+            tm = TASK_RE.match(L.next())
+            if not tm:
+                L.fail('bad task line')
+            (tid, tname, bo, state, queue, qworker, polls, _, worker,
+             _, _) = tm.groups()
+            if (qworker is not None) != (queue in ('lifo', 'local')):
+                L.fail('queue_worker= without lifo/local, or missing')
+            if (queue is not None) != (state == 'notified') and \
+                    queue is not None:
+                L.fail('queue= on a task that is not notified')
+            group.append(Task(int(tid), unquote(tname) if tname else None,
+                              state, bool(bo), int(polls), True,
+                              worker=int(worker) if worker else None))
+        if not group:
+            L.fail('expected a task line')
+        nt = L.peek()
+        if nt is not None and nt.startswith('not traced: '):
+            if len(group) != 1:
+                L.fail('a group of tasks that were not traced')
+            L.next()
+            group[0].traced = False
+            group[0].not_traced = nt[len('not traced: '):]
+            traces = []
+        else:
+            traces = _parse_tree(L)
+        if L.next() != '':
+            L.fail('no blank line after a task entry')
+        for t in group:
+            t.traces = traces
+        rt.tasks.extend(group)
+    if rt.error and rt.tasks:
+        raise FormatError('runtime %d: tasks listed with an error' % rt.id)
+    if len(rt.tasks) != rt.tasks_total and not rt.error:
+        raise FormatError('runtime %d: tasks=%d but %d entries'
+                          % (rt.id, rt.tasks_total, len(rt.tasks)))
+    traced = sum(1 for t in rt.tasks if t.traced)
+    if traced != rt.traced:
+        raise FormatError('runtime %d: traced=%d but %d traced entries'
+                          % (rt.id, rt.traced, traced))
+    return rt
+
+
+def parse_text(data):
+    if isinstance(data, bytes):
+        try:
+            data = data.decode('utf-8')
+        except UnicodeDecodeError as e:
+            raise FormatError('not UTF-8: %s' % e)
+    L = _Lines(data)
+    if L.next() != 'taskdump 1':
+        L.fail('the first line is not "taskdump 1"')
+    header = {}
+    for key, pat in HEADER_KEYS:
+        line = L.next()
+        m = re.match(re.escape(key) + ' (' + pat + ')$', line)
+        if not m:
+            L.fail('expected the header key %s' % key)
+        header[key] = m.group(1)
+    while L.peek():  # later keys (e.g. note): "key value"
+        line = L.next()
+        if not re.match(r'[a-z_]+ ', line):
+            L.fail('bad header line')
+        k, v = line.split(' ', 1)
+        header[k] = v
+    if L.next() != '':
+        L.fail('no blank line after the header')
+    runtimes = []
+    while L.peek() is not None:
+        runtimes.append(_parse_runtime(L))
+    if len(runtimes) != int(header['runtimes']):
+        raise FormatError('header says %s runtimes, file has %d'
+                          % (header['runtimes'], len(runtimes)))
+    ntasks = sum(len(r.tasks) for r in runtimes)
+    if ntasks != int(header['tasks']):
+        raise FormatError('header says %s tasks, file has %d'
+                          % (header['tasks'], ntasks))
+    return Dump(int(header['pid']), header['program'], header,
+                header.get('note'), runtimes)
+
+
+# ---- JSON ---------------------------------------------------------------
+
+def _req(obj, path, key, types):
+    if not isinstance(obj, dict) or key not in obj:
+        raise FormatError('%s: missing key %r' % (path, key))
+    v = obj[key]
+    if not isinstance(v, types) or (isinstance(v, bool) and
+                                    bool not in _tuple(types)):
+        raise FormatError('%s.%s: %r has the wrong type' % (path, key, v))
+    return v
+
+
+def _tuple(t):
+    return t if isinstance(t, tuple) else (t,)
+
+
+NUM = (int, float)
+NONE = type(None)
+
+
+def _frame(obj, path):
+    f = Frame(_req(obj, path, 'function', str),
+              _req(obj, path, 'file', (str, NONE)),
+              _req(obj, path, 'line', (int, NONE)) or 0,
+              _req(obj, path, 'inlined', bool))
+    _req(obj, path, 'module', (str, NONE))
+    _req(obj, path, 'offset', (str, NONE))
+    ip = _req(obj, path, 'ip', str)
+    if not re.match(r'0x[0-9a-f]+$', ip):
+        raise FormatError('%s.ip: %r' % (path, ip))
+    return f
+
+
+def _json_task(t, path):
+    for k, ty in [('id', int), ('name', (str, NONE)), ('block_on', bool),
+                  ('state', str), ('queue', (str, NONE)),
+                  ('queue_worker', (int, NONE)), ('polls', int),
+                  ('idle_ms', NUM), ('worker', (int, NONE)),
+                  ('spawned', (dict, NONE)), ('traced', bool),
+                  ('not_traced', (str, NONE)), ('traces', list)]:
+        _req(t, path, k, ty)
+    if t['state'] not in ('idle', 'notified', 'running', 'cancelled',
+                          'complete'):
+        raise FormatError('%s.state: %r' % (path, t['state']))
+    task = Task(t['id'], t['name'], t['state'], t['block_on'], t['polls'],
+                t['traced'], t['not_traced'], t['worker'])
+    if not t['traced'] and t['traces']:
+        raise FormatError('%s: traces of a task that was not traced' % path)
+    for j, tr in enumerate(t['traces']):
+        tp = '%s.traces[%d]' % (path, j)
+        w = _req(tr, tp, 'wait', dict)
+        for k in ('kind', 'text', 'object', 'deadline_ms', 'task_id', 'fd',
+                  'events', 'count', 'value', 'label'):
+            _req(w, tp + '.wait', k, object)
+        _req(tr, tp, 'truncated', bool)
+        frames = [_frame(f, '%s.frames[%d]' % (tp, k))
+                  for k, f in enumerate(_req(tr, tp, 'frames', list))]
+        task.traces.append(Trace(frames, _req(w, tp + '.wait', 'text', str)))
+    return task
+
+
+def parse_json(data):
+    if isinstance(data, bytes):
+        try:
+            data = data.decode('utf-8')
+        except UnicodeDecodeError as e:
+            raise FormatError('not UTF-8: %s' % e)
+    try:
+        pairs = json.loads(data, object_pairs_hook=lambda p: p)
+        d = json.loads(data)
+    except ValueError as e:
+        raise FormatError('not JSON: %s' % e)
+    if not isinstance(d, dict) or not pairs or pairs[0][0] != 'taskdump':
+        raise FormatError('"taskdump" is not the first key')
+    if d['taskdump'] != 1:
+        raise FormatError('format version %r' % d['taskdump'])
+    for k, ty in [('pid', int), ('program', str), ('time', str),
+                  ('pause_ms', NUM), ('capture_ms', NUM),
+                  ('symbolize_ms', NUM), ('total_ms', NUM),
+                  ('tasks_total', int), ('runtimes', list)]:
+        _req(d, '$', k, ty)
+    runtimes = []
+    for i, r in enumerate(d['runtimes']):
+        path = '$.runtimes[%d]' % i
+        for k, ty in [('id', int), ('name', str), ('flavor', str),
+                      ('tasks_total', int), ('traced', int),
+                      ('pause_ms', NUM), ('error', (str, NONE)),
+                      ('workers', list), ('tasks', list)]:
+            _req(r, path, k, ty)
+        rt = Runtime(r['id'], r['name'], r['flavor'], r['error'],
+                     r['tasks_total'], r['traced'])
+        for j, w in enumerate(r['workers']):
+            wp = '%s.workers[%d]' % (path, j)
+            for k, ty in [('index', int), ('state', str), ('tid', (int, NONE)),
+                          ('queued', int), ('task', (int, NONE)),
+                          ('busy_ms', (int, NONE)),
+                          ('native_stack', (list, NONE)),
+                          ('native_stack_error', (str, NONE))]:
+                _req(w, wp, k, ty)
+            wk = Worker(w['index'], w['state'], w['tid'], w['task'],
+                        w['busy_ms'], [], w['native_stack_error'])
+            for k, f in enumerate(w['native_stack'] or []):
+                wk.stack.append(_frame(f, '%s.native_stack[%d]'
+                                       % (wp, k)).function)
+            rt.workers.append(wk)
+        for j, t in enumerate(r['tasks']):
+            rt.tasks.append(_json_task(t, '%s.tasks[%d]' % (path, j)))
+        if len(rt.tasks) != rt.tasks_total and not rt.error:
+            raise FormatError('%s: tasks_total %d, %d tasks'
+                              % (path, rt.tasks_total, len(rt.tasks)))
+        if sum(1 for t in rt.tasks if t.traced) != rt.traced:
+            raise FormatError('%s: traced %d does not match' % (path,
+                                                                rt.traced))
+        runtimes.append(rt)
+    if sum(len(r.tasks) for r in runtimes) != d['tasks_total']:
+        raise FormatError('$.tasks_total does not match the tasks')
+    header = {k: v for k, v in d.items() if k != 'runtimes'}
+    return Dump(d['pid'], d['program'], header, d.get('note'), runtimes)
+
+
+def parse_file(path):
+    with open(path, 'rb') as f:
+        data = f.read()
+    if path.endswith('.json'):
+        return parse_json(data)
+    return parse_text(data)
