@@ -40,15 +40,26 @@ int td_io_driver_init(struct td_io_driver *d)
 	return 0;
 }
 
-void td_io_driver_destroy(struct td_io_driver *d)
+void td_io_driver_shutdown(struct td_io_driver *d)
 {
+	pthread_mutex_lock(&d->lock);
 	for (uint32_t i = 0; i < d->nslots; i++) {
 		td_waker_drop(&d->slots[i].reader);
 		td_waker_drop(&d->slots[i].writer);
 	}
-	free(d->slots);
 	close(d->wakefd);
 	close(d->epfd);
+	/* Registrations that outlive the runtime still find their slots
+	 * (their deregistration must not touch a reused fd number). */
+	d->wakefd = d->epfd = -1;
+	pthread_mutex_unlock(&d->lock);
+}
+
+void td_io_driver_destroy(struct td_io_driver *d)
+{
+	if (d->epfd >= 0)
+		td_io_driver_shutdown(d);
+	free(d->slots);
 	pthread_mutex_destroy(&d->lock);
 }
 
@@ -175,6 +186,10 @@ int td_io_register(td_runtime *rt, td_io *io, int fd)
 
 	uint32_t token;
 	pthread_mutex_lock(&d->lock);
+	if (d->epfd < 0) {
+		pthread_mutex_unlock(&d->lock);
+		return -ESHUTDOWN;
+	}
 	int err = alloc_slot(d, &token);
 	if (err) {
 		pthread_mutex_unlock(&d->lock);
@@ -209,6 +224,9 @@ int td_io_register(td_runtime *rt, td_io *io, int fd)
 	io->token = token;
 	io->gen = gen;
 	atomic_fetch_add_explicit(&d->registered, 1, memory_order_relaxed);
+	/* A registration keeps the runtime's memory (this driver) alive, so
+	 * that deregistering after td_runtime_free is still safe. */
+	td_runtime_ref(rt);
 	return 0;
 }
 
@@ -228,15 +246,18 @@ void td_io_deregister(td_io *io)
 		s->next_free = d->free_head;
 		d->free_head = io->token;
 	}
-	pthread_mutex_unlock(&d->lock);
-	if (s) {
+	if (s && d->epfd >= 0)
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, io->fd, NULL);
-		atomic_fetch_sub_explicit(&d->registered, 1,
-					  memory_order_relaxed);
-	}
+	pthread_mutex_unlock(&d->lock);
 	io->driver = NULL;
 	td_waker_wake(&r);
 	td_waker_wake(&w);
+	if (s) {
+		atomic_fetch_sub_explicit(&d->registered, 1,
+					  memory_order_relaxed);
+		/* Maybe the last reference: nothing of `d` after this. */
+		td_runtime_unref(td_rt_of_io(d));
+	}
 }
 
 void td_io_close(td_io *io)

@@ -47,6 +47,13 @@ struct td_io_driver {
 };
 
 int td_io_driver_init(struct td_io_driver *d);
+
+/* Runtime shutdown: close the epoll and wake-up descriptors and drop every
+ * waiter.  Slots stay (registrations may be removed later: each holds a
+ * runtime reference, so the driver's memory outlives them). */
+void td_io_driver_shutdown(struct td_io_driver *d);
+
+/* Free what is left (the runtime's memory is going). */
 void td_io_driver_destroy(struct td_io_driver *d);
 
 /* Wait up to timeout_ms (-1: forever, 0: just look) for events and wake

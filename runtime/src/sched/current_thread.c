@@ -153,7 +153,7 @@ static int ct_block_on(struct td_runtime *rt, td_future *f, void **out)
 	td_tls_ctx = &ctx;
 	td_worker_status_bind_thread(&ct->status);
 	struct td_main_future main;
-	td_main_future_enter(rt, &main, f);
+	td_main_future_enter(rt, &main, f, &ct->parker);
 	const td_waker waker = td_main_waker_borrow(mw);
 	td_context cx = {&waker};
 	int result = 0;
@@ -177,10 +177,11 @@ static int ct_block_on(struct td_runtime *rt, td_future *f, void **out)
 				break;
 			}
 		}
+		/* A batch of tasks between two polls of the block_on future,
+		 * even when that future keeps waking itself (a yield loop
+		 * must not starve the tasks it waits for). */
 		unsigned ran = 0;
-		while (ran < rt->event_interval &&
-		       !atomic_load_explicit(&mw->woken,
-					     memory_order_relaxed)) {
+		while (ran < rt->event_interval) {
 			if (td_dump_gate_raised(&rt->gate))
 				td_worker_gate_wait(&rt->gate, &ct->status, 0);
 			ct->tick++;
@@ -207,8 +208,11 @@ static int ct_block_on(struct td_runtime *rt, td_future *f, void **out)
 
 	td_main_future_leave(rt, &main);
 	td_tls_ctx = NULL;
-	td_main_waker_release(mw);
 	leave_driving(rt, ct);
+	/* Last: the main waker's runtime reference keeps `rt` alive through
+	 * leave_driving, however fast a td_runtime_free on another thread
+	 * follows it. */
+	td_main_waker_release(mw);
 	return result;
 }
 

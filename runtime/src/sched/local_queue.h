@@ -39,8 +39,9 @@ void td_local_queue_init(struct td_local_queue *q);
 
 /* Owner: append t; when full, move half of the queue plus t to `inject`
  * (or just t, while a steal is in progress).  Returns false only when the
- * overflow could not be pushed because `inject` is closed: the caller then
- * still owns t (and nothing else was moved). */
+ * overflow could not be pushed because `inject` is closed (shutdown): the
+ * caller then still owns t, and the half that was taken off the queue has
+ * had its Notified references dropped (those tasks can never run). */
 bool td_local_queue_push(struct td_local_queue *q, struct td_task *t,
 			 struct td_inject *inject);
 

@@ -420,7 +420,7 @@ static int mt_block_on(struct td_runtime *rt, td_future *f, void **out)
 	struct td_thread_ctx ctx = {.rt = rt, .worker = -1, .core = NULL};
 	td_tls_ctx = &ctx;
 	struct td_main_future main;
-	td_main_future_enter(rt, &main, f);
+	td_main_future_enter(rt, &main, f, &mw->own);
 	const td_waker waker = td_main_waker_borrow(mw);
 	td_context cx = {&waker};
 	int result = 0;

@@ -19,7 +19,7 @@ void td_owned_init(struct td_owned *o)
 		o->shards[i].tasks = NULL;
 		o->shards[i].count = o->shards[i].cap = 0;
 	}
-	o->closed = false;
+	atomic_init(&o->closed, false);
 }
 
 void td_owned_destroy(struct td_owned *o)
@@ -35,7 +35,7 @@ int td_owned_bind(struct td_owned *o, struct td_task *t)
 	t->owned_shard = (uint8_t)(t->id & (TD_OWNED_SHARDS - 1));
 	struct td_owned_shard *sh = shard_of(o, t);
 	pthread_mutex_lock(&sh->lock);
-	if (o->closed) {
+	if (atomic_load_explicit(&o->closed, memory_order_relaxed)) {
 		pthread_mutex_unlock(&sh->lock);
 		return -ESHUTDOWN;
 	}
@@ -91,7 +91,7 @@ void td_owned_close_and_shutdown(struct td_owned *o)
 {
 	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++) {
 		pthread_mutex_lock(&o->shards[i].lock);
-		o->closed = true;
+		atomic_store_explicit(&o->closed, true, memory_order_relaxed);
 		pthread_mutex_unlock(&o->shards[i].lock);
 	}
 	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++) {

@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <stdalign.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,7 +31,9 @@ struct td_owned_shard {
 
 struct td_owned {
 	struct td_owned_shard shards[TD_OWNED_SHARDS];
-	bool closed; /* set under every shard lock */
+	/* Set under every shard lock in turn; read under one of them, so
+	 * an atomic (relaxed) to be a well-defined read. */
+	_Atomic bool closed;
 };
 
 void td_owned_init(struct td_owned *o);

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -87,6 +88,8 @@ static void release_memory(struct td_runtime *rt)
 {
 	if (rt->fops && rt->fops->destroy)
 		rt->fops->destroy(rt);
+	if (rt->io_ready)
+		td_io_driver_destroy(&rt->io);
 	td_owned_destroy(&rt->owned);
 	td_inject_destroy(&rt->inject);
 	td_dump_gate_destroy(&rt->gate);
@@ -172,10 +175,10 @@ int td_runtime_new(const td_runtime_config *cfg, td_runtime **out)
 		release_memory(rt);
 		return err;
 	}
+	rt->io_ready = true;
 	err = rt->flavor == TD_FLAVOR_MULTI_THREAD ? td_mt_create(rt)
 						   : td_ct_create(rt);
 	if (err) {
-		td_io_driver_destroy(&rt->io);
 		td_time_driver_destroy(&rt->time);
 		release_memory(rt);
 		return err;
@@ -183,6 +186,24 @@ int td_runtime_new(const td_runtime_config *cfg, td_runtime **out)
 	registry_add(rt);
 	*out = rt;
 	return 0;
+}
+
+/* Threads inside td_runtime_block_on (on another thread than the one
+ * freeing) see `shutdown` when woken, return -ESHUTDOWN and leave the
+ * list; nothing may poll with the drivers gone. */
+static void wait_for_block_ons(struct td_runtime *rt)
+{
+	for (;;) {
+		pthread_mutex_lock(&rt->mains_lock);
+		bool any = rt->mains != NULL;
+		for (struct td_main_future *m = rt->mains; m; m = m->next)
+			td_parker_unpark(m->parker, rt);
+		pthread_mutex_unlock(&rt->mains_lock);
+		if (!any)
+			return;
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
 }
 
 void td_runtime_free(td_runtime *rt)
@@ -200,6 +221,7 @@ void td_runtime_free(td_runtime *rt)
 	atomic_store(&rt->shutdown, true);
 	pthread_mutex_unlock(&rt->dump_lock);
 
+	wait_for_block_ons(rt);
 	rt->fops->stop_threads(rt);
 	/* No thread polls tasks any more.  Close the injection queue first,
 	 * so that wakes caused by dropping futures below are refused. */
@@ -210,7 +232,7 @@ void td_runtime_free(td_runtime *rt)
 	}
 	rt->fops->drain_queues(rt);
 	td_owned_close_and_shutdown(&rt->owned);
-	td_io_driver_destroy(&rt->io);
+	td_io_driver_shutdown(&rt->io);
 	td_time_driver_destroy(&rt->time);
 	td_runtime_unref(rt);
 }
@@ -271,9 +293,10 @@ int td_runtime_block_on(td_runtime *rt, td_future *future, void **output)
 }
 
 void td_main_future_enter(struct td_runtime *rt, struct td_main_future *m,
-			  td_future *f)
+			  td_future *f, struct td_parker *parker)
 {
 	m->future = f;
+	m->parker = parker;
 	atomic_init(&m->state, TD_MAIN_IDLE);
 	m->tid = (pid_t)syscall(SYS_gettid);
 	m->started_ms = td_now_ms();

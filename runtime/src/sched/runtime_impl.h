@@ -10,6 +10,7 @@
 #define TD_SCHED_RUNTIME_IMPL_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 #include "sched/flavor.h"
 #include "sched/inject.h"
 #include "sched/owned.h"
+#include "sched/park.h"
 #include "sched/sched.h"
 #include "taskdump/runtime.h"
 #include "time/driver.h"
@@ -34,6 +36,7 @@ enum { TD_MAIN_IDLE, TD_MAIN_POLLING, TD_MAIN_TRACING, TD_MAIN_DONE };
 
 struct td_main_future {
 	td_future *future;
+	struct td_parker *parker; /* unparks the block_on thread */
 	_Atomic int state;
 	pid_t tid;
 	uint64_t started_ms;
@@ -58,6 +61,7 @@ struct td_runtime {
 	struct td_inject inject;
 	struct td_time_driver time;
 	struct td_io_driver io;
+	bool io_ready;             /* io was initialised (release destroys it) */
 
 	_Atomic bool shutdown;
 	_Atomic bool driver_busy;  /* a thread is parked in / polling the
@@ -79,6 +83,13 @@ static inline struct td_runtime *td_rt_of(struct td_sched *s)
 	return (struct td_runtime *)(void *)s;
 }
 
+/* The runtime an I/O driver belongs to. */
+static inline struct td_runtime *td_rt_of_io(struct td_io_driver *d)
+{
+	return (struct td_runtime *)(void *)((char *)d -
+					     offsetof(struct td_runtime, io));
+}
+
 /* Flavor constructors: set rt->fops and rt->ct / rt->mt, start threads. */
 int td_ct_create(struct td_runtime *rt);
 int td_mt_create(struct td_runtime *rt);
@@ -88,7 +99,7 @@ void td_runtime_unpark_driver(void *rt);
 
 /* List / unlist a block_on future (see struct td_main_future). */
 void td_main_future_enter(struct td_runtime *rt, struct td_main_future *m,
-			  td_future *f);
+			  td_future *f, struct td_parker *parker);
 void td_main_future_leave(struct td_runtime *rt, struct td_main_future *m);
 
 /* Poll a block_on future once for real (waits while a dump traces it). */

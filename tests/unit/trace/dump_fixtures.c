@@ -9,31 +9,6 @@
 #include "dump_fixtures.h"
 #include "test_util.h"
 
-#if FX_TSAN
-/* KNOWN BUG, suppressed here so that the rest of the dump tests can run
- * under ThreadSanitizer: runtime/src/trace/thread_stack.c reads req.tid
- * in the signal handler ("gettid() != req.tid") before any
- * synchronisation with the requester, which wrote it with a plain store
- * in td_thread_stack_capture (and a late signal of a timed-out request
- * races with the next request's write).  Dumps that meet a busy worker
- * report it.  Fix: make req.tid atomic (relaxed is enough; lo/hi are
- * published by the seq_cst store of req.state).
- * TSAN_OPTIONS=print_suppressions=1 shows whether the suppression still
- * matches ("Matched 1 suppressions"); remove it once it does not.  (It
- * is compiled in: this runs before the environment can be read.) */
-const char *__tsan_default_suppressions(void);
-/* Called while ThreadSanitizer initialises: must not be instrumented. */
-#if defined(__clang__)
-__attribute__((disable_sanitizer_instrumentation))
-#else
-__attribute__((no_sanitize_thread))
-#endif
-const char *__tsan_default_suppressions(void)
-{
-	return "race:td_thread_stack_capture\n";
-}
-#endif
-
 const struct fx_flavor fx_flavors[FX_NFLAVORS] = {
 	{TD_FLAVOR_CURRENT_THREAD, 0, 1, "current_thread"},
 	{TD_FLAVOR_MULTI_THREAD, 2, 2, "multi_thread"},

@@ -176,20 +176,6 @@ void fx_check_consistent(const td_dump *d, const char *ctx);
 char *fx_text(const td_dump *d);
 char *fx_json(const td_dump *d);
 
-/* A check that a known runtime bug makes fail: when `ok` is false, print
- * "KNOWN BUG: <what>" on stderr and go on - or fail the test when
- * FX_STRICT is set in the environment (to confirm a fix). */
-#define fx_known_bug(ok, ...)                                                 \
-	do {                                                                  \
-		if (!(ok)) {                                                  \
-			char fx__m[512];                                      \
-			snprintf(fx__m, sizeof(fx__m), __VA_ARGS__);          \
-			ck_assert_msg(!getenv("FX_STRICT"), "%s", fx__m);     \
-			fprintf(stderr, "KNOWN BUG (%s:%d): %s\n", __FILE__,  \
-				__LINE__, fx__m);                             \
-		}                                                             \
-	} while (0)
-
 /* Print the dump as text on stderr when FX_PRINT is set. */
 void fx_print(const td_dump *d, const char *title);
 

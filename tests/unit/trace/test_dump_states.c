@@ -286,7 +286,7 @@ START_TEST(test_notified_queues)
 		ck_assert_int_eq(t[0]->queue_worker, 0);
 		ck_assert_int_eq(t[1]->queue, TD_DUMP_QUEUE_LOCAL);
 		ck_assert_int_eq(t[1]->queue_worker, 0);
-		fx_known_bug(r->workers[0].queued == 2,
+		ck_assert_msg(r->workers[0].queued == 2,
 			     "current-thread worker reports queued=%u with 2 "
 			     "tasks in its local queue (sched/flavor.c "
 			     "td_worker_status_read sets 0 and "
@@ -534,7 +534,7 @@ START_TEST(test_never_polled)
 	ck_assert_uint_eq(e->polls, 0);
 	ck_assert_int_eq(e->worker, -1);
 	if (atomic_load(&fr.ran)) {
-		fx_known_bug(fr.seen_rt == rt && fr.spawn_result == 0,
+		ck_assert_msg(fr.seen_rt == rt && fr.spawn_result == 0,
 			     "a dump (from %s) traced a never-polled task by "
 			     "running its first statements on the dumping "
 			     "thread, outside the task's runtime: "

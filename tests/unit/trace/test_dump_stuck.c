@@ -159,7 +159,7 @@ static void check_busy_worker(const td_dump_worker *w, uint64_t task_id,
 	ck_assert_int_gt(w->tid, 0);
 	ck_assert_uint_eq(w->task_id, task_id);
 	uint64_t spun = dump_end - atomic_load(&sh->spin_start);
-	fx_known_bug(w->busy_ms >= 400 && w->busy_ms <= spun + 50,
+	ck_assert_msg(w->busy_ms >= 400 && w->busy_ms <= spun + 50,
 		     "busy worker %u: busy_ms=%llu after spinning %llu ms "
 		     "(trace/dump.c capture_workers never sets busy_ms, and "
 		     "the worker status keeps no poll start time)",
@@ -388,7 +388,7 @@ START_TEST(test_stuck_block_on)
 						    "spin_busy_loop"));
 		ck_assert_str_eq(bo->not_traced, "the runtime's thread is busy "
 						 "in its block_on future");
-		fx_known_bug(bo->state == TD_DUMP_RUNNING,
+		ck_assert_msg(bo->state == TD_DUMP_RUNNING,
 			     "a current-thread block_on future stuck in its "
 			     "poll is listed as state=%s, not running "
 			     "(trace/dump.c capture_mains sets TD_DUMP_IDLE "
@@ -469,7 +469,7 @@ START_TEST(test_stuck_in_syscall)
 		goto release;
 	ck_assert_msg(w->stack_error == NULL, "no stack: %s", w->stack_error);
 	ck_assert(fx_frames_contain(w->stack, w->nstack, "blocker_poll"));
-	fx_known_bug(fx_frames_contain(w->stack, w->nstack, "block_in_read"),
+	ck_assert_msg(fx_frames_contain(w->stack, w->nstack, "block_in_read"),
 		     "the native stack of a worker blocked in read(2) lacks "
 		     "the function that called read (innermost: %s, then %s): "
 		     "trace/thread_stack.c walks frame pointers from the "
