@@ -1,0 +1,168 @@
+/* cli_common.c - option errors, help, loading, and safe output. */
+#include "cli.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "input.h"
+#include "write.h"
+
+const char tdc_exit_help[] =
+	"\nExit status: 0 success, 1 usage error, 2 unreadable or malformed "
+	"dump file,\n3 process problem (no such process, permission denied, "
+	"no agent, exited),\n4 timed out waiting for the dump, 5 system "
+	"error (out of memory, cannot write).\n";
+
+void tdc_usage(const char *verb, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (verb)
+		tdc_die(TDC_EXIT_USAGE, "%s: %s (see 'taskdump %s --help')",
+			verb, msg, verb);
+	tdc_die(TDC_EXIT_USAGE, "%s (see 'taskdump --help')", msg);
+}
+
+void tdc_bad_option(const char *verb, int c, char **argv)
+{
+	extern int optind, optopt;
+	const char *arg = argv[optind - 1];
+
+	if (c == ':')
+		tdc_usage(verb, "option '%s' needs a value", arg);
+	if (optopt && strncmp(arg, "--", 2) != 0)
+		tdc_usage(verb, "unknown option '-%c'", optopt);
+	tdc_usage(verb, "unknown option '%s'", arg);
+}
+
+void tdc_help(const char *text)
+{
+	fputs(text, stdout);
+	fputs(tdc_exit_help, stdout);
+	tdc_finish_stdout();
+	exit(TDC_EXIT_OK);
+}
+
+const char *tdc_format_arg(const char *verb, const char *arg)
+{
+	if (strcmp(arg, "text") == 0)
+		return "text";
+	if (strcmp(arg, "json") == 0)
+		return "json";
+	tdc_usage(verb, "--format must be text or json, not '%s'", arg);
+}
+
+tdc_dump **tdc_load_all(char **files, int n)
+{
+	tdc_dump **d = tdc_xcalloc((size_t)n, sizeof(*d));
+
+	for (int i = 0; i < n; i++) {
+		tdc_err e = {{0}};
+
+		if (tdc_load_file(files[i], &d[i], &e) < 0) {
+			tdc_free_all(d, i);
+			tdc_die(TDC_EXIT_INPUT, "%s", e.msg);
+		}
+	}
+	return d;
+}
+
+void tdc_free_all(tdc_dump **d, int n)
+{
+	for (int i = 0; i < n; i++)
+		tdc_dump_free(d[i]);
+	free(d);
+}
+
+void tdc_finish_stdout(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout))
+		tdc_die(TDC_EXIT_SYSTEM, "cannot write the output: %s",
+			strerror(errno ? errno : EIO));
+}
+
+FILE *tdc_atomic_open(const char *path, char **tmp, char **dest)
+{
+	struct stat st;
+	char *real = NULL, *dir, *t;
+	size_t n;
+	FILE *f;
+	int fd;
+
+	*tmp = *dest = NULL;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* A device or a pipe (-o /dev/stdout): write through it. */
+		if (!(f = fopen(path, "we")))
+			tdc_error("cannot open %s: %s", path, strerror(errno));
+		return f;
+	}
+	/* Through a symbolic link, replace its target, not the link. */
+	real = realpath(path, NULL);
+	*dest = tdc_xstrdup(real ? real : path);
+	free(real);
+	dir = dirname(tdc_xstrdup(*dest));
+	n = strlen(*dest) + 16;
+	t = tdc_xmalloc(n);
+	snprintf(t, n, "%s/.taskdump.XXXXXX", dir);
+	free(dir);
+	fd = mkstemp(t);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		tdc_error("cannot create %s: %s", path, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(t);
+		}
+		free(t);
+		free(*dest);
+		*dest = NULL;
+		return NULL;
+	}
+	*tmp = t;
+	return f;
+}
+
+int tdc_atomic_commit(FILE *f, char *tmp, char *dest, const char *path)
+{
+	int err = 0;
+
+	if (fflush(f) != 0 || ferror(f) || (tmp && fsync(fileno(f)) != 0))
+		err = errno ? errno : EIO;
+	if (fclose(f) != 0 && !err)
+		err = errno;
+	if (tmp && !err && rename(tmp, dest) != 0)
+		err = errno;
+	if (err) {
+		if (tmp)
+			unlink(tmp);
+		tdc_error("cannot write %s: %s", path, strerror(err));
+	}
+	free(tmp);
+	free(dest);
+	return err ? TDC_EXIT_SYSTEM : TDC_EXIT_OK;
+}
+
+void tdc_atomic_abort(FILE *f, char *tmp, char *dest)
+{
+	fclose(f);
+	if (tmp)
+		unlink(tmp);
+	free(tmp);
+	free(dest);
+}
+
+void tdc_print_dump(FILE *f, const tdc_dump *d, const char *format,
+		    bool group)
+{
+	if (strcmp(format, "json") == 0)
+		tdc_write_json(f, d);
+	else
+		tdc_write_text(f, d, group);
+}

@@ -1,0 +1,369 @@
+/* cmd_diff.c - `taskdump diff`: what changed between dumps of a process.
+ *
+ * Dumps are given oldest first.  Tasks are matched by (runtime id, task
+ * id); ids are never reused within a process.
+ *   stuck     present in every dump with the same trace (frames, wait
+ *             kind and object) and the same poll count: nothing polled it
+ *             in between.  A running task with an unchanged poll count is
+ *             stuck inside one poll.
+ *   new       in the last dump, not in the first
+ *   finished  in the first dump, not in the last
+ *   grown     trace shapes (frames and wait kind) whose number of traces
+ *             grew the most from the first dump to the last */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "report.h"
+
+static const char help[] =
+	"Usage: taskdump diff [options] A B [C...]\n"
+	"\n"
+	"Compare dumps of one process taken over time, oldest first:\n"
+	"  stuck     tasks present in every dump with the same trace and the "
+	"same\n"
+	"            poll count (never polled in between); with more than two "
+	"dumps,\n"
+	"            what never moved across the whole series\n"
+	"  new       tasks in the last dump that the first does not have\n"
+	"  finished  tasks of the first dump that are gone from the last\n"
+	"  grown     the traces (call path and wait kind) whose count grew "
+	"the most\n"
+	"\n"
+	"Options:\n"
+	"  --top N     list at most N entries per section (default 20; 0: "
+	"all)\n"
+	"  -h, --help  this help\n";
+
+static const struct option longopts[] = {
+	{"top", required_argument, NULL, 'T'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+typedef struct keyed {
+	uint64_t rt, id;
+	bool block_on;
+	const tdc_task *task;
+} keyed;
+
+static int cmp_key(const void *a, const void *b)
+{
+	const keyed *x = a, *y = b;
+
+	if (x->rt != y->rt)
+		return x->rt < y->rt ? -1 : 1;
+	if (x->block_on != y->block_on)
+		return x->block_on ? -1 : 1;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return 0;
+}
+
+/* The dump's tasks sorted by key, for bsearch. */
+static keyed *index_dump(const tdc_dump *d, size_t *n)
+{
+	keyed *v = tdc_xmalloc((tdc_dump_ntasks(d) + 1) * sizeof(*v));
+
+	*n = 0;
+	for (size_t r = 0; r < d->nruntimes; r++)
+		for (size_t i = 0; i < d->runtimes[r].ntasks; i++) {
+			const tdc_task *t = &d->runtimes[r].tasks[i];
+
+			v[(*n)++] = (keyed){d->runtimes[r].id, t->id,
+					    t->block_on, t};
+		}
+	qsort(v, *n, sizeof(*v), cmp_key);
+	return v;
+}
+
+typedef struct series {
+	tdc_dump **d;
+	keyed **idx;
+	size_t *n;
+	int count;
+	size_t top;
+} series;
+
+static const tdc_task *find(const series *s, int k, uint64_t rt,
+			    const tdc_task *t)
+{
+	keyed key = {rt, t->id, t->block_on, NULL};
+	keyed *hit = bsearch(&key, s->idx[k], s->n[k], sizeof(keyed),
+			     cmp_key);
+
+	return hit ? hit->task : NULL;
+}
+
+static void task_info(const tdc_task *t, tdc_buf *b)
+{
+	tdc_task_label(t, b);
+	tdc_buf_printf(b, " (%s", t->state);
+	if (t->polls.set)
+		tdc_buf_printf(b, ", %llu poll%s",
+			       (unsigned long long)t->polls.v,
+			       t->polls.v == 1 ? "" : "s");
+	tdc_buf_puts(b, ")");
+}
+
+static void show_trace(FILE *f, const tdc_task *t)
+{
+	tdc_buf b = {0};
+
+	if (!t->traced) {
+		fprintf(f, "      not traced: %s\n",
+			t->not_traced ? t->not_traced : "unknown");
+		return;
+	}
+	for (size_t i = 0; i < t->ntraces; i++) {
+		b.len = 0;
+		tdc_trace_path(&t->traces[i], 0, &b);
+		fprintf(f, "      %s\n", b.p);
+	}
+	tdc_buf_free(&b);
+}
+
+/* Never polled across the series, same trace every time? */
+static bool stuck(const series *s, uint64_t rt, const tdc_task *t0)
+{
+	if (!t0->polls.set)
+		return false;
+	for (int k = 1; k < s->count; k++) {
+		const tdc_task *t = find(s, k, rt, t0);
+
+		if (!t || !t->polls.set || t->polls.v != t0->polls.v ||
+		    t->traced != t0->traced ||
+		    strcmp(t->state, t0->state) != 0)
+			return false;
+		if (t0->traced ? !tdc_task_traces_equal(t, t0) :
+				 strcmp(t->state, "running") != 0)
+			return false;
+	}
+	return true;
+}
+
+static bool more(FILE *f, const series *s, size_t shown, size_t total)
+{
+	if (s->top && shown == s->top) {
+		fprintf(f, "  ... and %zu more\n", total - shown);
+		return false;
+	}
+	return true;
+}
+
+static void section_stuck(FILE *f, const series *s)
+{
+	size_t total = 0, shown = 0;
+	tdc_buf b = {0};
+
+	for (size_t i = 0; i < s->n[0]; i++)
+		total += stuck(s, s->idx[0][i].rt, s->idx[0][i].task);
+	if (s->count == 2)
+		fprintf(f, "\nStuck: same trace, not polled between the two "
+			"dumps (%zu)\n", total);
+	else
+		fprintf(f, "\nNever moved: same trace, not polled across all "
+			"%d dumps (%zu)\n", s->count, total);
+	for (size_t i = 0; i < s->n[0]; i++) {
+		const keyed *k = &s->idx[0][i];
+		const tdc_task *tl;
+
+		if (!stuck(s, k->rt, k->task))
+			continue;
+		if (!more(f, s, shown++, total))
+			break;
+		tl = find(s, s->count - 1, k->rt, k->task);
+		b.len = 0;
+		task_info(k->task, &b);
+		fprintf(f, "  %s", b.p);
+		if (k->task->idle_ms.set && tl->idle_ms.set) {
+			char a[32], z[32];
+
+			tdc_format_ms((double)k->task->idle_ms.v, a, sizeof(a));
+			tdc_format_ms((double)tl->idle_ms.v, z, sizeof(z));
+			fprintf(f, " idle %s -> %s", a, z);
+		}
+		fputc('\n', f);
+		show_trace(f, tl);
+	}
+	if (total == 0)
+		fputs("  (none)\n", f);
+	tdc_buf_free(&b);
+}
+
+/* Tasks of dump `a` missing from dump `b`. */
+static void section_missing(FILE *f, const series *s, int a, int b,
+			    const char *title)
+{
+	size_t total = 0, shown = 0;
+	tdc_buf buf = {0};
+
+	for (size_t i = 0; i < s->n[a]; i++)
+		total += !find(s, b, s->idx[a][i].rt, s->idx[a][i].task);
+	fprintf(f, "\n%s (%zu)\n", title, total);
+	for (size_t i = 0; i < s->n[a]; i++) {
+		const keyed *k = &s->idx[a][i];
+
+		if (find(s, b, k->rt, k->task))
+			continue;
+		if (!more(f, s, shown++, total))
+			break;
+		buf.len = 0;
+		task_info(k->task, &buf);
+		fprintf(f, "  %s\n", buf.p);
+		if (a > b)
+			show_trace(f, k->task);
+	}
+	if (total == 0)
+		fputs("  (none)\n", f);
+	tdc_buf_free(&buf);
+}
+
+typedef struct growth {
+	size_t shape;
+	long before, after;
+} growth;
+
+static int by_growth(const void *a, const void *b)
+{
+	const growth *x = a, *y = b;
+	long dx = x->after - x->before, dy = y->after - y->before;
+
+	if (dx != dy)
+		return dx < dy ? 1 : -1;
+	return x->shape < y->shape ? -1 : x->shape > y->shape;
+}
+
+static void section_grown(FILE *f, const series *s)
+{
+	tdc_shapes first = {0}, last = {0};
+	growth *g;
+	size_t n = 0, shown = 0;
+
+	tdc_shapes_add_dump(&first, s->d[0]);
+	tdc_shapes_add_dump(&last, s->d[s->count - 1]);
+	g = tdc_xmalloc((last.n + 1) * sizeof(*g));
+	for (size_t i = 0; i < last.n; i++) {
+		size_t j = tdc_shapes_find(&first, last.rep[i]);
+		long before = j == SIZE_MAX ? 0 : (long)first.count[j];
+
+		if ((long)last.count[i] > before)
+			g[n++] = (growth){i, before, (long)last.count[i]};
+	}
+	qsort(g, n, sizeof(*g), by_growth);
+	fprintf(f, "\nGrown: traces (path and wait kind) whose count grew "
+		"the most (%zu)\n", n);
+	for (size_t i = 0; i < n; i++) {
+		tdc_trace t = *last.rep[g[i].shape];
+		tdc_buf b = {0};
+
+		if (!more(f, s, shown++, n))
+			break;
+		t.wait.text = NULL;
+		tdc_trace_path(&t, 4, &b);
+		fprintf(f, "  %+6ld  %ld -> %ld  %s\n",
+			g[i].after - g[i].before, g[i].before, g[i].after,
+			b.p);
+		tdc_buf_free(&b);
+	}
+	if (n == 0)
+		fputs("  (none)\n", f);
+	free(g);
+	tdc_shapes_free(&first);
+	tdc_shapes_free(&last);
+}
+
+static void overview(FILE *f, const series *s)
+{
+	const tdc_dump *d0 = s->d[0];
+
+	fprintf(f, "Comparing %d dumps", s->count);
+	if (d0->pid.set)
+		fprintf(f, " of pid %llu", (unsigned long long)d0->pid.v);
+	if (d0->program)
+		fprintf(f, " (%s)", d0->program);
+	fputs(", oldest first\n", f);
+	for (int k = 0; k < s->count; k++) {
+		const tdc_dump *d = s->d[k];
+
+		fprintf(f, "  %d: %s  %s  %zu tasks", k + 1, d->source,
+			d->time ? d->time : "(no time)", s->n[k]);
+		if (k > 0) {
+			size_t added = 0, gone = 0;
+
+			for (size_t i = 0; i < s->n[k]; i++)
+				added += !find(s, k - 1, s->idx[k][i].rt,
+					       s->idx[k][i].task);
+			for (size_t i = 0; i < s->n[k - 1]; i++)
+				gone += !find(s, k, s->idx[k - 1][i].rt,
+					      s->idx[k - 1][i].task);
+			fprintf(f, " (+%zu new, -%zu finished)", added, gone);
+		}
+		fputc('\n', f);
+	}
+}
+
+static void same_process(const series *s)
+{
+	for (int k = 1; k < s->count; k++) {
+		const tdc_dump *a = s->d[0], *b = s->d[k];
+
+		if (a->pid.set && b->pid.set && a->pid.v != b->pid.v) {
+			tdc_die(TDC_EXIT_INPUT, "%s and %s are dumps of "
+				"different processes (pid %llu and %llu)",
+				a->source, b->source,
+				(unsigned long long)a->pid.v,
+				(unsigned long long)b->pid.v);
+		}
+	}
+}
+
+int tdc_cmd_diff(int argc, char **argv)
+{
+	series s = {.top = 20};
+	char title[600];
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		uint64_t v;
+
+		switch (c) {
+		case 'T':
+			if (!tdc_parse_u64(optarg, strlen(optarg), &v))
+				tdc_usage("diff", "--top needs a number, not "
+					  "'%s'", optarg);
+			s.top = (size_t)v;
+			break;
+		case 'h':
+			tdc_help(help);
+		default:
+			tdc_bad_option("diff", c, argv);
+		}
+	}
+	s.count = argc - optind;
+	if (s.count < 2)
+		tdc_usage("diff", "needs at least two dump files, oldest "
+			  "first");
+	s.d = tdc_load_all(argv + optind, s.count);
+	same_process(&s);
+	s.idx = tdc_xcalloc((size_t)s.count, sizeof(*s.idx));
+	s.n = tdc_xcalloc((size_t)s.count, sizeof(*s.n));
+	for (int k = 0; k < s.count; k++)
+		s.idx[k] = index_dump(s.d[k], &s.n[k]);
+	overview(stdout, &s);
+	section_stuck(stdout, &s);
+	snprintf(title, sizeof(title), "New since %s", s.d[0]->source);
+	section_missing(stdout, &s, s.count - 1, 0, title);
+	snprintf(title, sizeof(title), "Finished since %s", s.d[0]->source);
+	section_missing(stdout, &s, 0, s.count - 1, title);
+	section_grown(stdout, &s);
+	for (int k = 0; k < s.count; k++)
+		free(s.idx[k]);
+	free(s.idx);
+	free(s.n);
+	tdc_free_all(s.d, s.count);
+	tdc_finish_stdout();
+	return TDC_EXIT_OK;
+}

@@ -1,0 +1,121 @@
+/* cmd_show.c - `taskdump show`: print, filter, group, summarize. */
+#include <getopt.h>
+#include <string.h>
+
+#include "cli.h"
+#include "filter.h"
+#include "report.h"
+
+static const char help[] =
+	"Usage: taskdump show [options] FILE...\n"
+	"\n"
+	"Print task dumps (text or JSON, detected by content; '-' reads "
+	"stdin).\n"
+	"Filters keep the tasks that match every option given; an option "
+	"given\nseveral times matches any of its values.\n"
+	"\n"
+	"Options:\n"
+	"  -f, --format FMT    text (default) or json; several files in "
+	"json are\n"
+	"                      printed as one JSON object after another\n"
+	"  -t, --task ID       only task ID\n"
+	"  -n, --name GLOB     only tasks whose name matches GLOB (shell "
+	"wildcards;\n                      unnamed tasks never match)\n"
+	"  -s, --state STATE   only tasks in STATE: idle, notified, running,"
+	"\n                      cancelled, complete\n"
+	"  -g, --grep REGEX    only tasks with a frame whose function "
+	"matches REGEX\n"
+	"                      (POSIX extended regular expression)\n"
+	"  --min-idle DUR      only tasks idle at least DUR (500ms, 2s, "
+	"1.5m, 1h;\n                      a bare number is seconds)\n"
+	"  --group             one tree for tasks with identical traces "
+	"(default)\n"
+	"  --no-group          one tree per task\n"
+	"  --summary           one screen: tasks by state per runtime, the "
+	"deepest\n"
+	"                      waits, the longest idle tasks, the most "
+	"common traces\n"
+	"  -h, --help          this help\n";
+
+static const struct option longopts[] = {
+	{"format", required_argument, NULL, 'f'},
+	{"task", required_argument, NULL, 't'},
+	{"name", required_argument, NULL, 'n'},
+	{"state", required_argument, NULL, 's'},
+	{"grep", required_argument, NULL, 'g'},
+	{"min-idle", required_argument, NULL, 'I'},
+	{"group", no_argument, NULL, 'G'},
+	{"no-group", no_argument, NULL, 'N'},
+	{"summary", no_argument, NULL, 'S'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+int tdc_cmd_show(int argc, char **argv)
+{
+	tdc_filter filt = {0};
+	const char *format = NULL;
+	bool group = true, summary = false;
+	tdc_dump **dumps;
+	tdc_err e;
+	int c, rc = 0;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":f:t:n:s:g:h", longopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			format = tdc_format_arg("show", optarg);
+			break;
+		case 't':
+			rc = tdc_filter_task(&filt, optarg, &e);
+			break;
+		case 'n':
+			rc = tdc_filter_name(&filt, optarg, &e);
+			break;
+		case 's':
+			rc = tdc_filter_state(&filt, optarg, &e);
+			break;
+		case 'g':
+			rc = tdc_filter_grep(&filt, optarg, &e);
+			break;
+		case 'I':
+			rc = tdc_filter_min_idle(&filt, optarg, &e);
+			break;
+		case 'G':
+		case 'N':
+			group = c == 'G';
+			break;
+		case 'S':
+			summary = true;
+			break;
+		case 'h':
+			tdc_help(help);
+		default:
+			tdc_bad_option("show", c, argv);
+		}
+		if (rc < 0)
+			tdc_usage("show", "%s", e.msg);
+	}
+	if (optind >= argc)
+		tdc_usage("show", "no dump file given");
+	if (summary && format && strcmp(format, "json") == 0)
+		tdc_usage("show", "--summary prints text; it cannot be "
+			  "combined with --format json");
+	dumps = tdc_load_all(argv + optind, argc - optind);
+	for (int i = 0; i < argc - optind; i++) {
+		tdc_filter_apply(&filt, dumps[i]);
+		if (summary) {
+			if (i)
+				putchar('\n');
+			tdc_summary(stdout, dumps[i]);
+		} else {
+			tdc_print_dump(stdout, dumps[i],
+				       format ? format : "text", group);
+		}
+	}
+	tdc_free_all(dumps, argc - optind);
+	tdc_filter_free(&filt);
+	tdc_finish_stdout();
+	return TDC_EXIT_OK;
+}

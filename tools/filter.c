@@ -1,0 +1,147 @@
+/* filter.c - task selection (see filter.h). */
+#include "filter.h"
+
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const known_states[] = {
+	"idle", "notified", "running", "cancelled", "complete",
+};
+
+int tdc_filter_task(tdc_filter *f, const char *id, tdc_err *e)
+{
+	uint64_t v;
+
+	if (!tdc_parse_u64(id, strlen(id), &v)) {
+		tdc_seterr(e, "--task needs a task id (a number), not '%s'",
+			   id);
+		return -1;
+	}
+	f->ids = tdc_grow(f->ids, &f->cap_ids, f->nids + 1, sizeof(*f->ids));
+	f->ids[f->nids++] = v;
+	return 0;
+}
+
+int tdc_filter_name(tdc_filter *f, const char *glob, tdc_err *e)
+{
+	(void)e;
+	f->names = tdc_grow(f->names, &f->cap_names, f->nnames + 1,
+			    sizeof(*f->names));
+	f->names[f->nnames++] = glob;
+	return 0;
+}
+
+int tdc_filter_state(tdc_filter *f, const char *state, tdc_err *e)
+{
+	size_t i, n = sizeof(known_states) / sizeof(known_states[0]);
+
+	for (i = 0; i < n; i++)
+		if (strcmp(state, known_states[i]) == 0)
+			break;
+	if (i == n) {
+		tdc_seterr(e, "--state must be idle, notified, running, "
+			   "cancelled or complete, not '%s'", state);
+		return -1;
+	}
+	f->states = tdc_grow(f->states, &f->cap_states, f->nstates + 1,
+			     sizeof(*f->states));
+	f->states[f->nstates++] = known_states[i];
+	return 0;
+}
+
+int tdc_filter_grep(tdc_filter *f, const char *regex, tdc_err *e)
+{
+	int rc;
+
+	f->greps = tdc_grow(f->greps, &f->cap_greps, f->ngreps + 1,
+			    sizeof(*f->greps));
+	rc = regcomp(&f->greps[f->ngreps], regex, REG_EXTENDED | REG_NOSUB);
+	if (rc != 0) {
+		char msg[200];
+
+		regerror(rc, &f->greps[f->ngreps], msg, sizeof(msg));
+		tdc_seterr(e, "--grep '%s': %s", regex, msg);
+		return -1;
+	}
+	f->ngreps++;
+	return 0;
+}
+
+int tdc_filter_min_idle(tdc_filter *f, const char *duration, tdc_err *e)
+{
+	if (!tdc_parse_duration(duration, &f->min_idle_ms)) {
+		tdc_seterr(e, "--min-idle needs a duration like 500ms, 2s, "
+			   "1.5m or 1h, not '%s'", duration);
+		return -1;
+	}
+	f->has_min_idle = true;
+	return 0;
+}
+
+bool tdc_filter_active(const tdc_filter *f)
+{
+	return f->nids || f->nnames || f->nstates || f->ngreps ||
+	       f->has_min_idle;
+}
+
+static bool grep_task(const regex_t *re, const tdc_task *t)
+{
+	for (size_t i = 0; i < t->ntraces; i++)
+		for (size_t k = 0; k < t->traces[i].nframes; k++)
+			if (regexec(re, t->traces[i].frames[k]->function, 0,
+				    NULL, 0) == 0)
+				return true;
+	return false;
+}
+
+bool tdc_filter_match(const tdc_filter *f, const tdc_task *t)
+{
+	bool ok;
+	size_t i;
+
+	for (ok = !f->nids, i = 0; !ok && i < f->nids; i++)
+		ok = f->ids[i] == t->id;
+	if (!ok)
+		return false;
+	for (ok = !f->nnames, i = 0; !ok && i < f->nnames; i++)
+		ok = t->name && fnmatch(f->names[i], t->name, 0) == 0;
+	if (!ok)
+		return false;
+	for (ok = !f->nstates, i = 0; !ok && i < f->nstates; i++)
+		ok = strcmp(f->states[i], t->state) == 0;
+	if (!ok)
+		return false;
+	for (ok = !f->ngreps, i = 0; !ok && i < f->ngreps; i++)
+		ok = grep_task(&f->greps[i], t);
+	if (!ok)
+		return false;
+	return !f->has_min_idle ||
+	       (t->idle_ms.set && (double)t->idle_ms.v >= f->min_idle_ms);
+}
+
+void tdc_filter_apply(const tdc_filter *f, tdc_dump *d)
+{
+	if (!tdc_filter_active(f))
+		return;
+	for (size_t r = 0; r < d->nruntimes; r++) {
+		tdc_runtime *rt = &d->runtimes[r];
+		size_t k = 0;
+
+		for (size_t i = 0; i < rt->ntasks; i++)
+			if (tdc_filter_match(f, &rt->tasks[i]))
+				rt->tasks[k++] = rt->tasks[i];
+		rt->ntasks = k;
+	}
+}
+
+void tdc_filter_free(tdc_filter *f)
+{
+	for (size_t i = 0; i < f->ngreps; i++)
+		regfree(&f->greps[i]);
+	free(f->greps);
+	free(f->ids);
+	free(f->names);
+	free(f->states);
+	memset(f, 0, sizeof(*f));
+}

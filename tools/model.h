@@ -1,0 +1,149 @@
+/* model.h - a dump file as the tool sees it.
+ *
+ * The same facts as the runtime's td_dump (runtime/include/taskdump/dump.h),
+ * but read back from a file: every value that a file may leave out is
+ * optional here ("set" flags, NULL strings), because text dumps carry fewer
+ * fields than JSON ones and hand-edited files carry whatever they carry.
+ * Everything lives in the dump's arena; tdc_dump_free releases it at once.
+ * Strings are valid UTF-8 (tdc_arena_clean).  The tool does not link the
+ * runtime: it must read dumps of any process, built with any version. */
+#ifndef TDC_MODEL_H
+#define TDC_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+typedef struct tdc_u64 {
+	uint64_t v;
+	bool set;
+} tdc_u64;
+
+typedef struct tdc_f64 {
+	double v;
+	bool set;
+} tdc_f64;
+
+typedef struct tdc_frame {
+	const char *function; /* never NULL */
+	const char *file;     /* NULL: unknown */
+	uint64_t line;        /* 0: unknown */
+	bool inlined;
+	const char *module;   /* NULL: unknown */
+	tdc_u64 offset;
+	tdc_u64 ip;
+} tdc_frame;
+
+#define TDC_EV_READ 1u
+#define TDC_EV_WRITE 2u
+
+/* What a leaf waits on.  From a text dump only `kind` (guessed from the
+ * text, see tdc_wait_from_text), `text` and what the text reveals. */
+typedef struct tdc_wait {
+	const char *kind;   /* "sleep", "io", ...; NULL: unknown */
+	const char *text;   /* the human-readable description, or NULL */
+	const char *object; /* "0x..." or NULL */
+	const char *label;
+	tdc_u64 deadline_ms, task_id, count, value;
+	bool has_fd;
+	int64_t fd;
+	bool has_events;
+	unsigned events;    /* TDC_EV_* */
+} tdc_wait;
+
+typedef struct tdc_trace {
+	tdc_wait wait;
+	const tdc_frame **frames; /* outermost first */
+	size_t nframes;
+	bool truncated;
+} tdc_trace;
+
+typedef struct tdc_task {
+	uint64_t id;
+	const char *name;           /* NULL: unnamed */
+	bool block_on;
+	const char *state;          /* never NULL ("unknown" if missing) */
+	const char *queue;          /* NULL: none */
+	tdc_u64 queue_worker, polls, idle_ms, worker;
+	const char *spawn_file;     /* NULL: unknown */
+	uint64_t spawn_line;
+	const char *spawn_function;
+	bool traced;
+	const char *not_traced;     /* the reason, when !traced */
+	tdc_trace *traces;
+	size_t ntraces;
+} tdc_task;
+
+typedef struct tdc_worker {
+	uint64_t index;
+	const char *state;          /* never NULL */
+	tdc_u64 tid, queued, task, busy_ms;
+	const tdc_frame **stack;    /* innermost first */
+	size_t nstack;
+	const char *stack_error;
+} tdc_worker;
+
+typedef struct tdc_runtime {
+	uint64_t id;
+	const char *name, *flavor;  /* may be NULL */
+	tdc_u64 workers_declared, tasks_total, traced;
+	tdc_f64 pause_ms;
+	const char *error;
+	tdc_worker *workers;
+	size_t nworkers;
+	tdc_task *tasks;
+	size_t ntasks;
+} tdc_runtime;
+
+typedef struct tdc_dump {
+	const char *source;   /* file name as given */
+	const char *format;   /* "text" or "json" */
+	int version;
+	tdc_u64 pid;
+	const char *program, *time;
+	const char *note;     /* e.g. why there are no runtimes */
+	tdc_f64 pause_ms, capture_ms, symbolize_ms, total_ms;
+	tdc_runtime *runtimes;
+	size_t nruntimes;
+	tdc_arena arena;
+} tdc_dump;
+
+tdc_dump *tdc_dump_new(const char *source, const char *format);
+void tdc_dump_free(tdc_dump *d);
+
+/* Total task entries over all runtimes. */
+size_t tdc_dump_ntasks(const tdc_dump *d);
+
+/* Equal function, file, line and inlined flag (FORMAT.md's grouping
+ * rule; a function without a symbol is named by its module offset). */
+bool tdc_frame_equal(const tdc_frame *a, const tdc_frame *b);
+
+/* Same frames, same wait kind on the same object. */
+bool tdc_trace_equal(const tdc_trace *a, const tdc_trace *b);
+
+/* Every trace equal, in order: the grouping rule of FORMAT.md. */
+bool tdc_task_traces_equal(const tdc_task *a, const tdc_task *b);
+
+/* A hash consistent with tdc_trace_equal / tdc_task_traces_equal. */
+uint64_t tdc_trace_hash(const tdc_trace *t, uint64_t h);
+uint64_t tdc_task_hash(const tdc_task *t);
+
+/* The "shape" of a trace: its frames and wait kind, not the object waited
+ * on (fifty tasks waiting on fifty mutexes at one line share a shape). */
+bool tdc_trace_shape_equal(const tdc_trace *a, const tdc_trace *b);
+uint64_t tdc_trace_shape_hash(const tdc_trace *t);
+
+/* Fill kind, and whatever else the text reveals (object, fd, events, task
+ * id, count, value, label), from a wait text written by td_wait_format. */
+void tdc_wait_from_text(tdc_arena *a, const char *text, tdc_wait *w);
+
+/* The text to show for a wait: its text, else its kind, else NULL. */
+const char *tdc_wait_display(const tdc_wait *w);
+
+/* Sort-free "a > b > c" rendering of a trace's function names, keeping at
+ * most `keep` innermost frames (0: all) behind a "... >" marker. */
+void tdc_trace_path(const tdc_trace *t, size_t keep, tdc_buf *out);
+
+#endif /* TDC_MODEL_H */

@@ -1,0 +1,249 @@
+/* summary.c - `taskdump show --summary`: one screen per dump.
+ *
+ *   what was dumped (pid, program, time, totals)
+ *   tasks by state, per runtime (and busy workers)
+ *   the deepest waits: tasks whose longest trace has the most frames
+ *   the longest idle tasks
+ *   the most common trace shapes, with how many traces have them
+ *
+ * Each list shows at most TOP entries. */
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TOP 5
+
+static const char *const states[] = {
+	"idle", "notified", "running", "cancelled", "complete",
+};
+
+static void state_counts(FILE *f, const tdc_runtime *rt)
+{
+	size_t ns = sizeof(states) / sizeof(states[0]), other = 0;
+	const char *sep = ": ";
+
+	fprintf(f, "%zu task%s", rt->ntasks, rt->ntasks == 1 ? "" : "s");
+	for (size_t s = 0; s < ns; s++) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < rt->ntasks; i++)
+			n += strcmp(rt->tasks[i].state, states[s]) == 0;
+		if (n) {
+			fprintf(f, "%s%zu %s", sep, n, states[s]);
+			sep = ", ";
+		}
+	}
+	for (size_t i = 0; i < rt->ntasks; i++) {
+		size_t s;
+
+		for (s = 0; s < ns; s++)
+			if (strcmp(rt->tasks[i].state, states[s]) == 0)
+				break;
+		other += s == ns;
+	}
+	if (other)
+		fprintf(f, "%s%zu in other states", sep, other);
+	fputc('\n', f);
+}
+
+static void runtimes(FILE *f, const tdc_dump *d)
+{
+	fputs("\nTasks by state\n", f);
+	if (d->nruntimes == 0)
+		fputs("  (no runtimes in this process)\n", f);
+	for (size_t r = 0; r < d->nruntimes; r++) {
+		const tdc_runtime *rt = &d->runtimes[r];
+
+		tdc_buf b = {0};
+
+		if (rt->name)
+			tdc_buf_quote(&b, rt->name);
+		fprintf(f, "  runtime %llu%s%s", (unsigned long long)rt->id,
+			b.p ? " " : "", b.p ? b.p : "");
+		tdc_buf_free(&b);
+		fprintf(f, " (%s, %zu worker%s): ",
+			rt->flavor ? rt->flavor : "unknown flavor",
+			rt->nworkers, rt->nworkers == 1 ? "" : "s");
+		if (rt->error) {
+			tdc_buf_quote(&b, rt->error);
+			fprintf(f, "error %s\n", b.p);
+			tdc_buf_free(&b);
+		}
+		else
+			state_counts(f, rt);
+		for (size_t w = 0; w < rt->nworkers; w++) {
+			const tdc_worker *wk = &rt->workers[w];
+			char dur[32];
+
+			if (strcmp(wk->state, "busy") != 0)
+				continue;
+			tdc_format_ms(wk->busy_ms.set ? (double)wk->busy_ms.v :
+				      0, dur, sizeof(dur));
+			fprintf(f, "    worker %llu busy in task %llu for %s\n",
+				(unsigned long long)wk->index,
+				(unsigned long long)wk->task.v, dur);
+		}
+	}
+}
+
+typedef struct item {
+	const tdc_task *task;
+	const tdc_trace *trace;  /* the one to show, or NULL */
+	double key;
+	size_t order;
+} item;
+
+static int by_key_desc(const void *a, const void *b)
+{
+	const item *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? 1 : -1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static void show_item(FILE *f, const char *col, const item *it)
+{
+	tdc_buf b = {0};
+
+	tdc_task_label(it->task, &b);
+	fprintf(f, "  %8s  %s (%s", col, b.p, it->task->state);
+	if (it->task->polls.set)
+		fprintf(f, ", %llu poll%s",
+			(unsigned long long)it->task->polls.v,
+			it->task->polls.v == 1 ? "" : "s");
+	fputs(")", f);
+	b.len = 0;
+	if (it->trace) {
+		tdc_trace_path(it->trace, 3, &b);
+		fprintf(f, "\n            %s", b.p);
+	} else if (!it->task->traced && it->task->not_traced) {
+		fprintf(f, "\n            not traced: %s",
+			it->task->not_traced);
+	}
+	fputc('\n', f);
+	tdc_buf_free(&b);
+}
+
+/* Every task with its deepest trace (key: frames) or idle time. */
+static item *collect(const tdc_dump *d, bool idle, size_t *n)
+{
+	item *v = tdc_xmalloc((tdc_dump_ntasks(d) + 1) * sizeof(*v));
+
+	*n = 0;
+	for (size_t r = 0; r < d->nruntimes; r++) {
+		for (size_t i = 0; i < d->runtimes[r].ntasks; i++) {
+			const tdc_task *t = &d->runtimes[r].tasks[i];
+			item *it = &v[*n];
+
+			it->task = t;
+			it->trace = NULL;
+			it->order = *n;
+			for (size_t k = 0; k < t->ntraces; k++)
+				if (!it->trace || t->traces[k].nframes >
+						  it->trace->nframes)
+					it->trace = &t->traces[k];
+			if (idle && !t->idle_ms.set)
+				continue;
+			if (!idle && !it->trace)
+				continue;
+			it->key = idle ? (double)t->idle_ms.v :
+					 (double)it->trace->nframes;
+			(*n)++;
+		}
+	}
+	qsort(v, *n, sizeof(*v), by_key_desc);
+	return v;
+}
+
+static void deepest(FILE *f, const tdc_dump *d)
+{
+	size_t n;
+	item *v = collect(d, false, &n);
+
+	fputs("\nDeepest waits (frames in the longest trace)\n", f);
+	if (n == 0)
+		fputs("  (no traced tasks)\n", f);
+	for (size_t i = 0; i < n && i < TOP; i++) {
+		char col[32];
+
+		snprintf(col, sizeof(col), "%.0f", v[i].key);
+		show_item(f, col, &v[i]);
+	}
+	free(v);
+}
+
+static void longest_idle(FILE *f, const tdc_dump *d)
+{
+	size_t n;
+	item *v = collect(d, true, &n);
+
+	fputs("\nLongest idle (time since the last poll began)\n", f);
+	if (n == 0)
+		fputs("  (no idle times recorded)\n", f);
+	for (size_t i = 0; i < n && i < TOP; i++) {
+		char col[32];
+
+		tdc_format_ms(v[i].key, col, sizeof(col));
+		show_item(f, col, &v[i]);
+	}
+	free(v);
+}
+
+static void common(FILE *f, const tdc_dump *d)
+{
+	tdc_shapes s = {0};
+	item *v;
+	size_t shown = 0;
+
+	tdc_shapes_add_dump(&s, d);
+	v = tdc_xmalloc((s.n + 1) * sizeof(*v));
+	for (size_t i = 0; i < s.n; i++)
+		v[i] = (item){.trace = s.rep[i], .key = (double)s.count[i],
+			      .order = i};
+	qsort(v, s.n, sizeof(*v), by_key_desc);
+	fputs("\nMost common traces (count: traces with that path and wait "
+	      "kind)\n", f);
+	if (s.n == 0)
+		fputs("  (no traces)\n", f);
+	for (size_t i = 0; i < s.n && shown < TOP; i++, shown++) {
+		tdc_trace t = *v[i].trace;
+		tdc_buf b = {0};
+
+		t.wait.text = NULL; /* the kind, not one task's details */
+		tdc_trace_path(&t, 4, &b);
+		fprintf(f, "  %8.0f  %s\n", v[i].key, b.p);
+		tdc_buf_free(&b);
+	}
+	if (s.n > TOP)
+		fprintf(f, "  (%zu more distinct traces)\n", s.n - TOP);
+	free(v);
+	tdc_shapes_free(&s);
+}
+
+void tdc_summary(FILE *f, const tdc_dump *d)
+{
+	size_t nt = tdc_dump_ntasks(d);
+
+	fprintf(f, "%s: ", d->source);
+	if (d->pid.set)
+		fprintf(f, "pid %llu ", (unsigned long long)d->pid.v);
+	if (d->program)
+		fprintf(f, "%s ", d->program);
+	if (d->time)
+		fprintf(f, "at %s", d->time);
+	fprintf(f, "\n  %zu task%s in %zu runtime%s", nt, nt == 1 ? "" : "s",
+		d->nruntimes, d->nruntimes == 1 ? "" : "s");
+	if (d->pause_ms.set)
+		fprintf(f, "; paused %.3f ms", d->pause_ms.v);
+	if (d->total_ms.set)
+		fprintf(f, ", dump took %.3f ms", d->total_ms.v);
+	fputc('\n', f);
+	if (d->note)
+		fprintf(f, "  note: %s\n", d->note);
+	runtimes(f, d);
+	deepest(f, d);
+	longest_idle(f, d);
+	common(f, d);
+}

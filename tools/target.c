@@ -1,0 +1,334 @@
+/* target.c - requesting a dump from a live process (see target.h). */
+#include "target.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include "proc.h"
+#include "util.h"
+
+/* After this long without a dump, look for a reason that will not go
+ * away (a full or unwritable directory) and stop early if there is one. */
+#define DIAGNOSE_AFTER_MS 1000.0
+
+static int gone(const tdc_target *t, const char *when)
+{
+	tdc_error("process %d exited %s", (int)t->pid, when);
+	return TDC_EXIT_PROCESS;
+}
+
+bool tdc_target_alive(const tdc_target *t)
+{
+	unsigned long long start;
+	char state;
+
+	if (tdc_proc_stat(t->pid, &state, &start) < 0)
+		return false;
+	return state != 'Z' && state != 'X' && start == t->start;
+}
+
+int tdc_target_open(tdc_target *t, pid_t pid)
+{
+	char state;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	t->sig = SIGUSR1;
+	if (kill(pid, 0) != 0) {
+		struct stat st;
+		char path[32];
+
+		if (errno == ESRCH) {
+			tdc_error("no such process: %d", (int)pid);
+			return TDC_EXIT_PROCESS;
+		}
+		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+		if (errno == EPERM && stat(path, &st) == 0)
+			tdc_error("permission denied: process %d belongs to "
+				  "uid %u (run taskdump as that user or as "
+				  "root)", (int)pid, (unsigned)st.st_uid);
+		else
+			tdc_error("cannot signal process %d: %s", (int)pid,
+				  strerror(errno));
+		return TDC_EXIT_PROCESS;
+	}
+	rc = tdc_proc_stat(pid, &state, &t->start);
+	if (rc == -ENOENT || rc == -ESRCH) {
+		tdc_error("no such process: %d", (int)pid);
+		return TDC_EXIT_PROCESS;
+	}
+	if (rc < 0) {
+		tdc_error("cannot read /proc/%d/stat: %s", (int)pid,
+			  strerror(-rc));
+		return TDC_EXIT_PROCESS;
+	}
+	if (state == 'Z' || state == 'X')
+		return gone(t, "(it is a zombie)");
+	return TDC_EXIT_OK;
+}
+
+static int proc_error(const tdc_target *t, const char *what, int err)
+{
+	if (!tdc_target_alive(t))
+		return gone(t, "before the dump");
+	tdc_error("cannot read /proc/%d/%s: %s", (int)t->pid, what,
+		  strerror(-err));
+	return TDC_EXIT_PROCESS;
+}
+
+/* TASKDUMP_DIR (relative to the process's cwd), or that cwd. */
+static int read_settings(tdc_target *t)
+{
+	int err;
+	char *sig = tdc_proc_getenv(t->pid, "TASKDUMP_SIGNAL", &err);
+	char *dir, *cwd;
+
+	if (err < 0)
+		return proc_error(t, "environ", err);
+	t->sig = tdc_signal_parse(sig);
+	if (t->sig < 0)
+		t->sig = SIGUSR1; /* what the agent does with a bad value */
+	free(sig);
+	dir = tdc_proc_getenv(t->pid, "TASKDUMP_DIR", &err);
+	if (err < 0)
+		return proc_error(t, "environ", err);
+	if (dir && dir[0] == '/') {
+		t->dir = dir;
+		return TDC_EXIT_OK;
+	}
+	cwd = tdc_proc_cwd(t->pid, &err);
+	if (!cwd) {
+		free(dir);
+		return proc_error(t, "cwd", err);
+	}
+	if (dir && dir[0]) {
+		tdc_buf b = {0};
+
+		tdc_buf_printf(&b, "%s/%s", cwd, dir);
+		free(cwd);
+		cwd = b.p;
+	}
+	free(dir);
+	t->dir = cwd;
+	return TDC_EXIT_OK;
+}
+
+int tdc_target_agent(tdc_target *t, bool wait, double timeout_ms)
+{
+	double deadline = tdc_now_ms() + timeout_ms;
+
+	for (;;) {
+		int r = tdc_proc_has_agent(t->pid);
+
+		if (r == 1)
+			break;
+		if (!tdc_target_alive(t))
+			return gone(t, "before the agent was loaded");
+		if (r < 0)
+			return proc_error(t, "maps", r);
+		if (!wait || tdc_now_ms() > deadline) {
+			tdc_error("process %d does not have the taskdump agent "
+				  "loaded (start it with LD_PRELOAD=libtaskdump"
+				  "_agent.so or 'taskdump run'); not signalling"
+				  " it, the signal would kill it", (int)t->pid);
+			return TDC_EXIT_PROCESS;
+		}
+		tdc_sleep_ms(10);
+	}
+	if (read_settings(t) != TDC_EXIT_OK)
+		return TDC_EXIT_PROCESS;
+	t->ready = true;
+	return TDC_EXIT_OK;
+}
+
+/* The highest dump seq of the process in its directory (0: none), and
+ * that file's name.  Returns 0 or -errno. */
+static int scan(const tdc_target *t, unsigned long long *max, char **name)
+{
+	char prefix[40];
+	size_t plen;
+	struct dirent *de;
+	DIR *dir = opendir(t->dir);
+
+	if (!dir)
+		return -errno;
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "taskdump-%d-",
+				(int)t->pid);
+	*max = 0;
+	while ((de = readdir(dir)) != NULL) {
+		const char *s = de->d_name, *dot;
+		uint64_t seq;
+
+		if (strncmp(s, prefix, plen) != 0)
+			continue;
+		s += plen;
+		dot = strchr(s, '.');
+		if (!dot || (strcmp(dot, ".txt") != 0 &&
+			     strcmp(dot, ".json") != 0) ||
+		    !tdc_parse_u64(s, (size_t)(dot - s), &seq) ||
+		    seq <= *max)
+			continue;
+		*max = seq;
+		if (name) {
+			free(*name);
+			*name = tdc_xstrdup(de->d_name);
+		}
+	}
+	closedir(dir);
+	return 0;
+}
+
+/* A lasting reason why no dump appears, or false. */
+static bool diagnose(const tdc_target *t, char *msg, size_t size)
+{
+	struct statvfs vfs;
+	tdc_creds creds;
+	bool have_creds = tdc_proc_creds(t->pid, &creds) == 0;
+
+	if (statvfs(t->dir, &vfs) == 0) {
+		/* Root may use the blocks reserved for it. */
+		unsigned long long avail = (unsigned long long)
+			(have_creds && creds.fsuid == 0 ? vfs.f_bfree :
+							  vfs.f_bavail) *
+			vfs.f_frsize;
+
+		if (vfs.f_flag & ST_RDONLY) {
+			snprintf(msg, size, "the dump directory %s is on a "
+				 "read-only file system", t->dir);
+			return true;
+		}
+		if (avail < (1u << 20)) {
+			snprintf(msg, size, "the dump directory %s is full "
+				 "(%llu KiB free)", t->dir, avail >> 10);
+			return true;
+		}
+		if (vfs.f_files > 0 && vfs.f_favail == 0) {
+			snprintf(msg, size, "the dump directory %s has no free"
+				 " inodes", t->dir);
+			return true;
+		}
+	}
+	if (have_creds && tdc_dir_writable_by(t->dir, &creds) == 0) {
+		snprintf(msg, size, "the dump directory %s is not writable by "
+			 "the process (uid %u)", t->dir, (unsigned)creds.fsuid);
+		return true;
+	}
+	return false;
+}
+
+static int timed_out(const tdc_target *t, double waited_ms, bool final)
+{
+	char why[1200], sig[32], secs[32];
+
+	tdc_format_ms(waited_ms, secs, sizeof(secs));
+	if (diagnose(t, why, sizeof(why))) {
+		tdc_error("no dump from process %d after %s: %s", (int)t->pid,
+			  secs, why);
+		return TDC_EXIT_TIMEOUT;
+	}
+	if (!final)
+		return TDC_EXIT_OK;
+	tdc_signal_name(t->sig, sig, sizeof(sig));
+	tdc_error("no dump from process %d in %s after %s (sent %s; the "
+		  "agent reports its problems on the process's stderr)",
+		  (int)t->pid, t->dir, secs, sig);
+	return TDC_EXIT_TIMEOUT;
+}
+
+/* Poll until the process catches the signal (its agent may still be
+ * starting). */
+static int wait_handler(const tdc_target *t, double deadline)
+{
+	char sig[32];
+
+	for (;;) {
+		int r = tdc_proc_catches(t->pid, t->sig);
+
+		if (r == 1)
+			return TDC_EXIT_OK;
+		if (!tdc_target_alive(t))
+			return gone(t, "before the dump");
+		if (r < 0)
+			return proc_error(t, "status", r);
+		if (tdc_now_ms() > deadline) {
+			tdc_signal_name(t->sig, sig, sizeof(sig));
+			tdc_error("process %d does not catch %s (its agent "
+				  "has not set up its handler); not signalling"
+				  " it", (int)t->pid, sig);
+			return TDC_EXIT_PROCESS;
+		}
+		tdc_sleep_ms(10);
+	}
+}
+
+int tdc_target_dump(tdc_target *t, double timeout_ms, char **path)
+{
+	double start = tdc_now_ms(), delay = 2;
+	unsigned long long before, now;
+	char *name = NULL;
+	bool diagnosed = false;
+	int r = scan(t, &before, NULL);
+
+	*path = NULL;
+	if (r == -ENOENT) {
+		tdc_error("the dump directory %s of process %d does not exist",
+			  t->dir, (int)t->pid);
+		return TDC_EXIT_PROCESS;
+	}
+	if (r < 0) {
+		tdc_error("cannot read the dump directory %s: %s", t->dir,
+			  strerror(-r));
+		return TDC_EXIT_PROCESS;
+	}
+	if ((r = wait_handler(t, start + timeout_ms)) != TDC_EXIT_OK)
+		return r;
+	if (kill(t->pid, t->sig) != 0) {
+		if (errno == ESRCH)
+			return gone(t, "before the dump");
+		tdc_error("cannot signal process %d: %s", (int)t->pid,
+			  strerror(errno));
+		return TDC_EXIT_PROCESS;
+	}
+	for (;;) {
+		double waited;
+		bool alive = tdc_target_alive(t);
+
+		/* Scan after the liveness check: a process that wrote its
+		 * dump and then exited still delivered it. */
+		if (scan(t, &now, &name) == 0 && now > before) {
+			tdc_buf b = {0};
+
+			tdc_buf_printf(&b, "%s/%s", t->dir, name);
+			free(name);
+			*path = b.p;
+			return TDC_EXIT_OK;
+		}
+		free(name);
+		name = NULL;
+		if (!alive)
+			return gone(t, "before writing the dump");
+		waited = tdc_now_ms() - start;
+		if (waited >= timeout_ms)
+			return timed_out(t, waited, true);
+		if (!diagnosed && waited >= DIAGNOSE_AFTER_MS) {
+			diagnosed = true;
+			if ((r = timed_out(t, waited, false)) != TDC_EXIT_OK)
+				return r;
+		}
+		tdc_sleep_ms(delay);
+		delay = delay < 50 ? delay * 2 : 50;
+	}
+}
+
+void tdc_target_close(tdc_target *t)
+{
+	free(t->dir);
+	t->dir = NULL;
+}

@@ -1,0 +1,139 @@
+/* util.h - small helpers shared by the taskdump command-line tool:
+ * exit codes, error reporting, checked allocation, an arena, number and
+ * duration parsing, and a growable string buffer.
+ *
+ * Every error the tool reports is ONE line on stderr, "taskdump: <msg>".
+ * Parsers never print: they fill a tdc_err and return -1, so that the
+ * caller (or a fuzzer) decides what to do. */
+#ifndef TDC_UTIL_H
+#define TDC_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes of every verb (documented in docs/CLI.md and --help). */
+enum {
+	TDC_EXIT_OK = 0,
+	TDC_EXIT_USAGE = 1,   /* bad command line */
+	TDC_EXIT_INPUT = 2,   /* unreadable, malformed or unsupported file */
+	TDC_EXIT_PROCESS = 3, /* no such process, permission, no agent... */
+	TDC_EXIT_TIMEOUT = 4, /* the dump did not appear in time */
+	TDC_EXIT_SYSTEM = 5,  /* out of memory, cannot write output, ... */
+};
+
+/* Limits that keep memory bounded on hostile input. */
+#define TDC_MAX_LINE (1u << 20)          /* text: bytes per line */
+#define TDC_MAX_JSON (256ull << 20)      /* JSON: bytes per file */
+/* Frames per trace or native stack (a bare number: it is stringified). */
+#define TDC_MAX_FRAMES 4096
+
+/* A parser's error message. */
+typedef struct tdc_err {
+	char msg[512];
+} tdc_err;
+
+void tdc_seterr(tdc_err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Print "taskdump: <msg>" on stderr. */
+void tdc_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* tdc_error, then exit(code). */
+_Noreturn void tdc_die(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Allocation that reports "out of memory" and exits TDC_EXIT_SYSTEM. */
+void *tdc_xmalloc(size_t size);
+void *tdc_xcalloc(size_t n, size_t size);
+void *tdc_xrealloc(void *p, size_t size);
+char *tdc_xstrdup(const char *s);
+
+/* Grow a heap array to hold at least `need` elements of `elem` bytes. */
+void *tdc_grow(void *p, size_t *cap, size_t need, size_t elem);
+
+/* ---- arena ----------------------------------------------------------- */
+
+/* A bump allocator: everything a parsed dump holds lives in its arena and
+ * is freed at once, so error paths never leak. */
+typedef struct tdc_arena {
+	struct tdc_chunk *head;
+} tdc_arena;
+
+/* Zeroed, 16-byte aligned memory owned by the arena. */
+void *tdc_arena_alloc(tdc_arena *a, size_t size);
+/* A copy of a (possibly moved) array grown from old_n to new_n elements. */
+void *tdc_arena_grow(tdc_arena *a, void *p, size_t old_n, size_t new_n,
+		     size_t elem);
+/* A NUL-terminated copy of s[0..n). */
+char *tdc_arena_strndup(tdc_arena *a, const char *s, size_t n);
+/* Like strndup, but invalid UTF-8 (and NUL bytes) become U+FFFD, and with
+ * `bare` also every control character: such strings are printed unquoted
+ * and must not break a line or a terminal. */
+char *tdc_arena_clean(tdc_arena *a, const char *s, size_t n, bool bare);
+void tdc_arena_free(tdc_arena *a);
+
+/* ---- interning ------------------------------------------------------ */
+
+/* A map from byte strings to pointers, so that a parser keeps one copy of
+ * what repeats (frames, states, file names): 100 000 tasks waiting at the
+ * same line share one frame.  Keys are not copied: they must outlive the
+ * table (arena memory). */
+typedef struct tdc_intern {
+	struct tdc_ientry *slots;
+	size_t n, cap;
+} tdc_intern;
+
+void *tdc_intern_get(const tdc_intern *t, const char *key, size_t len);
+void tdc_intern_put(tdc_intern *t, const char *key, size_t len, void *val);
+void tdc_intern_free(tdc_intern *t);
+
+/* ---- numbers --------------------------------------------------------- */
+
+/* Decimal digits only, no sign, no overflow; the whole of s[0..n). */
+bool tdc_parse_u64(const char *s, size_t n, uint64_t *out);
+/* An optional '-' then tdc_parse_u64, within int64_t. */
+bool tdc_parse_i64(const char *s, size_t n, int64_t *out);
+/* "0x" then hex digits. */
+bool tdc_parse_hex(const char *s, size_t n, uint64_t *out);
+/* A finite decimal number (strtod syntax, no hex, no inf/nan). */
+bool tdc_parse_double(const char *s, size_t n, double *out);
+
+/* A duration: a non-negative number with an optional unit ms, s, m, h or
+ * d (none: seconds), e.g. "500ms", "2s", "1.5m".  Stores milliseconds. */
+bool tdc_parse_duration(const char *s, double *ms);
+
+/* Format milliseconds for people: "312ms", "4.2s", "5m12s", "2h03m". */
+void tdc_format_ms(double ms, char *buf, size_t size);
+
+/* Shortest "%.*g" that reads back as the same double. */
+void tdc_format_double(double v, char *buf, size_t size);
+
+/* The last occurrence of `needle` lying wholly in [base, end), or NULL. */
+char *tdc_memrstr(char *base, char *end, const char *needle);
+
+/* ---- string buffer --------------------------------------------------- */
+
+typedef struct tdc_buf {
+	char *p;
+	size_t len, cap;
+} tdc_buf;
+
+void tdc_buf_add(tdc_buf *b, const char *s, size_t n);
+void tdc_buf_puts(tdc_buf *b, const char *s);
+void tdc_buf_printf(tdc_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void tdc_buf_free(tdc_buf *b);
+/* Append s in double quotes, with \" \\ and \xHH escapes for control
+ * characters: names may hold anything, listings stay one line each. */
+void tdc_buf_quote(tdc_buf *b, const char *s);
+
+/* Monotonic clock in milliseconds. */
+double tdc_now_ms(void);
+
+/* Sleep for ms milliseconds (interrupted sleeps just return early). */
+void tdc_sleep_ms(double ms);
+
+#endif /* TDC_UTIL_H */

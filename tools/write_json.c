@@ -1,0 +1,300 @@
+/* write_json.c - the JSON format writer (docs/FORMAT.md).
+ *
+ * Streamed with fprintf rather than built as a json-c tree: a dump of
+ * 100 000 tasks would otherwise cost a few hundred megabytes of objects.
+ * Every string in the model is valid UTF-8 (tdc_arena_clean), so escaping
+ * the quote, the backslash and control characters is all JSON needs.
+ * Unknown values are written as null, never left out. */
+#include "write.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+static void jstr(FILE *f, const char *s)
+{
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		switch (c) {
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
+		default:
+			if (c < 0x20)
+				fprintf(f, "\\u%04x", c);
+			else
+				fputc(c, f);
+		}
+	}
+	fputc('"', f);
+}
+
+static void ju64(FILE *f, tdc_u64 v)
+{
+	if (v.set)
+		fprintf(f, "%llu", (unsigned long long)v.v);
+	else
+		fputs("null", f);
+}
+
+static void jhex(FILE *f, tdc_u64 v)
+{
+	if (v.set)
+		fprintf(f, "\"0x%llx\"", (unsigned long long)v.v);
+	else
+		fputs("null", f);
+}
+
+/* Times in ms: three decimals like the runtime writes them, unless that
+ * would lose digits the value has. */
+static void jf64(FILE *f, tdc_f64 v)
+{
+	char num[40];
+
+	if (!v.set) {
+		fputs("null", f);
+		return;
+	}
+	snprintf(num, sizeof(num), "%.3f", fabs(v.v) < 1e15 ? v.v : 0.0);
+	if (fabs(v.v) >= 1e15 || strtod(num, NULL) != v.v)
+		tdc_format_double(v.v, num, sizeof(num));
+	fputs(num, f);
+}
+
+static const char *jbool(bool b)
+{
+	return b ? "true" : "false";
+}
+
+static void frame(FILE *f, const tdc_frame *fr)
+{
+	fputs("{\"function\": ", f);
+	jstr(f, fr->function);
+	fputs(", \"file\": ", f);
+	jstr(f, fr->file);
+	fputs(", \"line\": ", f);
+	ju64(f, (tdc_u64){fr->line, fr->line != 0});
+	fprintf(f, ", \"inlined\": %s, \"module\": ", jbool(fr->inlined));
+	jstr(f, fr->module);
+	fputs(", \"offset\": ", f);
+	jhex(f, fr->offset);
+	fputs(", \"ip\": ", f);
+	jhex(f, fr->ip);
+	fputc('}', f);
+}
+
+static void frames(FILE *f, const tdc_frame *const *fr, size_t n,
+		   const char *indent)
+{
+	if (n == 0) {
+		fputs("[]", f);
+		return;
+	}
+	fputs("[\n", f);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%s  ", indent);
+		frame(f, fr[i]);
+		fputs(i + 1 < n ? ",\n" : "\n", f);
+	}
+	fprintf(f, "%s]", indent);
+}
+
+/* Indentation of task entries and their parts. */
+#define IND_TASK "        "
+#define IND_FIELD IND_TASK "  "
+#define IND_TRACE IND_FIELD "  "
+#define IND_TFIELD IND_TRACE "  "
+
+static void wait(FILE *f, const tdc_wait *w)
+{
+	if (!w->kind && !w->text) {
+		fputs("null", f);
+		return;
+	}
+	fputs("{\"kind\": ", f);
+	jstr(f, w->kind);
+	fputs(", \"text\": ", f);
+	jstr(f, w->text);
+	fputs(", \"object\": ", f);
+	jstr(f, w->object);
+	fputs(",\n" IND_TFIELD "         \"deadline_ms\": ", f);
+	ju64(f, w->deadline_ms);
+	fputs(", \"task_id\": ", f);
+	ju64(f, w->task_id);
+	fputs(", \"fd\": ", f);
+	if (w->has_fd)
+		fprintf(f, "%lld", (long long)w->fd);
+	else
+		fputs("null", f);
+	fputs(", \"events\": ", f);
+	if (!w->has_events)
+		fputs("null", f);
+	else
+		fprintf(f, "[%s%s%s]",
+			w->events & TDC_EV_READ ? "\"read\"" : "",
+			(w->events & TDC_EV_READ) &&
+			(w->events & TDC_EV_WRITE) ? ", " : "",
+			w->events & TDC_EV_WRITE ? "\"write\"" : "");
+	fputs(", \"count\": ", f);
+	ju64(f, w->count);
+	fputs(", \"value\": ", f);
+	ju64(f, w->value);
+	fputs(", \"label\": ", f);
+	jstr(f, w->label);
+	fputc('}', f);
+}
+
+static void spawned(FILE *f, const tdc_task *t)
+{
+	if (!t->spawn_file && !t->spawn_function) {
+		fputs("null", f);
+		return;
+	}
+	fputs("{\"file\": ", f);
+	jstr(f, t->spawn_file);
+	fputs(", \"line\": ", f);
+	ju64(f, (tdc_u64){t->spawn_line, t->spawn_line != 0});
+	fputs(", \"function\": ", f);
+	jstr(f, t->spawn_function);
+	fputc('}', f);
+}
+
+static void trace(FILE *f, const tdc_trace *tr)
+{
+	fputs(IND_TRACE "{\n" IND_TFIELD "\"wait\": ", f);
+	wait(f, &tr->wait);
+	fprintf(f, ",\n" IND_TFIELD "\"truncated\": %s,\n" IND_TFIELD
+		"\"frames\": ", jbool(tr->truncated));
+	frames(f, tr->frames, tr->nframes, IND_TFIELD);
+	fputs("\n" IND_TRACE "}", f);
+}
+
+static void task(FILE *f, const tdc_task *t)
+{
+	fprintf(f, IND_TASK "{\n" IND_FIELD "\"id\": %llu, \"name\": ",
+		(unsigned long long)t->id);
+	jstr(f, t->name);
+	fprintf(f, ", \"block_on\": %s,\n" IND_FIELD "\"state\": ",
+		jbool(t->block_on));
+	jstr(f, t->state);
+	fputs(", \"queue\": ", f);
+	jstr(f, t->queue);
+	fputs(", \"queue_worker\": ", f);
+	ju64(f, t->queue_worker);
+	fputs(",\n" IND_FIELD "\"polls\": ", f);
+	ju64(f, t->polls);
+	fputs(", \"idle_ms\": ", f);
+	ju64(f, t->idle_ms);
+	fputs(", \"worker\": ", f);
+	ju64(f, t->worker);
+	fputs(",\n" IND_FIELD "\"spawned\": ", f);
+	spawned(f, t);
+	fprintf(f, ",\n" IND_FIELD "\"traced\": %s, \"not_traced\": ",
+		jbool(t->traced));
+	jstr(f, t->traced ? NULL : t->not_traced ? t->not_traced : "unknown");
+	fputs(",\n" IND_FIELD "\"traces\": [", f);
+	for (size_t i = 0; i < t->ntraces; i++) {
+		fputs(i ? ",\n" : "\n", f);
+		trace(f, &t->traces[i]);
+	}
+	if (t->ntraces)
+		fputs("\n" IND_FIELD, f);
+	fputs("]\n" IND_TASK "}", f);
+}
+
+static void worker(FILE *f, const tdc_worker *w)
+{
+	fprintf(f, "        {\"index\": %llu, \"state\": ",
+		(unsigned long long)w->index);
+	jstr(f, w->state);
+	fputs(", \"tid\": ", f);
+	ju64(f, w->tid);
+	fputs(", \"queued\": ", f);
+	ju64(f, w->queued);
+	fputs(", \"task\": ", f);
+	ju64(f, w->task);
+	fputs(", \"busy_ms\": ", f);
+	ju64(f, w->busy_ms);
+	fputs(",\n         \"native_stack\": ", f);
+	if (w->nstack)
+		frames(f, w->stack, w->nstack, "         ");
+	else
+		fputs("null", f);
+	fputs(", \"native_stack_error\": ", f);
+	jstr(f, w->stack_error);
+	fputc('}', f);
+}
+
+static void runtime(FILE *f, const tdc_runtime *rt)
+{
+	fprintf(f, "    {\n      \"id\": %llu, \"name\": ",
+		(unsigned long long)rt->id);
+	jstr(f, rt->name);
+	fputs(", \"flavor\": ", f);
+	jstr(f, rt->flavor);
+	fputs(",\n      \"tasks_total\": ", f);
+	ju64(f, rt->tasks_total);
+	fputs(", \"traced\": ", f);
+	ju64(f, rt->traced);
+	fputs(", \"pause_ms\": ", f);
+	jf64(f, rt->pause_ms);
+	fputs(", \"error\": ", f);
+	jstr(f, rt->error);
+	fputs(",\n      \"workers\": [", f);
+	for (size_t i = 0; i < rt->nworkers; i++) {
+		fputs(i ? ",\n" : "\n", f);
+		worker(f, &rt->workers[i]);
+	}
+	fputs(rt->nworkers ? "\n      ],\n      \"tasks\": [" :
+			     "],\n      \"tasks\": [", f);
+	for (size_t i = 0; i < rt->ntasks; i++) {
+		fputs(i ? ",\n" : "\n", f);
+		task(f, &rt->tasks[i]);
+	}
+	fputs(rt->ntasks ? "\n      ]\n    }" : "]\n    }", f);
+}
+
+void tdc_write_json(FILE *f, const tdc_dump *d)
+{
+	fputs("{\n  \"taskdump\": 1,\n  \"pid\": ", f);
+	ju64(f, d->pid);
+	fputs(",\n  \"program\": ", f);
+	jstr(f, d->program);
+	fputs(",\n  \"time\": ", f);
+	jstr(f, d->time);
+	fputs(",\n  \"pause_ms\": ", f);
+	jf64(f, d->pause_ms);
+	fputs(", \"capture_ms\": ", f);
+	jf64(f, d->capture_ms);
+	fputs(", \"symbolize_ms\": ", f);
+	jf64(f, d->symbolize_ms);
+	fputs(", \"total_ms\": ", f);
+	jf64(f, d->total_ms);
+	if (d->note) {
+		fputs(",\n  \"note\": ", f);
+		jstr(f, d->note);
+	}
+	fputs(",\n  \"runtimes\": [", f);
+	for (size_t i = 0; i < d->nruntimes; i++) {
+		fputs(i ? ",\n" : "\n", f);
+		runtime(f, &d->runtimes[i]);
+	}
+	fputs(d->nruntimes ? "\n  ]\n}\n" : "]\n}\n", f);
+}

@@ -1,0 +1,391 @@
+/* write_text.c - the text format writer (docs/FORMAT.md).
+ *
+ * Output is what the runtime's td_dump_write_text writes for the same
+ * facts, so that dumps shown by the tool look like the agent's: a task's
+ * traces merge into a tree by common prefix, children in the order of the
+ * first trace that reaches them; the node where a trace ends is a node of
+ * its own, annotated with its wait (only traces with equal wait texts share
+ * it); a cut trace hangs below a "... (truncated)" root, a trace without
+ * frames is a "(no frames)" root; a root's children are indented by three
+ * characters, like every other node's. */
+#include "write.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "textfmt.h"
+
+enum tkind { T_FRAME, T_TRUNC, T_NOFRAMES };
+
+typedef struct tnode {
+	enum tkind kind;
+	const tdc_frame *frame;    /* T_FRAME */
+	const char *leaf;          /* wait text of the traces ending here */
+	size_t parent;             /* 0: a root */
+	size_t first, last, next;  /* children / sibling, 0: none */
+} tnode;
+
+typedef struct tree {
+	tnode *n;                  /* n[0] is a virtual root */
+	size_t len, cap;
+} tree;
+
+static bool leaf_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The child of `parent` with this key, added if it is new. */
+static size_t child(tree *t, size_t parent, enum tkind kind,
+		    const tdc_frame *f, const char *leaf)
+{
+	size_t i;
+
+	for (i = t->n[parent].first; i; i = t->n[i].next) {
+		const tnode *c = &t->n[i];
+
+		if (c->kind == kind && leaf_eq(c->leaf, leaf) &&
+		    (kind != T_FRAME || tdc_frame_equal(c->frame, f)))
+			return i;
+	}
+	t->n = tdc_grow(t->n, &t->cap, t->len + 1, sizeof(tnode));
+	i = t->len++;
+	memset(&t->n[i], 0, sizeof(tnode));
+	t->n[i].kind = kind;
+	t->n[i].frame = f;
+	t->n[i].leaf = leaf;
+	t->n[i].parent = parent;
+	if (t->n[parent].last)
+		t->n[t->n[parent].last].next = i;
+	else
+		t->n[parent].first = i;
+	t->n[parent].last = i;
+	return i;
+}
+
+static void tree_insert(tree *t, const tdc_trace *tr)
+{
+	const char *w = tdc_wait_display(&tr->wait);
+	size_t at = 0, n = tr->nframes;
+
+	if (!w)
+		w = "none"; /* what td_wait_format says for no wait */
+	if (tr->truncated || n == 0)
+		at = child(t, 0, tr->truncated ? T_TRUNC : T_NOFRAMES, NULL,
+			   n == 0 ? w : NULL);
+	for (size_t i = 0; i < n; i++)
+		at = child(t, at, T_FRAME, tr->frames[i],
+			   i + 1 == n ? w : NULL);
+}
+
+/* A function named "module+0x..." by the symbolizer needs no " in ...". */
+static bool names_module(const tdc_frame *fr)
+{
+	size_t n = strlen(fr->module);
+
+	return strncmp(fr->function, fr->module, n) == 0 &&
+	       fr->function[n] == '+';
+}
+
+void tdc_frame_text(const tdc_frame *fr, tdc_buf *out)
+{
+	tdc_buf_puts(out, fr->function);
+	if (fr->file)
+		tdc_buf_printf(out, " at %s:%llu", fr->file,
+			       (unsigned long long)fr->line);
+	else if (fr->module && fr->offset.set && !names_module(fr))
+		tdc_buf_printf(out, " in %s+0x%llx", fr->module,
+			       (unsigned long long)fr->offset.v);
+	if (fr->inlined)
+		tdc_buf_puts(out, " [inlined]");
+}
+
+static void node_text(const tnode *n, tdc_buf *line)
+{
+	if (n->kind == T_FRAME)
+		tdc_frame_text(n->frame, line);
+	else
+		tdc_buf_puts(line, n->kind == T_TRUNC ? "... (truncated)" :
+							"(no frames)");
+	if (!n->leaf)
+		return;
+	tdc_buf_puts(line, " [waiting: ");
+	for (const char *s = n->leaf; *s; s++)
+		tdc_buf_add(line, *s == ']' ? ")" : s, 1);
+	tdc_buf_puts(line, "]");
+}
+
+/* Depth first without recursion (traces may be thousands deep): the
+ * prefix grows by "│  " or three spaces going down to a first child and
+ * shrinks again climbing back up. */
+static void tree_print(FILE *f, const tree *t)
+{
+	tdc_buf prefix = {0}, line = {0};
+	size_t i = t->n[0].first;
+
+	tdc_buf_puts(&prefix, "");
+	while (i) {
+		const tnode *n = &t->n[i];
+
+		line.len = 0;
+		tdc_buf_add(&line, prefix.p, prefix.len);
+		tdc_buf_puts(&line, n->parent == 0 ? TDC_ROOT " " :
+				    n->next ? TDC_TEE TDC_ROOT " " :
+					      TDC_ELBOW TDC_ROOT " ");
+		node_text(n, &line);
+		fprintf(f, "%s\n", line.p);
+		if (n->first) {
+			bool bar = n->parent != 0 && n->next != 0;
+
+			tdc_buf_puts(&prefix, bar ? TDC_VBAR "  " : "   ");
+			i = n->first;
+			continue;
+		}
+		while (i && !t->n[i].next) {
+			i = t->n[i].parent;
+			if (i)
+				prefix.len -= t->n[i].parent != 0 &&
+					      t->n[i].next ? 5 : 3;
+		}
+		if (i)
+			i = t->n[i].next;
+	}
+	tdc_buf_free(&prefix);
+	tdc_buf_free(&line);
+}
+
+static void print_traces(FILE *f, const tdc_task *task)
+{
+	tree t = {0};
+
+	t.n = tdc_grow(NULL, &t.cap, 1, sizeof(tnode));
+	memset(&t.n[0], 0, sizeof(tnode));
+	t.len = 1;
+	for (size_t i = 0; i < task->ntraces; i++)
+		tree_insert(&t, &task->traces[i]);
+	tree_print(f, &t);
+	free(t.n);
+}
+
+/* ---- lines ----------------------------------------------------------- */
+
+/* A value escaped as the format says: \" \\ \n \t and \xHH for other
+ * control bytes (and, in a bare token, for the space). */
+static void put_escaped(FILE *f, const char *s, bool token)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c == '\t')
+			fputs("\\t", f);
+		else if (c < 0x20 || c == 0x7f || (token && c == ' '))
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+}
+
+static void put_quoted(FILE *f, const char *s)
+{
+	fputc('"', f);
+	put_escaped(f, s, false);
+	fputc('"', f);
+}
+
+static void put_token(FILE *f, const char *key, const char *s)
+{
+	fprintf(f, " %s=", key);
+	put_escaped(f, s, true);
+}
+
+static void put_u64(FILE *f, const char *key, tdc_u64 v)
+{
+	if (v.set)
+		fprintf(f, " %s=%llu", key, (unsigned long long)v.v);
+}
+
+/* Times in milliseconds, to the microsecond, as the runtime writes them
+ * (absurd values of a hand-edited file in the shortest exact form). */
+static void put_f64(FILE *f, const char *key, tdc_f64 v, bool header)
+{
+	char num[40];
+
+	if (!v.set)
+		return;
+	if (fabs(v.v) < 1e15)
+		snprintf(num, sizeof(num), "%.3f", v.v);
+	else
+		tdc_format_double(v.v, num, sizeof(num));
+	fprintf(f, header ? "%s %s\n" : " %s=%s", key, num);
+}
+
+static void task_line(FILE *f, const tdc_task *t)
+{
+	fprintf(f, "task %llu", (unsigned long long)t->id);
+	if (t->name) {
+		fputs(" name=", f);
+		put_quoted(f, t->name);
+	}
+	if (t->block_on)
+		fputs(" block_on=1", f);
+	put_token(f, "state", t->state);
+	if (t->queue)
+		put_token(f, "queue", t->queue);
+	put_u64(f, "queue_worker", t->queue_worker);
+	put_u64(f, "polls", t->polls);
+	put_u64(f, "idle_ms", t->idle_ms);
+	put_u64(f, "worker", t->worker);
+	if (t->spawn_file) {
+		put_token(f, "spawned", t->spawn_file);
+		fprintf(f, ":%llu", (unsigned long long)t->spawn_line);
+	}
+	if (t->spawn_function)
+		put_token(f, "in", t->spawn_function);
+	fputc('\n', f);
+}
+
+static void worker_lines(FILE *f, const tdc_worker *w)
+{
+	tdc_buf b = {0};
+
+	fprintf(f, "worker %llu", (unsigned long long)w->index);
+	put_token(f, "state", w->state);
+	put_u64(f, "tid", w->tid);
+	put_u64(f, "task", w->task);
+	put_u64(f, "busy_ms", w->busy_ms);
+	put_u64(f, "queued", w->queued);
+	fputc('\n', f);
+	if (w->nstack) {
+		fprintf(f, "  native stack of worker %llu:\n",
+			(unsigned long long)w->index);
+		/* A plain list, innermost frame first. */
+		for (size_t i = 0; i < w->nstack; i++) {
+			b.len = 0;
+			tdc_frame_text(w->stack[i], &b);
+			fprintf(f, "  %s\n", b.p);
+		}
+	} else if (w->stack_error || strcmp(w->state, "busy") == 0) {
+		fprintf(f, "  native stack of worker %llu unavailable: %s\n",
+			(unsigned long long)w->index,
+			w->stack_error ? w->stack_error : "unknown");
+	}
+	tdc_buf_free(&b);
+}
+
+static void runtime_line(FILE *f, const tdc_runtime *rt)
+{
+	fprintf(f, "runtime %llu", (unsigned long long)rt->id);
+	if (rt->name) {
+		fputs(" name=", f);
+		put_quoted(f, rt->name);
+	}
+	if (rt->flavor)
+		put_token(f, "flavor", rt->flavor);
+	fprintf(f, " workers=%llu", rt->workers_declared.set ?
+		(unsigned long long)rt->workers_declared.v :
+		(unsigned long long)rt->nworkers);
+	put_u64(f, "tasks", rt->tasks_total);
+	put_u64(f, "traced", rt->traced);
+	put_f64(f, "pause_ms", rt->pause_ms, false);
+	if (rt->error) {
+		fputs(" error=", f);
+		put_quoted(f, rt->error);
+	}
+	fputc('\n', f);
+}
+
+static void entry(FILE *f, const tdc_runtime *rt, const size_t *group,
+		  size_t i)
+{
+	const tdc_task *t = &rt->tasks[i];
+
+	for (size_t k = i; k < rt->ntasks; k++)
+		if (group[k] == i)
+			task_line(f, &rt->tasks[k]);
+	if (!t->traced)
+		fprintf(f, "not traced: %s\n",
+			t->not_traced ? t->not_traced : "unknown");
+	else
+		print_traces(f, t);
+	fputc('\n', f);
+}
+
+void tdc_write_text(FILE *f, const tdc_dump *d, bool group)
+{
+	fputs("taskdump 1\n", f);
+	if (d->pid.set)
+		fprintf(f, "pid %llu\n", (unsigned long long)d->pid.v);
+	if (d->program)
+		fprintf(f, "program %s\n", d->program);
+	if (d->time)
+		fprintf(f, "time %s\n", d->time);
+	put_f64(f, "pause_ms", d->pause_ms, true);
+	put_f64(f, "capture_ms", d->capture_ms, true);
+	put_f64(f, "symbolize_ms", d->symbolize_ms, true);
+	put_f64(f, "total_ms", d->total_ms, true);
+	fprintf(f, "runtimes %zu\ntasks %zu\n", d->nruntimes,
+		tdc_dump_ntasks(d));
+	if (d->note)
+		fprintf(f, "note %s\n", d->note);
+	fputc('\n', f);
+	for (size_t r = 0; r < d->nruntimes; r++) {
+		const tdc_runtime *rt = &d->runtimes[r];
+		size_t *g;
+
+		runtime_line(f, rt);
+		for (size_t w = 0; w < rt->nworkers; w++)
+			worker_lines(f, &rt->workers[w]);
+		fputc('\n', f);
+		if (group) {
+			g = tdc_group_tasks(rt);
+		} else {
+			g = tdc_xmalloc((rt->ntasks + 1) * sizeof(*g));
+			for (size_t i = 0; i < rt->ntasks; i++)
+				g[i] = i;
+		}
+		for (size_t i = 0; i < rt->ntasks; i++)
+			if (g[i] == i)
+				entry(f, rt, g, i);
+		free(g);
+	}
+}
+
+/* ---- grouping -------------------------------------------------------- */
+
+size_t *tdc_group_tasks(const tdc_runtime *rt)
+{
+	size_t n = rt->ntasks, cap = 16;
+	size_t *g = tdc_xmalloc((n + 1) * sizeof(*g));
+	size_t *table;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	/* Open addressing over task indexes + 1 (0: empty slot). */
+	table = tdc_xcalloc(cap, sizeof(*table));
+	for (size_t i = 0; i < n; i++) {
+		const tdc_task *t = &rt->tasks[i];
+		size_t h;
+
+		g[i] = i;
+		if (!t->traced || t->ntraces == 0)
+			continue;
+		for (h = tdc_task_hash(t) & (cap - 1); table[h];
+		     h = (h + 1) & (cap - 1)) {
+			const tdc_task *o = &rt->tasks[table[h] - 1];
+
+			if (tdc_task_traces_equal(o, t)) {
+				g[i] = table[h] - 1;
+				break;
+			}
+		}
+		if (!table[h])
+			table[h] = i + 1;
+	}
+	free(table);
+	return g;
+}
