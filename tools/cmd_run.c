@@ -51,6 +51,7 @@ static const char help[] =
 	"  -f, --format FMT      text or json (sets TASKDUMP_FORMAT)\n"
 	"  -t, --timeout DUR     wait at most DUR for each dump (default "
 	"10s)\n"
+	"  -s, --show            print each dump after its path\n"
 	"  -h, --help            this help\n"
 	"\nWhen taskdump takes dumps itself it sets TASKDUMP_QUIET=1 (unless "
 	"set): the\nagent then reports only its errors, taskdump the paths.\n";
@@ -62,6 +63,7 @@ static const struct option longopts[] = {
 	{"dir", required_argument, NULL, 'd'},
 	{"format", required_argument, NULL, 'f'},
 	{"timeout", required_argument, NULL, 't'},
+	{"show", no_argument, NULL, 's'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -73,6 +75,7 @@ typedef struct opts {
 	bool has_count;
 	char *dir;
 	const char *format;
+	bool show; /* print each dump after its path */
 } opts;
 
 static volatile sig_atomic_t child_pid;
@@ -224,7 +227,7 @@ static void parse(int argc, char **argv, opts *o)
 
 	opterr = 0;
 	/* '+': stop at PROGRAM, its options are its own. */
-	while ((c = getopt_long(argc, argv, "+:a:e:n:d:f:t:h", longopts,
+	while ((c = getopt_long(argc, argv, "+:a:e:n:d:f:t:sh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'a':
@@ -252,6 +255,9 @@ static void parse(int argc, char **argv, opts *o)
 			break;
 		case 'f':
 			o->format = tdc_format_arg("run", optarg);
+			break;
+		case 's':
+			o->show = true;
 			break;
 		case 'h':
 			tdc_help(help);
@@ -300,6 +306,25 @@ static int exit_status(int st)
 	return TDC_EXIT_SYSTEM;
 }
 
+/* Copy a finished dump file to stdout (--show).  A read error is
+ * reported but does not stop the schedule. */
+static void show_file(const char *path)
+{
+	char buf[65536];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		fprintf(stderr, "taskdump: %s: %s\n", path, strerror(errno));
+		return;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, stdout);
+	if (ferror(f))
+		fprintf(stderr, "taskdump: %s: read error\n", path);
+	fclose(f);
+}
+
 /* Take one dump; false once dumps can no longer be taken. */
 static bool take(tdc_target *t, const opts *o)
 {
@@ -311,6 +336,8 @@ static bool take(tdc_target *t, const opts *o)
 	if (tdc_target_dump(t, o->timeout_ms, &path) != TDC_EXIT_OK)
 		return tdc_target_alive(t);
 	printf("%s\n", path);
+	if (o->show)
+		show_file(path);
 	fflush(stdout);
 	free(path);
 	return true;

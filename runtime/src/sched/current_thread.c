@@ -41,6 +41,8 @@ struct td_ct {
 
 /* ---- local FIFO ------------------------------------------------------ */
 
+/* The ring's capacity is a power of two (indices are masked, not divided:
+ * this runs twice per task). */
 static bool ring_push(struct td_ct *ct, struct td_task *t)
 {
 	if (ct->len == ct->cap) {
@@ -49,13 +51,13 @@ static bool ring_push(struct td_ct *ct, struct td_task *t)
 		if (!p)
 			return false;
 		for (size_t i = 0; i < ct->len; i++)
-			p[i] = ct->ring[(ct->head + i) % ct->cap];
+			p[i] = ct->ring[(ct->head + i) & (ct->cap - 1)];
 		free(ct->ring);
 		ct->ring = p;
 		ct->cap = ncap;
 		ct->head = 0;
 	}
-	ct->ring[(ct->head + ct->len) % ct->cap] = t;
+	ct->ring[(ct->head + ct->len) & (ct->cap - 1)] = t;
 	ct->len++;
 	atomic_store_explicit(&ct->queued, ct->len, memory_order_relaxed);
 	return true;
@@ -66,7 +68,7 @@ static struct td_task *ring_pop(struct td_ct *ct)
 	if (ct->len == 0)
 		return NULL;
 	struct td_task *t = ct->ring[ct->head];
-	ct->head = (ct->head + 1) % ct->cap;
+	ct->head = (ct->head + 1) & (ct->cap - 1);
 	ct->len--;
 	atomic_store_explicit(&ct->queued, ct->len, memory_order_relaxed);
 	return t;
@@ -272,7 +274,7 @@ static void ct_for_each_queued(struct td_runtime *rt, unsigned i,
 	if (i != 0)
 		return;
 	for (size_t k = 0; k < ct->len; k++)
-		fn(ct->ring[(ct->head + k) % ct->cap], false, arg);
+		fn(ct->ring[(ct->head + k) & (ct->cap - 1)], false, arg);
 }
 
 static bool ct_is_driven(struct td_runtime *rt)

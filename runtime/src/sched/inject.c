@@ -4,7 +4,7 @@
 
 void td_inject_init(struct td_inject *q)
 {
-	pthread_mutex_init(&q->lock, NULL);
+	q->lock = (sync_flock){0};
 	q->head = q->tail = NULL;
 	atomic_init(&q->len, 0);
 	q->closed = false;
@@ -12,16 +12,16 @@ void td_inject_init(struct td_inject *q)
 
 void td_inject_destroy(struct td_inject *q)
 {
-	pthread_mutex_destroy(&q->lock);
+	(void)q; /* the futex lock needs no teardown */
 }
 
 bool td_inject_push_batch(struct td_inject *q, struct td_task *first,
 			  struct td_task *last, size_t n)
 {
 	last->queue_next = NULL;
-	pthread_mutex_lock(&q->lock);
+	sync_flock_lock(&q->lock);
 	if (q->closed) {
-		pthread_mutex_unlock(&q->lock);
+		sync_flock_unlock(&q->lock);
 		return false;
 	}
 	if (q->tail)
@@ -33,7 +33,7 @@ bool td_inject_push_batch(struct td_inject *q, struct td_task *first,
 			      atomic_load_explicit(&q->len,
 						   memory_order_relaxed) + n,
 			      memory_order_release);
-	pthread_mutex_unlock(&q->lock);
+	sync_flock_unlock(&q->lock);
 	return true;
 }
 
@@ -46,7 +46,7 @@ size_t td_inject_pop_n(struct td_inject *q, struct td_task **out, size_t max)
 {
 	if (td_inject_is_empty(q) || max == 0)
 		return 0;
-	pthread_mutex_lock(&q->lock);
+	sync_flock_lock(&q->lock);
 	size_t n = 0;
 	while (n < max && q->head) {
 		struct td_task *t = q->head;
@@ -60,7 +60,7 @@ size_t td_inject_pop_n(struct td_inject *q, struct td_task **out, size_t max)
 			      atomic_load_explicit(&q->len,
 						   memory_order_relaxed) - n,
 			      memory_order_release);
-	pthread_mutex_unlock(&q->lock);
+	sync_flock_unlock(&q->lock);
 	return n;
 }
 
@@ -73,11 +73,11 @@ struct td_task *td_inject_pop(struct td_inject *q)
 
 struct td_task *td_inject_close(struct td_inject *q)
 {
-	pthread_mutex_lock(&q->lock);
+	sync_flock_lock(&q->lock);
 	q->closed = true;
 	struct td_task *list = q->head;
 	q->head = q->tail = NULL;
 	atomic_store_explicit(&q->len, 0, memory_order_release);
-	pthread_mutex_unlock(&q->lock);
+	sync_flock_unlock(&q->lock);
 	return list;
 }

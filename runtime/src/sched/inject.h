@@ -2,14 +2,14 @@
  *
  * A FIFO of Notified task references, shared by every thread: wake-ups from
  * outside a worker, spawns from outside, and local-queue overflow land here.
- * A mutex protects the list; `len` lets workers check for emptiness without
+ * A lock protects the list (td_inject_lock/unlock for readers outside); `len` lets workers check for emptiness without
  * taking it.  Once closed (shutdown), pushes are refused and the caller drops
  * the reference instead.
  */
 #ifndef TD_SCHED_INJECT_H
 #define TD_SCHED_INJECT_H
 
-#include <pthread.h>
+#include "sync/flock.h"
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,13 +17,24 @@
 struct td_task;
 
 struct td_inject {
-	pthread_mutex_t lock;
+	sync_flock lock; /* a futex lock (sync/flock.h) */
 	struct td_task *head, *tail; /* linked through queue_next */
 	_Atomic size_t len;          /* written under lock, read anywhere */
 	bool closed;
 };
 
 void td_inject_init(struct td_inject *q);
+
+/* For dumps, which walk the list: hold the queue's lock. */
+static inline void td_inject_lock(struct td_inject *q)
+{
+	sync_flock_lock(&q->lock);
+}
+
+static inline void td_inject_unlock(struct td_inject *q)
+{
+	sync_flock_unlock(&q->lock);
+}
 void td_inject_destroy(struct td_inject *q);
 
 /* Append one task; false when the queue is closed (reference not taken). */

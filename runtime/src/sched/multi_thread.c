@@ -48,18 +48,21 @@ struct td_worker {
 	unsigned index;
 	pthread_t thread;
 	bool started;
-	/* Owner-only. */
-	bool searching;
+	/* Owner-only (and dumps). */
+	alignas(TD_CACHE_PAIR) bool searching;
 	uint32_t tick;
 	uint32_t rng;
 	struct td_thread_ctx ctx;
-} __attribute__((aligned(64)));
+} __attribute__((aligned(TD_CACHE_PAIR)));
 
 struct td_mt {
 	struct td_worker *workers;
 	unsigned n;
-	_Atomic uint32_t idle; /* searching << 16 | unparked */
-	pthread_mutex_t sleepers_lock;
+	/* Read on every wake-up by every worker: a line of its own (the
+	 * allocation is TD_CACHE_PAIR-aligned). */
+	alignas(TD_CACHE_PAIR) _Atomic uint32_t idle; /* searching << 16 |
+							* unparked */
+	alignas(TD_CACHE_PAIR) pthread_mutex_t sleepers_lock;
 	unsigned *sleepers;    /* stack of parked worker indices */
 	unsigned nsleepers;
 	bool *sleeping;        /* [i]: worker i is in `sleepers` */
@@ -555,11 +558,14 @@ static const struct td_flavor_ops mt_flavor_ops = {
 int td_mt_create(struct td_runtime *rt)
 {
 	unsigned n = rt->nworkers;
-	struct td_mt *mt = calloc(1, sizeof(*mt));
+	size_t size = (sizeof(struct td_mt) + TD_CACHE_PAIR - 1) &
+		      ~(size_t)(TD_CACHE_PAIR - 1);
+	struct td_mt *mt = aligned_alloc(TD_CACHE_PAIR, size);
 	if (!mt)
 		return -ENOMEM;
+	memset(mt, 0, size);
 	mt->n = n;
-	mt->workers = aligned_alloc(64, n * sizeof(*mt->workers));
+	mt->workers = aligned_alloc(TD_CACHE_PAIR, n * sizeof(*mt->workers));
 	mt->sleepers = calloc(n, sizeof(*mt->sleepers));
 	mt->sleeping = calloc(n, sizeof(*mt->sleeping));
 	if (!mt->workers || !mt->sleepers || !mt->sleeping) {

@@ -15,9 +15,11 @@ static inline struct td_owned_shard *shard_of(struct td_owned *o,
 void td_owned_init(struct td_owned *o)
 {
 	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++) {
-		pthread_mutex_init(&o->shards[i].lock, NULL);
-		o->shards[i].tasks = NULL;
-		o->shards[i].count = o->shards[i].cap = 0;
+		struct td_owned_shard *sh = &o->shards[i];
+		sh->lock = (sync_flock){0};
+		sh->tasks = NULL;
+		sh->free = NULL;
+		sh->used = sh->cap = sh->live = sh->nfree = 0;
 	}
 	atomic_init(&o->closed, false);
 }
@@ -25,33 +27,52 @@ void td_owned_init(struct td_owned *o)
 void td_owned_destroy(struct td_owned *o)
 {
 	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++) {
-		pthread_mutex_destroy(&o->shards[i].lock);
 		free(o->shards[i].tasks);
+		free(o->shards[i].free);
 	}
+}
+
+/* Under the lock: make room for one more slot. */
+static bool grow(struct td_owned_shard *sh)
+{
+	uint32_t ncap = sh->cap ? sh->cap * 2 : 64;
+	if (ncap == TD_OWNED_NONE || ncap < sh->cap)
+		return false;
+	struct td_task **t = realloc(sh->tasks, ncap * sizeof(*t));
+	if (!t)
+		return false;
+	sh->tasks = t;
+	uint32_t *f = realloc(sh->free, ncap * sizeof(*f));
+	if (!f)
+		return false; /* tasks grew; cap did not: retried later */
+	sh->free = f;
+	sh->cap = ncap;
+	return true;
 }
 
 int td_owned_bind(struct td_owned *o, struct td_task *t)
 {
 	t->owned_shard = (uint8_t)(t->id & (TD_OWNED_SHARDS - 1));
 	struct td_owned_shard *sh = shard_of(o, t);
-	pthread_mutex_lock(&sh->lock);
+	sync_flock_lock(&sh->lock);
 	if (atomic_load_explicit(&o->closed, memory_order_relaxed)) {
-		pthread_mutex_unlock(&sh->lock);
+		sync_flock_unlock(&sh->lock);
 		return -ESHUTDOWN;
 	}
-	if (sh->count == sh->cap) {
-		uint32_t ncap = sh->cap ? sh->cap * 2 : 64;
-		struct td_task **p = realloc(sh->tasks, ncap * sizeof(*p));
-		if (!p) {
-			pthread_mutex_unlock(&sh->lock);
+	uint32_t i;
+	if (sh->nfree) {
+		i = sh->free[--sh->nfree];
+	} else {
+		if (sh->used == sh->cap && !grow(sh)) {
+			sync_flock_unlock(&sh->lock);
 			return -ENOMEM;
 		}
-		sh->tasks = p;
-		sh->cap = ncap;
+		i = sh->used++;
 	}
-	t->owned_index = sh->count;
-	sh->tasks[sh->count++] = t;
-	pthread_mutex_unlock(&sh->lock);
+	t->owned_index = i;
+	sh->tasks[i] = t;
+	sh->live++;
+	sync_flock_unlock(&sh->lock);
 	return 0;
 }
 
@@ -61,19 +82,15 @@ static bool unlink_task(struct td_owned_shard *sh, struct td_task *t)
 	uint32_t i = t->owned_index;
 	if (i == TD_OWNED_NONE)
 		return false; /* not listed (taken by shutdown) */
-	struct td_task *last = sh->tasks[--sh->count];
-	sh->tasks[i] = last;
-	last->owned_index = i;
+	sh->tasks[i] = NULL;
 	t->owned_index = TD_OWNED_NONE;
-	/* Give memory back after a burst (halving at a quarter full keeps
-	 * resizes rare). */
-	if (sh->cap > 64 && sh->count < sh->cap / 4) {
-		struct td_task **p =
-			realloc(sh->tasks, (sh->cap / 2) * sizeof(*p));
-		if (p) {
-			sh->tasks = p;
-			sh->cap /= 2;
-		}
+	sh->live--;
+	if (sh->live == 0) {
+		/* Empty: start over from slot 0 (keeps dumps' scans short). */
+		sh->used = 0;
+		sh->nfree = 0;
+	} else {
+		sh->free[sh->nfree++] = i; /* nfree < used <= cap */
 	}
 	return true;
 }
@@ -81,28 +98,32 @@ static bool unlink_task(struct td_owned_shard *sh, struct td_task *t)
 bool td_owned_remove(struct td_owned *o, struct td_task *t)
 {
 	struct td_owned_shard *sh = shard_of(o, t);
-	pthread_mutex_lock(&sh->lock);
+	sync_flock_lock(&sh->lock);
 	bool listed = unlink_task(sh, t);
-	pthread_mutex_unlock(&sh->lock);
+	sync_flock_unlock(&sh->lock);
 	return listed;
 }
 
 void td_owned_close_and_shutdown(struct td_owned *o)
 {
 	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++) {
-		pthread_mutex_lock(&o->shards[i].lock);
+		sync_flock_lock(&o->shards[i].lock);
 		atomic_store_explicit(&o->closed, true, memory_order_relaxed);
-		pthread_mutex_unlock(&o->shards[i].lock);
+		sync_flock_unlock(&o->shards[i].lock);
 	}
 	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++) {
 		struct td_owned_shard *sh = &o->shards[i];
 		for (;;) {
-			pthread_mutex_lock(&sh->lock);
-			struct td_task *t =
-				sh->count ? sh->tasks[sh->count - 1] : NULL;
+			struct td_task *t = NULL;
+			sync_flock_lock(&sh->lock);
+			while (sh->used && !t) {
+				t = sh->tasks[sh->used - 1];
+				if (!t)
+					sh->used--; /* a hole at the end */
+			}
 			if (t)
 				unlink_task(sh, t);
-			pthread_mutex_unlock(&sh->lock);
+			sync_flock_unlock(&sh->lock);
 			if (!t)
 				break;
 			/* The list's reference goes to the shutdown. */
@@ -115,9 +136,9 @@ size_t td_owned_count(struct td_owned *o)
 {
 	size_t n = 0;
 	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++) {
-		pthread_mutex_lock(&o->shards[i].lock);
-		n += o->shards[i].count;
-		pthread_mutex_unlock(&o->shards[i].lock);
+		sync_flock_lock(&o->shards[i].lock);
+		n += o->shards[i].live;
+		sync_flock_unlock(&o->shards[i].lock);
 	}
 	return n;
 }
@@ -134,25 +155,27 @@ struct td_task **td_owned_snapshot(struct td_owned *o, bool take_refs,
 		return NULL;
 	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++) {
 		struct td_owned_shard *sh = &o->shards[i];
-		pthread_mutex_lock(&sh->lock);
-		if (len + sh->count > cap) {
-			size_t ncap = (len + sh->count) * 2;
+		sync_flock_lock(&sh->lock);
+		if (len + sh->live > cap) {
+			size_t ncap = (len + sh->live) * 2;
 			struct td_task **p = realloc(arr, ncap * sizeof(*arr));
 			if (!p) {
-				pthread_mutex_unlock(&sh->lock);
+				sync_flock_unlock(&sh->lock);
 				*oom = true;
 				break;
 			}
 			arr = p;
 			cap = ncap;
 		}
-		if (sh->count)
-			memcpy(arr + len, sh->tasks, sh->count * sizeof(*arr));
-		if (take_refs)
-			for (uint32_t k = 0; k < sh->count; k++)
-				td_task_ref(sh->tasks[k]);
-		len += sh->count;
-		pthread_mutex_unlock(&sh->lock);
+		for (uint32_t k = 0; k < sh->used; k++) {
+			struct td_task *t = sh->tasks[k];
+			if (!t)
+				continue;
+			if (take_refs)
+				td_task_ref(t);
+			arr[len++] = t;
+		}
+		sync_flock_unlock(&sh->lock);
 	}
 	*n = len;
 	return arr;

@@ -4,15 +4,20 @@
  * themselves).  Shutdown and dumps walk the list.  Each of TD_OWNED_SHARDS
  * shards (chosen by task id, so spawns and completions on different
  * workers rarely meet on a lock) is an array of task pointers; a task
- * knows its slot (owned_index), so removal swaps the last entry into it.
- * Arrays rather than linked lists make a dump's snapshot a few memcpy()s
- * instead of a pointer chase through 100 000 tasks while workers wait.
- * The list holds one reference to each listed task.
+ * knows its slot (owned_index).  Removal leaves a hole (NULL) and keeps
+ * its index on a stack of free slots for the next spawn: it touches no
+ * other task (moving the last entry into the hole would write to a task
+ * that is probably cold in cache).  Arrays rather than linked lists make a
+ * dump's snapshot a few memcpy()s instead of a pointer chase through
+ * 100 000 tasks while workers wait.  The list holds one reference to each
+ * listed task.
  */
 #ifndef TD_SCHED_OWNED_H
 #define TD_SCHED_OWNED_H
 
 #include <pthread.h>
+
+#include "sync/flock.h"
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -24,9 +29,12 @@ struct td_task;
 #define TD_OWNED_SHARDS 16u
 
 struct td_owned_shard {
-	alignas(64) pthread_mutex_t lock;
-	struct td_task **tasks;
-	uint32_t count, cap;
+	alignas(64) sync_flock lock; /* a futex lock: taken twice per task */
+	struct td_task **tasks; /* [used]: tasks and NULL holes */
+	uint32_t used, cap;     /* slots in use (high water), allocated */
+	uint32_t live;          /* listed tasks */
+	uint32_t *free;         /* indices of the holes, a stack */
+	uint32_t nfree;         /* capacity: cap */
 };
 
 struct td_owned {

@@ -135,9 +135,12 @@ int td_runtime_new(const td_runtime_config *cfg, td_runtime **out)
 	if (cfg->workers > TD_MAX_WORKERS)
 		return -EINVAL;
 
-	struct td_runtime *rt = calloc(1, sizeof(*rt));
+	size_t size = (sizeof(struct td_runtime) + TD_CACHE_PAIR - 1) &
+		      ~(size_t)(TD_CACHE_PAIR - 1);
+	struct td_runtime *rt = aligned_alloc(TD_CACHE_PAIR, size);
 	if (!rt)
 		return -ENOMEM;
+	memset(rt, 0, size);
 	rt->id = atomic_fetch_add(&next_runtime_id, 1);
 	rt->pid = getpid();
 	rt->flavor = cfg->flavor;

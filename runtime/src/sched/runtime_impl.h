@@ -10,6 +10,7 @@
 #define TD_SCHED_RUNTIME_IMPL_H
 
 #include <pthread.h>
+#include <stdalign.h>
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -45,10 +46,17 @@ struct td_main_future {
 	struct td_main_future *next;
 };
 
+/* Fields that every scheduler thread touches are laid out by how they
+ * are used, each group on cache lines of its own (TD_CACHE_PAIR: 128
+ * bytes, as adjacent-line prefetching pairs lines): one thread's writes
+ * must not keep evicting what the others read on every poll.  The
+ * allocation itself is TD_CACHE_PAIR-aligned (td_runtime_new). */
+#define TD_CACHE_PAIR 128
+
 struct td_runtime {
+	/* Read-mostly: set at creation (shutdown: once). */
 	struct td_sched sched;        /* first: a task's `sched` is this */
 	const struct td_flavor_ops *fops;
-	_Atomic uint64_t refs;
 	uint64_t id;
 	pid_t pid;            /* the process that created it (see fork) */
 	char *name;
@@ -56,26 +64,31 @@ struct td_runtime {
 	unsigned nworkers;
 	unsigned event_interval;
 	int budget;
-
-	struct td_owned owned;
-	struct td_inject inject;
-	struct td_time_driver time;
-	struct td_io_driver io;
-	bool io_ready;             /* io was initialised (release destroys it) */
-
-	_Atomic bool shutdown;
-	_Atomic bool driver_busy;  /* a thread is parked in / polling the
-				    * drivers (sched/park.c) */
-	struct td_dump_gate gate;
-	pthread_mutex_t dump_lock; /* one dump at a time; shutdown waits */
-
-	pthread_mutex_t mains_lock;
-	struct td_main_future *mains;
-
-	struct td_runtime *reg_prev, *reg_next; /* registry, under its lock */
-
 	struct td_ct *ct;
 	struct td_mt *mt;
+	_Atomic bool shutdown;
+	bool io_ready;             /* io was initialised (release destroys it) */
+
+	/* Read at every safe point; written only by dumps. */
+	alignas(TD_CACHE_PAIR) struct td_dump_gate gate;
+
+	/* Written on every spawn and task release. */
+	alignas(TD_CACHE_PAIR) _Atomic uint64_t refs;
+
+	/* Written by whoever polls the drivers. */
+	alignas(TD_CACHE_PAIR) _Atomic bool driver_busy; /* sched/park.c */
+	struct td_time_driver time;
+	struct td_io_driver io;
+
+	alignas(TD_CACHE_PAIR) struct td_inject inject;
+	struct td_owned owned; /* shards on lines of their own */
+
+	alignas(TD_CACHE_PAIR) pthread_mutex_t dump_lock; /* one dump at a
+							    * time; shutdown
+							    * waits */
+	pthread_mutex_t mains_lock;
+	struct td_main_future *mains;
+	struct td_runtime *reg_prev, *reg_next; /* registry, under its lock */
 };
 
 static inline struct td_runtime *td_rt_of(struct td_sched *s)

@@ -186,14 +186,17 @@ bool td_state_unset_join_waker(_Atomic uint64_t *st)
 	}
 }
 
-uint64_t td_state_drop_join_interest(_Atomic uint64_t *st)
+bool td_state_drop_join_handle(_Atomic uint64_t *st, uint64_t *prev)
 {
 	uint64_t s = atomic_load_explicit(st, memory_order_acquire);
 	for (;;) {
-		uint64_t n = s & ~TD_ST_JOIN_INTEREST;
+		uint64_t n = (s & ~TD_ST_JOIN_INTEREST) - TD_ST_REF_ONE;
 		if (!(s & TD_ST_COMPLETE))
 			n &= ~TD_ST_JOIN_WAKER;
-		if (cas(st, &s, n))
-			return s;
+		if (cas(st, &s, n)) {
+			if (prev)
+				*prev = s;
+			return td_st_refs(n) == 0;
+		}
 	}
 }

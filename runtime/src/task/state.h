@@ -128,7 +128,9 @@ bool td_state_set_join_waker(_Atomic uint64_t *st);
 bool td_state_unset_join_waker(_Atomic uint64_t *st);
 
 /* Join handle dropped: clear JOIN_INTEREST (and JOIN_WAKER unless
- * complete).  Returns the previous state. */
-uint64_t td_state_drop_join_interest(_Atomic uint64_t *st);
+ * complete) and drop the handle's reference, in one step.  Returns true
+ * when that was the last reference; stores the state before in *prev
+ * (may be NULL). */
+bool td_state_drop_join_handle(_Atomic uint64_t *st, uint64_t *prev);
 
 #endif /* TD_TASK_STATE_H */

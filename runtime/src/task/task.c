@@ -249,8 +249,8 @@ td_waker td_task_waker(struct td_task *t)
 /* Give up a join handle's interest and reference. */
 static void release_join(struct td_task *t)
 {
-	td_state_drop_join_interest(&t->state);
-	td_task_unref(t);
+	if (td_state_drop_join_handle(&t->state, NULL))
+		td_task_dealloc(t);
 }
 
 uint64_t td_join_handle_id(const td_join_handle *h)

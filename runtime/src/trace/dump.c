@@ -458,10 +458,10 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 		ql.worker = i;
 		rt->fops->for_each_queued(rt, i, visit_worker_queue, &ql);
 	}
-	pthread_mutex_lock(&rt->inject.lock);
+	td_inject_lock(&rt->inject);
 	for (struct td_task *t = rt->inject.head; t; t = t->queue_next)
 		add_queued(&ql, t, TD_DUMP_QUEUE_INJECT, -1);
-	pthread_mutex_unlock(&rt->inject.lock);
+	td_inject_unlock(&rt->inject);
 
 	/* 3. Trace. */
 	td_collector_push(&b->collector);

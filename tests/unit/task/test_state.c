@@ -357,12 +357,14 @@ START_TEST(join_waker_flags)
 	ck_assert(!(ld(&st) & JOIN_WAKER));
 	ck_assert(td_state_set_join_waker(&st));
 
-	/* Dropping interest before completion clears both bits. */
-	uint64_t prev = td_state_drop_join_interest(&st);
+	/* Dropping the handle before completion clears both bits and
+	 * takes the handle's reference. */
+	uint64_t prev;
+	ck_assert(!td_state_drop_join_handle(&st, &prev));
 	ck_assert(prev & JOIN_INTEREST);
 	ck_assert(prev & JOIN_WAKER);
 	ck_assert_uint_eq(ld(&st) & (JOIN_INTEREST | JOIN_WAKER), 0);
-	ck_assert_uint_eq(td_st_refs(ld(&st)), 3); /* refs untouched */
+	ck_assert_uint_eq(td_st_refs(ld(&st)), 2);
 
 	/* After completion the slot belongs to the runtime side: set and
 	 * unset fail, and dropping interest keeps JOIN_WAKER (the waker is
@@ -371,9 +373,12 @@ START_TEST(join_waker_flags)
 	ck_assert(!td_state_set_join_waker(&st));
 	ck_assert(!td_state_unset_join_waker(&st));
 	ck_assert(ld(&st) & JOIN_WAKER);
-	prev = td_state_drop_join_interest(&st);
+	ck_assert(!td_state_drop_join_handle(&st, &prev));
 	ck_assert_uint_eq(prev, 2 * R | COMPLETE | JOIN_INTEREST | JOIN_WAKER);
-	ck_assert_uint_eq(ld(&st), 2 * R | COMPLETE | JOIN_WAKER);
+	ck_assert_uint_eq(ld(&st), 1 * R | COMPLETE | JOIN_WAKER);
+	/* The last reference: the caller frees the task. */
+	ck_assert(td_state_drop_join_handle(&st, NULL));
+	ck_assert_uint_eq(td_st_refs(ld(&st)), 0);
 
 	atomic_store(&st, 2 * R | COMPLETE | JOIN_INTEREST);
 	ck_assert(!td_state_set_join_waker(&st));
@@ -405,9 +410,9 @@ START_TEST(lifecycle_refcounts)
 	ck_assert(s & JOIN_INTEREST);
 	/* Completion drops the poller's and the owned list's references. */
 	ck_assert(!td_state_ref_dec(&st, 2));
-	/* The joiner reads the output and releases the handle. */
-	td_state_drop_join_interest(&st);
-	ck_assert(td_state_ref_dec(&st, 1));
+	/* The joiner reads the output and releases the handle: the last
+	 * reference. */
+	ck_assert(td_state_drop_join_handle(&st, NULL));
 }
 END_TEST
 
@@ -826,7 +831,7 @@ static void *drop_completer(void *p)
 	return NULL;
 }
 
-START_TEST(race_drop_join_interest_vs_complete)
+START_TEST(race_drop_join_handle_vs_complete)
 {
 	struct drop_race *d = calloc(1, sizeof(*d));
 	d->rounds = 20000;
@@ -838,7 +843,8 @@ START_TEST(race_drop_join_interest_vs_complete)
 		atomic_store(&d->go, round);
 		if (round % 3 == 0)
 			sched_yield();
-		uint64_t prev = td_state_drop_join_interest(&d->st);
+		uint64_t prev;
+		td_state_drop_join_handle(&d->st, &prev);
 		while (atomic_load(&d->done) != round)
 			sched_yield();
 		uint64_t s = d->completed_from;
@@ -884,7 +890,7 @@ static Suite *suite(void)
 	tcase_add_test(th, race_every_wake_is_seen);
 	tcase_add_test(th, race_wakes_polls_traces_abort);
 	tcase_add_test(th, race_join_waker_vs_complete);
-	tcase_add_test(th, race_drop_join_interest_vs_complete);
+	tcase_add_test(th, race_drop_join_handle_vs_complete);
 	suite_add_tcase(s, th);
 	return s;
 }
