@@ -29,7 +29,7 @@ struct bench_workload {
 
 extern const struct bench_workload bench_spawn_join, bench_yield_many,
 	bench_ping_pong, bench_idle_tasks, bench_idle_notify,
-	bench_dump_latency;
+	bench_dump_latency, bench_dump_hold;
 
 /* Seconds on the monotonic clock. */
 double bench_now(void);

@@ -13,9 +13,11 @@
  *   format_ms     writing the text
  *   total_ms      from the request to the last byte written
  */
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "taskdump/dump.h"
@@ -29,6 +31,9 @@ struct dl_shared {
 };
 
 static struct dl_shared *dl;
+
+/* dump_hold: SIGTERM / SIGINT end the hold. */
+static atomic_int hold_stop;
 
 typedef struct level3 {
 	td_future base;
@@ -162,6 +167,7 @@ typedef struct dl_body {
 	td_future base;
 	td_async as;
 	struct bench_ctx *ctx;
+	bool hold; /* dump_hold: wait for SIGTERM instead of dumping */
 	void **channels; /* the senders' side, kept alive */
 	td_notified all;
 	td_sleep settle;
@@ -201,6 +207,16 @@ static td_poll dl_body_poll(td_future *f, td_context *cx)
 	b->rss1 = bench_proc_status_kib("VmRSS");
 	td_sleep_init(&b->settle, 20); /* let the last polls finish */
 	TD_AWAIT(&b->as, &b->settle, cx);
+	if (b->hold) {
+		fprintf(stderr, "dump_hold: %zu tasks ready, pid %d\n", n,
+			(int)getpid());
+		while (!atomic_load(&hold_stop)) {
+			td_sleep_init(&b->settle, 50);
+			TD_AWAIT(&b->as, &b->settle, cx);
+		}
+		bench_appendf(b->ctx, "held=1 tasks=%zu", n);
+		TD_RETURN(&b->as);
+	}
 	{
 		struct round cold, warm;
 		if (dump_round(b->ctx->rt, &cold) ||
@@ -227,6 +243,12 @@ static td_poll dl_body_poll(td_future *f, td_context *cx)
 
 static const td_future_vtable dl_body_vtable = {.poll = dl_body_poll,
 						.type_name = "dump_latency"};
+
+static void on_hold_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&hold_stop, 1);
+}
 
 static td_future *dl_make(struct bench_ctx *ctx)
 {
@@ -263,3 +285,21 @@ static void dl_cleanup(struct bench_ctx *ctx)
 
 const struct bench_workload bench_dump_latency = {
 	.name = "dump_latency", .make = dl_make, .cleanup = dl_cleanup};
+
+/* dump_hold: the same n tasks, then wait (for SIGTERM or SIGINT) while
+ * something outside dumps the process - the agent, say:
+ * bench/agent_latency.sh measures the dump from signal to file. */
+static td_future *dh_make(struct bench_ctx *ctx)
+{
+	struct sigaction sa = {.sa_handler = on_hold_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	td_future *f = dl_make(ctx);
+	if (f)
+		((dl_body *)f)->hold = true;
+	return f;
+}
+
+const struct bench_workload bench_dump_hold = {
+	.name = "dump_hold", .make = dh_make, .cleanup = dl_cleanup};

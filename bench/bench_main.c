@@ -22,6 +22,7 @@
 static const struct bench_workload *const workloads[] = {
 	&bench_spawn_join,  &bench_yield_many,  &bench_ping_pong,
 	&bench_idle_tasks,  &bench_idle_notify, &bench_dump_latency,
+	&bench_dump_hold,
 };
 
 static void usage(void)
