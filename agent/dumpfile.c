@@ -44,7 +44,7 @@ static void iso_time(char *buf, size_t size)
 
 /* The dump of a process that has no taskdump runtime: a valid file with
  * no runtimes and a note saying why.  The JSON carries every top-level key
- * td_dump_write_json writes (docs/FORMAT.md), "tasks_total" included, so
+ * td_dump_write_json writes (README.md (dump file formats)), "tasks_total" included, so
  * that readers need no special case. */
 static int write_no_runtime(FILE *f, bool json, int64_t requested_ns)
 {

@@ -3,7 +3,7 @@
  * Verbs in the style of jstack / py-spy dump / go tool pprof: one short
  * word, `--help` on each, results on stdout, errors as one line
  * "taskdump: <message>" on stderr, exit codes documented in cli.h and
- * docs/CLI.md. */
+ * README.md (the taskdump command). */
 #include <stdio.h>
 #include <string.h>
 

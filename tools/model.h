@@ -116,14 +116,14 @@ void tdc_dump_free(tdc_dump *d);
 /* Total task entries over all runtimes. */
 size_t tdc_dump_ntasks(const tdc_dump *d);
 
-/* Equal function, file, line and inlined flag (FORMAT.md's grouping
+/* Equal function, file, line and inlined flag (README.md (dump file formats)'s grouping
  * rule; a function without a symbol is named by its module offset). */
 bool tdc_frame_equal(const tdc_frame *a, const tdc_frame *b);
 
 /* Same frames, same wait kind on the same object. */
 bool tdc_trace_equal(const tdc_trace *a, const tdc_trace *b);
 
-/* Every trace equal, in order: the grouping rule of FORMAT.md. */
+/* Every trace equal, in order: the grouping rule of README.md (dump file formats). */
 bool tdc_task_traces_equal(const tdc_task *a, const tdc_task *b);
 
 /* A hash consistent with tdc_trace_equal / tdc_task_traces_equal. */

@@ -1,4 +1,4 @@
-/* parse_json.c - the JSON dump parser (docs/FORMAT.md, "JSON format").
+/* parse_json.c - the JSON dump parser (README.md (dump file formats), "JSON format").
  *
  * json-c reads the document (incrementally, at most TDC_MAX_JSON bytes,
  * nesting at most JSON_DEPTH deep, strict syntax, valid UTF-8), then the

@@ -1,4 +1,4 @@
-/* parse_text.c - the text dump parser (docs/FORMAT.md, "Text format").
+/* parse_text.c - the text dump parser (README.md (dump file formats), "Text format").
  *
  * One pass over the lines, no look-ahead, memory proportional to what is
  * kept.  Each line is classified by its first bytes; the parser remembers

@@ -1,4 +1,4 @@
-/* parse_tree.c - the text parser's frames and trace trees (FORMAT.md,
+/* parse_tree.c - the text parser's frames and trace trees (README.md (dump file formats),
  * "Trace trees").  Tree lines are collected per entry; when the entry
  * ends, every node that ends a trace (it waits, is cut, or has no child)
  * becomes one trace: the frames on its path from the root. */
@@ -168,7 +168,7 @@ static int tree_line(const char *s, size_t n, size_t *chars, size_t *off)
 
 /* The depth of a child line.  The format puts a root's children three
  * characters in (depth = characters before the marker / 3); a file that
- * starts them at column 0 instead (as the examples in FORMAT.md do) is
+ * starts them at column 0 instead (as the examples in README.md (dump file formats) do) is
  * read with every child one level deeper, decided by the entry's first
  * child line. */
 static int child_depth(parser *p, size_t chars, size_t *depth)

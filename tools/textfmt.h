@@ -1,5 +1,5 @@
 /* textfmt.h - the characters of the text format's trace trees
- * (docs/FORMAT.md), shared by the text parser and writer. */
+ * (README.md (dump file formats)), shared by the text parser and writer. */
 #ifndef TDC_TEXTFMT_H
 #define TDC_TEXTFMT_H
 

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Exit codes of every verb (documented in docs/CLI.md and --help). */
+/* Exit codes of every verb (documented in README.md (the taskdump command) and --help). */
 enum {
 	TDC_EXIT_OK = 0,
 	TDC_EXIT_USAGE = 1,   /* bad command line */

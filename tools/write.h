@@ -1,4 +1,4 @@
-/* write.h - printing dumps in the formats of docs/FORMAT.md.
+/* write.h - printing dumps in the formats of README.md (dump file formats).
  *
  * Both writers produce files that the parsers read back to the same model
  * (what the format can carry), so `taskdump show` output can be fed to

@@ -1,4 +1,4 @@
-/* write_json.c - the JSON format writer (docs/FORMAT.md).
+/* write_json.c - the JSON format writer (README.md (dump file formats)).
  *
  * Streamed with fprintf rather than built as a json-c tree: a dump of
  * 100 000 tasks would otherwise cost a few hundred megabytes of objects.

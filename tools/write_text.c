@@ -1,4 +1,4 @@
-/* write_text.c - the text format writer (docs/FORMAT.md).
+/* write_text.c - the text format writer (README.md (dump file formats)).
  *
  * Output is what the runtime's td_dump_write_text writes for the same
  * facts, so that dumps shown by the tool look like the agent's: a task's

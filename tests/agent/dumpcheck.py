@@ -1,4 +1,4 @@
-"""dumpcheck.py - strict readers for taskdump dump files (docs/FORMAT.md).
+"""dumpcheck.py - strict readers for taskdump dump files (README.md (dump file formats)).
 
 parse_text(data) and parse_json(data) check a whole file against the
 format and return the same normalized structure, so that tests can check

@@ -13,7 +13,7 @@ handler, no runtime, a late dlopen, fork, unwritable directories, bad
 environment values, signal names, exiting mid-dump, set-user-ID) and
 bug_cases.py (a stuck worker, and the cases that pin down bugs these tests
 found); agentlib.py has what they share, dumpcheck.py reads dump files
-strictly (docs/FORMAT.md).
+strictly (README.md (dump file formats)).
 
 The programs come from the environment (meson.build sets it): TD_AGENT,
 TD_DEMO, TD_APP, TD_NORUNTIME, TD_SECURE, TD_DLOPEN, TD_LIBTASKDUMP,

@@ -73,6 +73,21 @@ wait "$BG_PID"
 [ "$(cat "$WORK/once.rc")" -eq 0 ] || fail "once: exit $(cat "$WORK/once.rc")"
 [ "$(paths "$WORK/once.out" | wc -l)" -eq 1 ] || fail "once: not one dump"
 
+# --show: the dump itself follows its path on stdout (the README's first
+# command), and the program runs to its own end (--requests): status 0.
+"$TD" run --dump-after 300ms --show --dir "$WORK/run-text" -- "$DEMO" \
+	--requests 10 >"$WORK/show.out" 2>"$WORK/show.err" ||
+	fail "run --show exited $?: $(cat "$WORK/show.err")"
+p=$(paths "$WORK/show.out")
+[ -n "$p" ] || fail "--show: no path printed"
+grep -qx 'taskdump 1' "$WORK/show.out" || fail "--show: no dump printed"
+grep -q '^task [0-9]* name="config-watcher"' "$WORK/show.out" ||
+	fail "--show: the dump printed lacks the demo's tasks"
+# What was printed is the file, whole.
+awk -v p="$p" 'found {print} $0 == p {found = 1}' "$WORK/show.out" |
+	grep -v '^taskdump-demo: ' | head -n "$(wc -l <"$p")" | cmp -s - "$p" ||
+	fail "--show: what was printed differs from $p"
+
 # A signal the program does not handle kills it: 128 + the signal.  (Sent
 # once taskdump catches SIGHUP: before, it would die of it itself.)
 catches() { # PID SIG: does PID have a handler for signal number SIG?

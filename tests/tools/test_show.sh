@@ -40,7 +40,7 @@ expect_ok
 grep -A1 '^task 4 ' "$OUT" | grep -q 'client_poll' || fail "--no-group"
 [ "$(grep -c 'client_poll' "$OUT")" -eq 2 ] || fail "--no-group trees"
 
-# The examples of FORMAT.md start a root's children at column 0: read too.
+# The examples of README.md (dump file formats) start a root's children at column 0: read too.
 run "$TD" show "$DATA/example-style.txt"
 expect_ok
 cmp -s "$OUT" "$D1" || fail "example-style indentation"

@@ -2,7 +2,7 @@
  *
  * A task reached one or more leaves; each trace is the path of frames from
  * just below the task's root down to one leaf, outermost first.  The text
- * format (docs/FORMAT.md, "Trace trees") prints them merged by common
+ * format (README.md (dump file formats), "Trace trees") prints them merged by common
  * prefix:
  *
  *   - a node is identified by its parent, its frame (function, file, line,

@@ -10,7 +10,7 @@
  * between tasks to stop early.  td_wbuf_finish() flushes, checks fflush()
  * and ferror() and returns the first error.
  *
- * Also here: the escaping rules both formats share (docs/FORMAT.md), number
+ * Also here: the escaping rules both formats share (README.md (dump file formats)), number
  * formatting that does not depend on the C locale (printf's "%f" would write
  * "0,412" under a German LC_NUMERIC), and the frame syntax of the text
  * format, which native stacks and trace trees both use.
@@ -102,7 +102,7 @@ bool td_wbuf_ms3(struct td_wbuf *b, double ms);
 /* UTC ISO 8601 with milliseconds: "2026-11-27T15:20:31.123Z". */
 void td_wbuf_time(struct td_wbuf *b, int64_t unix_ms);
 
-/* ---- escaping (see docs/FORMAT.md) ----------------------------------- */
+/* ---- escaping (see README.md (dump file formats)) ----------------------------------- */
 
 enum td_esc_mode {
 	/* Inside "...": \" \\ \n \t, \xHH for other control bytes and for

@@ -1,4 +1,4 @@
-/* write_json.c - a dump as JSON (docs/FORMAT.md, "JSON format").
+/* write_json.c - a dump as JSON (README.md (dump file formats), "JSON format").
  *
  * Written by hand (the runtime must not depend on a JSON library) in a
  * compact form: no spaces, a line per worker and per task, so that the

@@ -1,4 +1,4 @@
-/* write_text.c - a dump as text (docs/FORMAT.md, "Text format").
+/* write_text.c - a dump as text (README.md (dump file formats), "Text format").
  *
  * Layout, every line ending in '\n':
  *

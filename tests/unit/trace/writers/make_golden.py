@@ -7,7 +7,7 @@
         > tests/unit/trace/writers/golden.h
 
 Review the outputs (and the diff of golden.h) before committing: the
-golden strings are the contract of docs/FORMAT.md in executable form.
+golden strings are the contract of README.md (dump file formats) in executable form.
 """
 import sys
 

@@ -114,7 +114,7 @@ END_TEST
 /* ---- JSON validity --------------------------------------------------- */
 
 /* Checks with python3: strict UTF-8, valid JSON, "taskdump" first, every
- * key of FORMAT.md present in every object; prints the task names and the
+ * key of README.md (dump file formats) present in every object; prints the task names and the
  * wait kinds as ASCII JSON for the caller to compare. */
 static const char json_check_py[] =
 	"import json, sys\n"

@@ -1,7 +1,7 @@
 /* tree_check.h - reading trace trees back, and a reference printer.
  *
  * tc_check_tree() parses the node lines of one tree (as the text format
- * prints them) and checks every shape rule of docs/FORMAT.md:
+ * prints them) and checks every shape rule of README.md (dump file formats):
  *   - a root line is "╼ <content>" with nothing before it;
  *   - any other line is <prefix><"├╼ "|"└╼ "><content>, the prefix made of
  *     3-character segments "│  " / "   ", depth = characters before the
