@@ -31,9 +31,4 @@ struct agent_config {
 /* Read the environment into *cfg (defaults for what is unset or bad). */
 void agent_config_load(struct agent_config *cfg);
 
-/* Parse a signal name or number as TASKDUMP_SIGNAL accepts it; returns the
- * signal number or -1.  Signals that cannot be caught or that report
- * faults (KILL, STOP, SEGV, BUS, FPE, ILL, TRAP, ABRT, SYS) are refused. */
-int agent_parse_signal(const char *s);
-
 #endif /* TD_AGENT_CONFIG_H */

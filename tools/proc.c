@@ -11,78 +11,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "signame.h"
 #include "util.h"
-
-/* The names the agent accepts (agent/config.c): signals a handler can
- * catch and that the program is unlikely to need for itself. */
-static const struct {
-	const char *name;
-	int sig;
-} signames[] = {
-	{"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT},
-	{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},
-	{"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"CHLD", SIGCHLD},
-	{"CONT", SIGCONT}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
-	{"TTOU", SIGTTOU}, {"URG", SIGURG}, {"XCPU", SIGXCPU},
-	{"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
-	{"WINCH", SIGWINCH}, {"IO", SIGIO}, {"PWR", SIGPWR},
-};
-
-/* Signals the agent refuses even by number: uncatchable, or raised by
- * faults. */
-static bool refused(int sig)
-{
-	return sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV ||
-	       sig == SIGBUS || sig == SIGFPE || sig == SIGILL ||
-	       sig == SIGTRAP || sig == SIGABRT || sig == SIGSYS;
-}
-
-/* "RTMIN", "RTMIN+n", "RTMAX", "RTMAX-n" (n <= 64, within range). */
-static int parse_rt(const char *s)
-{
-	uint64_t off = 0;
-	bool min = strncasecmp(s, "RTMIN", 5) == 0;
-	long sig;
-
-	if (!min && strncasecmp(s, "RTMAX", 5) != 0)
-		return -1;
-	s += 5;
-	if (*s && ((min && *s != '+') || (!min && *s != '-') ||
-		   !tdc_parse_u64(s + 1, strlen(s + 1), &off) || off > 64))
-		return -1;
-	sig = min ? (long)SIGRTMIN + (long)off : (long)SIGRTMAX - (long)off;
-	return sig >= SIGRTMIN && sig <= SIGRTMAX ? (int)sig : -1;
-}
 
 int tdc_signal_parse(const char *s)
 {
-	uint64_t num;
-
-	if (!s)
-		return -1;
-	if (tdc_parse_u64(s, strlen(s), &num))
-		return num >= 1 && num <= (uint64_t)SIGRTMAX &&
-		       !refused((int)num) ? (int)num : -1;
-	if (strncasecmp(s, "SIG", 3) == 0)
-		s += 3;
-	for (size_t i = 0; i < sizeof(signames) / sizeof(signames[0]); i++)
-		if (strcasecmp(s, signames[i].name) == 0)
-			return signames[i].sig;
-	return parse_rt(s);
+	return td_signame_parse(s);
 }
 
 void tdc_signal_name(int sig, char *buf, size_t size)
 {
-	for (size_t i = 0; i < sizeof(signames) / sizeof(signames[0]); i++) {
-		if (signames[i].sig == sig) {
-			snprintf(buf, size, "SIG%s", signames[i].name);
-			return;
-		}
-	}
-	if (sig >= SIGRTMIN && sig <= SIGRTMAX)
-		snprintf(buf, size, "SIGRTMIN+%d", sig - SIGRTMIN);
-	else
-		snprintf(buf, size, "signal %d", sig);
+	td_signame_format(sig, buf, size);
 }
 
 /* Read a whole /proc file (at most max bytes); returns a NUL-terminated

@@ -44,23 +44,11 @@
 
 #include "taskdump/export.h"
 #include "taskdump/future.h"
+#include "taskdump/sync_list.h"
 #include "taskdump/waker.h"
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-/* An intrusive waiter-list link, shared by the sync headers (each defines
- * it under the same guard).  Private to the runtime. */
-#ifndef TD_SYNC_LINK_DEFINED
-#define TD_SYNC_LINK_DEFINED
-typedef struct td_sync_link {
-	struct td_sync_link *prev, *next;
-} td_sync_link;
-
-typedef struct td_sync_list {
-	td_sync_link *head, *tail;
-} td_sync_list;
 #endif
 
 /* A channel (opaque). */

@@ -21,17 +21,7 @@
 
 #include "taskdump/waker.h"
 
-/* The same definition (same guard) as in the public sync headers. */
-#ifndef TD_SYNC_LINK_DEFINED
-#define TD_SYNC_LINK_DEFINED
-typedef struct td_sync_link {
-	struct td_sync_link *prev, *next;
-} td_sync_link;
-
-typedef struct td_sync_list {
-	td_sync_link *head, *tail;
-} td_sync_list;
-#endif
+#include "taskdump/sync_list.h"
 
 #define sync_container_of(ptr, type, member)                                 \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
