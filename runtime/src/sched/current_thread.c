@@ -146,6 +146,11 @@ static int ct_block_on(struct td_runtime *rt, td_future *f, void **out)
 						     memory_order_seq_cst,
 						     memory_order_relaxed))
 		return -EBUSY;
+	/* Pairs with the dump's seq_cst store of gate.requested and load of
+	 * `driving`: either the dump sees this thread drive (and waits for
+	 * it at the gate), or this thread sees the request below before its
+	 * first poll.  (Free on x86; needed where stores can pass loads.) */
+	atomic_thread_fence(memory_order_seq_cst);
 	struct td_main_waker *mw = td_main_waker_new(rt, &ct->parker);
 	if (!mw) {
 		leave_driving(rt, ct);

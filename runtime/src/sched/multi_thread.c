@@ -186,6 +186,9 @@ static bool has_local_work(struct td_worker *w)
 static void notify_if_work_pending(struct td_runtime *rt)
 {
 	struct td_mt *mt = rt->mt;
+	/* Order the parking (a seq_cst RMW on `idle`) before the queue
+	 * reads below, against a pusher's push-then-notify_parked. */
+	atomic_thread_fence(memory_order_seq_cst);
 	for (unsigned i = 0; i < mt->n; i++) {
 		if (td_local_queue_len(&mt->workers[i].queue) > 0) {
 			notify_parked(rt);

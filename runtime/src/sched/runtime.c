@@ -88,8 +88,10 @@ static void release_memory(struct td_runtime *rt)
 {
 	if (rt->fops && rt->fops->destroy)
 		rt->fops->destroy(rt);
-	if (rt->io_ready)
+	if (rt->io_ready) {
 		td_io_driver_destroy(&rt->io);
+		td_time_driver_destroy(&rt->time);
+	}
 	td_owned_destroy(&rt->owned);
 	td_inject_destroy(&rt->inject);
 	td_dump_gate_destroy(&rt->gate);
@@ -178,11 +180,11 @@ int td_runtime_new(const td_runtime_config *cfg, td_runtime **out)
 		release_memory(rt);
 		return err;
 	}
+	/* From here on release_memory() destroys both drivers. */
 	rt->io_ready = true;
 	err = rt->flavor == TD_FLAVOR_MULTI_THREAD ? td_mt_create(rt)
 						   : td_ct_create(rt);
 	if (err) {
-		td_time_driver_destroy(&rt->time);
 		release_memory(rt);
 		return err;
 	}
@@ -236,7 +238,7 @@ void td_runtime_free(td_runtime *rt)
 	rt->fops->drain_queues(rt);
 	td_owned_close_and_shutdown(&rt->owned);
 	td_io_driver_shutdown(&rt->io);
-	td_time_driver_destroy(&rt->time);
+	td_time_driver_shutdown(&rt->time);
 	td_runtime_unref(rt);
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sched/runtime_impl.h"
 #include "time/driver.h"
 
 uint64_t td_now_ms(void)
@@ -28,30 +29,19 @@ void td_time_driver_init(struct td_time_driver *d,
 	d->unpark_arg = unpark_arg;
 }
 
+void td_time_driver_shutdown(struct td_time_driver *d)
+{
+	/* Every task's future was dropped (and cancelled its timers).  A
+	 * future that is not a task - given back by td_runtime_block_on with
+	 * -ESHUTDOWN - may still have one: it keeps its runtime reference
+	 * (and so this lock) until its owner drops it.  Refuse new ones. */
+	pthread_mutex_lock(&d->lock);
+	d->closed = true;
+	pthread_mutex_unlock(&d->lock);
+}
+
 void td_time_driver_destroy(struct td_time_driver *d)
 {
-	/* The runtime dropped every task's future, but a future that is
-	 * not a task - one that td_runtime_block_on gave back with
-	 * -ESHUTDOWN - may still have a timer here, and its owner drops it
-	 * later, after this driver is gone.  Unregister such entries now
-	 * (the futures are alive: a registered future must be dropped
-	 * before its memory goes), so that their td_time_entry_cancel()
-	 * finds `driver` NULL and never touches this destroyed lock.  They
-	 * are not fired: nothing will poll them again.  As in process(),
-	 * the store of `driver` is the last access to an entry; its waker
-	 * is dropped under the lock (a waker drop never takes it). */
-	pthread_mutex_lock(&d->lock);
-	td_timer_entry *e = td_wheel_take_all(&d->wheel);
-	while (e) {
-		td_timer_entry *next = e->next;
-		td_waker w = e->waker;
-		e->waker = (td_waker){NULL, NULL};
-		e->next = NULL;
-		__atomic_store_n(&e->driver, NULL, __ATOMIC_RELEASE);
-		td_waker_drop(&w);
-		e = next;
-	}
-	pthread_mutex_unlock(&d->lock);
 	pthread_mutex_destroy(&d->lock);
 }
 
@@ -82,7 +72,7 @@ unsigned td_time_driver_process(struct td_time_driver *d)
 	enum { INLINE = 32 };
 	td_waker inline_wakers[INLINE];
 	td_waker *wakers = inline_wakers;
-	size_t n = 0, cap = INLINE;
+	size_t n = 0, cap = INLINE, fired = 0;
 
 	pthread_mutex_lock(&d->lock);
 	uint64_t now = tick_of(d, td_now_ms());
@@ -122,6 +112,7 @@ unsigned td_time_driver_process(struct td_time_driver *d)
 		 * see `fired` set by this loop afterwards, or a freed future
 		 * be written to.) */
 		__atomic_store_n(&e->driver, NULL, __ATOMIC_RELEASE);
+		fired++;
 		e = next;
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -129,7 +120,11 @@ unsigned td_time_driver_process(struct td_time_driver *d)
 		td_waker_wake(&wakers[i]);
 	if (wakers != inline_wakers)
 		free(wakers);
-	return (unsigned)n;
+	/* The fired entries' runtime references (never the last: the
+	 * driver only runs while the runtime is alive). */
+	for (size_t i = 0; i < fired; i++)
+		td_runtime_unref(td_rt_of_time(d));
+	return (unsigned)fired;
 }
 
 int td_time_driver_register(struct td_time_driver *d, td_timer_entry *e,
@@ -139,7 +134,7 @@ int td_time_driver_register(struct td_time_driver *d, td_timer_entry *e,
 	bool earlier = false;
 
 	pthread_mutex_lock(&d->lock);
-	if (__atomic_load_n(&e->fired, __ATOMIC_RELAXED)) {
+	if (__atomic_load_n(&e->fired, __ATOMIC_RELAXED) || d->closed) {
 		pthread_mutex_unlock(&d->lock);
 		return 1;
 	}
@@ -150,6 +145,8 @@ int td_time_driver_register(struct td_time_driver *d, td_timer_entry *e,
 			return 1;
 		}
 		__atomic_store_n(&e->driver, d, __ATOMIC_RELAXED);
+		/* A registration keeps the runtime (and this lock) alive. */
+		td_runtime_ref(td_rt_of_time(d));
 		earlier = deadline < atomic_load_explicit(&d->parked_until,
 							  memory_order_seq_cst);
 	}
@@ -171,6 +168,7 @@ void td_time_entry_cancel(td_timer_entry *e)
 
 	if (!d)
 		return;
+	bool removed = false;
 	pthread_mutex_lock(&d->lock);
 	/* Re-check under the lock: the driver may have fired it. */
 	if (e->driver == d) {
@@ -178,7 +176,12 @@ void td_time_entry_cancel(td_timer_entry *e)
 		__atomic_store_n(&e->driver, NULL, __ATOMIC_RELAXED);
 		w = e->waker;
 		e->waker = (td_waker){NULL, NULL};
+		removed = true;
 	}
 	pthread_mutex_unlock(&d->lock);
 	td_waker_drop(&w);
+	/* Maybe the last reference (a future dropped after td_runtime_free):
+	 * nothing of `d` after this. */
+	if (removed)
+		td_runtime_unref(td_rt_of_time(d));
 }

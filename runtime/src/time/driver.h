@@ -15,6 +15,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "taskdump/time.h"
@@ -27,10 +28,19 @@ struct td_time_driver {
 	_Atomic uint64_t parked_until;
 	void (*unpark)(void *arg);
 	void *unpark_arg;
+	bool closed; /* shut down: no new registrations */
 };
 
 void td_time_driver_init(struct td_time_driver *d,
 			 void (*unpark)(void *arg), void *unpark_arg);
+
+/* Runtime shutdown: refuse new timers.  Timers still registered (of a
+ * block_on future given back with -ESHUTDOWN) stay until their futures
+ * are dropped: each holds a runtime reference, so this driver's memory
+ * and lock outlive them. */
+void td_time_driver_shutdown(struct td_time_driver *d);
+
+/* Free what is left (the runtime's memory is going). */
 void td_time_driver_destroy(struct td_time_driver *d);
 
 /* Milliseconds from now until the next timer is due (0: due already), or

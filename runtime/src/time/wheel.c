@@ -157,26 +157,3 @@ td_timer_entry *td_wheel_advance(struct td_wheel *w, uint64_t now)
 		w->elapsed = now;
 	return expired;
 }
-
-td_timer_entry *td_wheel_take_all(struct td_wheel *w)
-{
-	td_timer_entry *all = NULL;
-
-	for (unsigned l = 0; l < TD_WHEEL_LEVELS; l++) {
-		struct td_wheel_level *lv = &w->levels[l];
-		while (lv->occupied) {
-			unsigned s = (unsigned)__builtin_ctzll(lv->occupied);
-			td_timer_entry *e = lv->slots[s];
-			lv->slots[s] = NULL;
-			lv->occupied &= ~((uint64_t)1 << s);
-			while (e) {
-				td_timer_entry *next = e->next;
-				e->prev = NULL;
-				e->next = all;
-				all = e;
-				e = next;
-			}
-		}
-	}
-	return all;
-}

@@ -55,8 +55,5 @@ td_timer_entry *td_wheel_advance(struct td_wheel *w, uint64_t now);
 /* True when no entry is in the wheel. */
 bool td_wheel_is_empty(const struct td_wheel *w);
 
-/* Remove every entry, whatever its deadline; returns them linked through
- * `next` (the wheel is empty afterwards).  For a driver shutting down. */
-td_timer_entry *td_wheel_take_all(struct td_wheel *w);
 
 #endif /* TD_TIME_WHEEL_H */

@@ -4,6 +4,7 @@
 #include <libunwind.h>
 #include <linux/futex.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -105,9 +106,18 @@ static void walk(ucontext_t *uc)
 static void handler(int sig, siginfo_t *si, void *ucv)
 {
 	int saved = errno;
-	if (si->si_code != SI_QUEUE || si->si_value.sival_int != STACK_MAGIC ||
-	    (pid_t)syscall(SYS_gettid) != atomic_load(&req.tid)) {
+	bool ours = si->si_code == SI_QUEUE &&
+		    si->si_value.sival_int == STACK_MAGIC &&
+		    si->si_pid == getpid();
+	if (!ours) {
 		chain(sig, si, ucv);
+		errno = saved;
+		return;
+	}
+	/* Ours, but maybe late: a request that timed out (this thread did
+	 * not answer in time), or meant for another thread.  Never chain it:
+	 * with no program handler the default action would end the process. */
+	if ((pid_t)syscall(SYS_gettid) != atomic_load(&req.tid)) {
 		errno = saved;
 		return;
 	}
