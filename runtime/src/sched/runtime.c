@@ -123,6 +123,23 @@ void td_runtime_unpark_driver(void *arg)
 	td_io_driver_wake(&rt->io);
 }
 
+static void time_hold(void *arg)
+{
+	td_runtime_ref(arg);
+}
+
+static void time_release(void *arg)
+{
+	td_runtime_unref(arg);
+}
+
+/* A registered timer holds a runtime reference (see time/driver.h). */
+static const struct td_time_hooks runtime_time_hooks = {
+	.unpark = td_runtime_unpark_driver,
+	.hold = time_hold,
+	.release = time_release,
+};
+
 int td_runtime_new(const td_runtime_config *cfg, td_runtime **out)
 {
 	td_runtime_config defaults = {0};
@@ -172,7 +189,7 @@ int td_runtime_new(const td_runtime_config *cfg, td_runtime **out)
 	td_inject_init(&rt->inject);
 	pthread_mutex_init(&rt->dump_lock, NULL);
 	pthread_mutex_init(&rt->mains_lock, NULL);
-	td_time_driver_init(&rt->time, td_runtime_unpark_driver, rt);
+	td_time_driver_init(&rt->time, &runtime_time_hooks, rt);
 
 	int err = td_io_driver_init(&rt->io);
 	if (err) {

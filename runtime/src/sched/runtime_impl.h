@@ -96,13 +96,6 @@ static inline struct td_runtime *td_rt_of(struct td_sched *s)
 	return (struct td_runtime *)(void *)s;
 }
 
-/* The runtime a timer driver belongs to. */
-static inline struct td_runtime *td_rt_of_time(struct td_time_driver *d)
-{
-	return (struct td_runtime *)(void *)((char *)d -
-					     offsetof(struct td_runtime, time));
-}
-
 /* The runtime an I/O driver belongs to. */
 static inline struct td_runtime *td_rt_of_io(struct td_io_driver *d)
 {

@@ -3,7 +3,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "sched/runtime_impl.h"
 #include "time/driver.h"
 
 uint64_t td_now_ms(void)
@@ -19,14 +18,15 @@ static inline uint64_t tick_of(const struct td_time_driver *d, uint64_t ms)
 }
 
 void td_time_driver_init(struct td_time_driver *d,
-			 void (*unpark)(void *arg), void *unpark_arg)
+			 const struct td_time_hooks *hooks, void *arg)
 {
 	pthread_mutex_init(&d->lock, NULL);
 	d->start_ms = td_now_ms();
 	td_wheel_init(&d->wheel, 0);
 	atomic_init(&d->parked_until, 0);
-	d->unpark = unpark;
-	d->unpark_arg = unpark_arg;
+	d->hooks = hooks;
+	d->hooks_arg = arg;
+	d->closed = false;
 }
 
 void td_time_driver_shutdown(struct td_time_driver *d)
@@ -120,10 +120,11 @@ unsigned td_time_driver_process(struct td_time_driver *d)
 		td_waker_wake(&wakers[i]);
 	if (wakers != inline_wakers)
 		free(wakers);
-	/* The fired entries' runtime references (never the last: the
-	 * driver only runs while the runtime is alive). */
-	for (size_t i = 0; i < fired; i++)
-		td_runtime_unref(td_rt_of_time(d));
+	/* The fired entries' holds (never the last: the driver only runs
+	 * while its owner is alive). */
+	if (d->hooks && d->hooks->release)
+		for (size_t i = 0; i < fired; i++)
+			d->hooks->release(d->hooks_arg);
 	return (unsigned)fired;
 }
 
@@ -145,15 +146,16 @@ int td_time_driver_register(struct td_time_driver *d, td_timer_entry *e,
 			return 1;
 		}
 		__atomic_store_n(&e->driver, d, __ATOMIC_RELAXED);
-		/* A registration keeps the runtime (and this lock) alive. */
-		td_runtime_ref(td_rt_of_time(d));
+		/* A registration keeps the owner (and this lock) alive. */
+		if (d->hooks && d->hooks->hold)
+			d->hooks->hold(d->hooks_arg);
 		earlier = deadline < atomic_load_explicit(&d->parked_until,
 							  memory_order_seq_cst);
 	}
 	td_waker_register(&e->waker, w);
 	pthread_mutex_unlock(&d->lock);
-	if (earlier && d->unpark)
-		d->unpark(d->unpark_arg);
+	if (earlier && d->hooks && d->hooks->unpark)
+		d->hooks->unpark(d->hooks_arg);
 	return 0;
 }
 
@@ -182,6 +184,6 @@ void td_time_entry_cancel(td_timer_entry *e)
 	td_waker_drop(&w);
 	/* Maybe the last reference (a future dropped after td_runtime_free):
 	 * nothing of `d` after this. */
-	if (removed)
-		td_runtime_unref(td_rt_of_time(d));
+	if (removed && d->hooks && d->hooks->release)
+		d->hooks->release(d->hooks_arg);
 }

@@ -7,8 +7,8 @@
  *
  * `parked_until` is the tick at which the thread parked in the driver will
  * wake up by itself: UINT64_MAX when it sleeps with no timer, 0 when no
- * thread sleeps in the driver.  Registering an earlier deadline calls
- * `unpark` so that the parked thread re-computes its timeout.
+ * thread sleeps in the driver.  Registering an earlier deadline calls the
+ * `unpark` hook so that the parked thread re-computes its timeout.
  */
 #ifndef TD_TIME_DRIVER_H
 #define TD_TIME_DRIVER_H
@@ -21,18 +21,29 @@
 #include "taskdump/time.h"
 #include "time/wheel.h"
 
+/* What a timer driver needs from its owner (all optional). */
+struct td_time_hooks {
+	void (*unpark)(void *arg); /* an earlier timer: re-park the driver */
+	void (*hold)(void *arg);   /* a timer was registered */
+	void (*release)(void *arg);/* a timer left (fired or cancelled);
+				    * may free the driver */
+};
+
 struct td_time_driver {
 	pthread_mutex_t lock;
 	struct td_wheel wheel;
 	uint64_t start_ms;
 	_Atomic uint64_t parked_until;
-	void (*unpark)(void *arg);
-	void *unpark_arg;
+	const struct td_time_hooks *hooks; /* NULL: none */
+	void *hooks_arg;
 	bool closed; /* shut down: no new registrations */
 };
 
+/* `hooks` (static, may be NULL) and `arg` are the owner's: a runtime
+ * holds itself alive while timers are registered (td_runtime_ref/unref),
+ * so that a future dropped after td_runtime_free still finds this lock. */
 void td_time_driver_init(struct td_time_driver *d,
-			 void (*unpark)(void *arg), void *unpark_arg);
+			 const struct td_time_hooks *hooks, void *arg);
 
 /* Runtime shutdown: refuse new timers.  Timers still registered (of a
  * block_on future given back with -ESHUTDOWN) stay until their futures
