@@ -24,6 +24,7 @@
 #include "taskdump/runtime.h"
 #include "taskdump/task.h"
 #include "taskdump/time.h"
+#include "test_rt.h"
 #include "test_util.h"
 
 #define REQUIRE(cond)                                                         \
@@ -49,26 +50,6 @@
 /* A stalled operation fails the test after this long instead of hanging. */
 #define STALL_MS 10000
 #define CONNECT_STALL_MS 3000
-
-static const struct {
-	td_flavor flavor;
-	unsigned workers;
-} flavors[] = {
-	{TD_FLAVOR_CURRENT_THREAD, 0},
-	{TD_FLAVOR_MULTI_THREAD, 1},
-	{TD_FLAVOR_MULTI_THREAD, 2},
-	{TD_FLAVOR_MULTI_THREAD, 4},
-};
-#define NFLAVORS (sizeof(flavors) / sizeof(flavors[0]))
-
-static td_runtime *make_rt(int i)
-{
-	td_runtime_config cfg = {.flavor = flavors[i].flavor,
-				 .workers = flavors[i].workers};
-	td_runtime *rt = NULL;
-	ck_assert_int_eq(td_runtime_new(&cfg, &rt), 0);
-	return rt;
-}
 
 static uint32_t xorshift(uint32_t *s)
 {
@@ -157,37 +138,6 @@ static void counting_init(counting *c, td_future *inner, atomic_int *flag)
 }
 
 /* Join a list of handles (from a task or block_on). */
-typedef struct joiner {
-	td_future base;
-	td_async as;
-	td_join_handle *hs;
-	size_t n, i;
-	td_join j;
-	int errors;
-} joiner;
-
-static td_poll joiner_poll(td_future *f, td_context *cx)
-{
-	joiner *m = (joiner *)f;
-	TD_BEGIN(&m->as);
-	for (m->i = 0; m->i < m->n; m->i++) {
-		td_join_init(&m->j, &m->hs[m->i]);
-		TD_AWAIT(&m->as, &m->j, cx);
-		if (m->j.error)
-			m->errors++;
-	}
-	TD_END(&m->as);
-}
-
-static const td_future_vtable joiner_vtable = {.poll = joiner_poll};
-
-static void block_on_join(td_runtime *rt, td_join_handle *hs, size_t n)
-{
-	joiner m = {.base = {&joiner_vtable}, .hs = hs, .n = n};
-	ck_assert_int_eq(td_runtime_block_on(rt, &m.base, NULL), 0);
-	ck_assert_int_eq(m.errors, 0);
-}
-
 /* ---- a stream writer and a stream reader (tasks) ----------------------- */
 
 /* Writes `len` bytes of pattern(id) in random chunks, then closes or shuts
@@ -320,7 +270,7 @@ static const td_future_vtable reader_vtable = {.poll = reader_poll,
 
 START_TEST(pipe_stream)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	const size_t len = SANITIZED ? (1u << 20) : (4u << 20);
 	uint8_t *data = pattern_buf(1, len);
 	int p[2];
@@ -334,7 +284,7 @@ START_TEST(pipe_stream)
 		    .want = len, .bufsz = 100000, .rng = 9, .out_got = &got};
 	ck_assert_int_eq(td_spawn(rt, &r, &hs[0]), 0);
 	ck_assert_int_eq(td_spawn(rt, &w, &hs[1]), 0);
-	block_on_join(rt, hs, 2);
+	test_block_on_join(rt, hs, 2);
 	ck_assert_uint_eq(got, len);
 	/* A 64 KiB pipe and chunks of up to 256 KiB: the writer waited. */
 	ck_assert_int_gt(wpend, 0);
@@ -345,7 +295,7 @@ END_TEST
 
 START_TEST(socketpair_both_ways)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	const size_t len = SANITIZED ? (1u << 20) : (3u << 20);
 	uint8_t *a2b = pattern_buf(2, len), *b2a = pattern_buf(3, len);
 	int sv[2];
@@ -378,7 +328,7 @@ START_TEST(socketpair_both_ways)
 	ck_assert_int_eq(td_spawn(rt, &wa, &hs[1]), 0);
 	ck_assert_int_eq(td_spawn(rt, &rb, &hs[2]), 0);
 	ck_assert_int_eq(td_spawn(rt, &wb, &hs[3]), 0);
-	block_on_join(rt, hs, 4);
+	test_block_on_join(rt, hs, 4);
 	ck_assert_uint_eq(got_a, len);
 	ck_assert_uint_eq(got_b, len);
 	ck_assert_int_gt(pend_a, 0);
@@ -443,7 +393,7 @@ static const td_future_vtable eof_main_vtable = {.poll = eof_main_poll};
 
 START_TEST(end_of_file)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	eof_main *m = calloc(1, sizeof(*m));
 	m->base.vtable = &eof_main_vtable;
 	int p[2], sv[2];
@@ -528,7 +478,7 @@ typedef struct server {
 	td_join_handle hs[MAX_CLIENTS];
 	size_t echoed[MAX_CLIENTS];
 	size_t *total;
-	joiner j;
+	test_joiner j;
 } server;
 
 static td_poll server_poll(td_future *f, td_context *cx)
@@ -548,8 +498,7 @@ static td_poll server_poll(td_future *f, td_context *cx)
 		REQUIRE(td_spawn(NULL, &h, &s->hs[s->i]) == 0);
 	}
 	td_io_close(&s->lio);
-	s->j = (joiner){.base = {&joiner_vtable}, .hs = s->hs,
-			.n = (size_t)s->n};
+	test_joiner_init(&s->j, s->hs, (size_t)s->n);
 	TD_AWAIT(&s->as, &s->j, cx);
 	REQUIRE(s->j.errors == 0);
 	for (s->i = 0; s->i < s->n; s->i++)
@@ -691,13 +640,13 @@ static void echo_check(struct echo_setup *e)
 
 START_TEST(tcp_echo)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	struct echo_setup e;
 	echo_prepare(&e, 4, SANITIZED ? (1u << 20) : (3u << 20));
 	td_join_handle hs[MAX_CLIENTS + 1];
 	echo_spawn_server(rt, &e, &hs[0]);
 	echo_spawn_clients(rt, &e, &hs[1]);
-	block_on_join(rt, hs, (size_t)e.nclients + 1);
+	test_block_on_join(rt, hs, (size_t)e.nclients + 1);
 	echo_check(&e);
 	td_runtime_free(rt);
 }
@@ -715,7 +664,8 @@ struct rt_thread_arg {
 static void *block_on_thread(void *p)
 {
 	struct rt_thread_arg *a = p;
-	joiner m = {.base = {&joiner_vtable}, .hs = a->hs, .n = a->n};
+	test_joiner m;
+	test_joiner_init(&m, a->hs, a->n);
 	REQUIRE(td_runtime_block_on(a->rt, &m.base, NULL) == 0);
 	REQUIRE(m.errors == 0);
 	return NULL;
@@ -724,7 +674,7 @@ static void *block_on_thread(void *p)
 START_TEST(two_runtimes)
 {
 	/* _i picks the pair: (current, multi) and (multi, current). */
-	td_runtime *a = make_rt(_i ? 2 : 0), *b = make_rt(_i ? 0 : 2);
+	td_runtime *a = test_rt_new(_i ? 2 : 0), *b = test_rt_new(_i ? 0 : 2);
 	struct echo_setup e1, e2;
 	echo_prepare(&e1, 3, SANITIZED ? (512u << 10) : (2u << 20));
 	echo_prepare(&e2, 3, SANITIZED ? (512u << 10) : (2u << 20));
@@ -737,7 +687,7 @@ START_TEST(two_runtimes)
 	struct rt_thread_arg arg = {a, ha, 4};
 	pthread_t th;
 	ck_assert_int_eq(pthread_create(&th, NULL, block_on_thread, &arg), 0);
-	block_on_join(b, hb, 4);
+	test_block_on_join(b, hb, 4);
 	pthread_join(th, NULL);
 	echo_check(&e1);
 	echo_check(&e2);
@@ -791,7 +741,7 @@ static const td_future_vtable refused_vtable = {.poll = refused_poll,
 
 START_TEST(connect_refused)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	/* A port that was just free: bind, read it back, close. */
 	uint16_t port = 0;
 	int lfd = td_tcp_listen(NULL, 0, 1, &port);
@@ -806,7 +756,7 @@ START_TEST(connect_refused)
 			     .result = &results[i]};
 		ck_assert_int_eq(td_spawn(rt, &r, &hs[i]), 0);
 	}
-	block_on_join(rt, hs, N);
+	test_block_on_join(rt, hs, N);
 	for (int i = 0; i < N; i++)
 		ck_assert_int_eq(results[i], -ECONNREFUSED);
 	td_runtime_free(rt);
@@ -859,7 +809,7 @@ static const td_future_vtable connector_vtable = {.poll = connector_poll,
 
 START_TEST(many_connects)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	uint16_t port = 0;
 	int lfd = td_tcp_listen(NULL, 0, 1024, &port);
 	ck_assert_int_ge(lfd, 0);
@@ -873,7 +823,7 @@ START_TEST(many_connects)
 				       .port = port, .result = &results[i]};
 			ck_assert_int_eq(td_spawn(rt, &c, &hs[i]), 0);
 		}
-		block_on_join(rt, hs, N);
+		test_block_on_join(rt, hs, N);
 		int fd;
 		while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0)
 			close(fd);
@@ -891,7 +841,7 @@ END_TEST
  * the future's first look at the readiness must not be lost. */
 START_TEST(connect_completion_between_syscall_and_poll)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	uint16_t port = 0;
 	int lfd = td_tcp_listen(NULL, 0, 256, &port);
 	ck_assert_int_ge(lfd, 0);
@@ -917,7 +867,7 @@ START_TEST(connect_completion_between_syscall_and_poll)
 				       .port = port, .result = &results[i]};
 			ck_assert_int_eq(td_spawn(rt, &c, &hs[i]), 0);
 		}
-		block_on_join(rt, &hs[i], 1);
+		test_block_on_join(rt, &hs[i], 1);
 	}
 	atomic_store(&connect_delay, 0);
 	for (int i = 0; i < N; i++) {
@@ -1011,7 +961,7 @@ typedef struct dereg_main {
 	int n, i;
 	td_sleep nap;
 	td_join_handle *hs;
-	joiner j;
+	test_joiner j;
 } dereg_main;
 
 static td_poll dereg_main_poll(td_future *f, td_context *cx)
@@ -1032,8 +982,7 @@ static td_poll dereg_main_poll(td_future *f, td_context *cx)
 		td_io_deregister(&m->ios[m->i]);
 		td_io_deregister(&m->ios[m->i]); /* idempotent */
 	}
-	m->j = (joiner){.base = {&joiner_vtable}, .hs = m->hs,
-			.n = (size_t)m->n};
+	test_joiner_init(&m->j, m->hs, (size_t)m->n);
 	TD_AWAIT(&m->as, &m->j, cx);
 	TD_END(&m->as);
 }
@@ -1042,7 +991,7 @@ static const td_future_vtable dereg_main_vtable = {.poll = dereg_main_poll};
 
 START_TEST(deregister_completes_pending_ops)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	enum { N = 8 };
 	int fds[N][2];
 	td_io ios[N];
@@ -1149,7 +1098,7 @@ static void *trickle_writer(void *p)
 
 START_TEST(readiness_not_lost)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	enum { P = 4 };
 	const size_t total = SANITIZED ? 6000 : 20000;
 	struct trickle tr[P];
@@ -1168,7 +1117,7 @@ START_TEST(readiness_not_lost)
 	}
 	for (int i = 0; i < P; i++)
 		pthread_create(&th[i], NULL, trickle_writer, &tr[i]);
-	block_on_join(rt, hs, P);
+	test_block_on_join(rt, hs, P);
 	for (int i = 0; i < P; i++) {
 		pthread_join(th[i], NULL);
 		ck_assert_uint_eq(got[i], total);
@@ -1242,7 +1191,7 @@ static const td_future_vtable ready_main_vtable = {.poll = ready_main_poll};
 
 START_TEST(io_ready_means_ready)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	ready_main *m = calloc(1, sizeof(*m));
 	m->base.vtable = &ready_main_vtable;
 	int p[2];
@@ -1282,7 +1231,7 @@ END_TEST
  */
 START_TEST(deregister_after_runtime_free)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	int p[2];
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
 	td_io io;
@@ -1298,23 +1247,23 @@ static Suite *suite(void)
 	Suite *s = suite_create("io");
 	TCase *tc = tcase_create("io");
 	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, pipe_stream, 0, NFLAVORS);
-	tcase_add_loop_test(tc, socketpair_both_ways, 0, NFLAVORS);
-	tcase_add_loop_test(tc, end_of_file, 0, NFLAVORS);
-	tcase_add_loop_test(tc, tcp_echo, 0, NFLAVORS);
+	tcase_add_loop_test(tc, pipe_stream, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, socketpair_both_ways, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, end_of_file, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, tcp_echo, 0, TEST_NFLAVORS);
 	tcase_add_loop_test(tc, two_runtimes, 0, 2);
-	tcase_add_loop_test(tc, connect_refused, 0, NFLAVORS);
-	tcase_add_loop_test(tc, many_connects, 0, NFLAVORS);
+	tcase_add_loop_test(tc, connect_refused, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, many_connects, 0, TEST_NFLAVORS);
 	/* Multi-thread only: a current-thread runtime has no other thread
 	 * that could handle the event in between. */
 	tcase_add_loop_test(tc, connect_completion_between_syscall_and_poll, 1,
-			    NFLAVORS);
-	tcase_add_loop_test(tc, deregister_completes_pending_ops, 0, NFLAVORS);
-	tcase_add_loop_test(tc, readiness_not_lost, 0, NFLAVORS);
-	tcase_add_loop_test(tc, io_ready_means_ready, 0, NFLAVORS);
+			    TEST_NFLAVORS);
+	tcase_add_loop_test(tc, deregister_completes_pending_ops, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, readiness_not_lost, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, io_ready_means_ready, 0, TEST_NFLAVORS);
 	suite_add_tcase(s, tc);
 	TCase *kb = tcase_create("regressions");
-	tcase_add_loop_test(kb, deregister_after_runtime_free, 0, NFLAVORS);
+	tcase_add_loop_test(kb, deregister_after_runtime_free, 0, TEST_NFLAVORS);
 	suite_add_tcase(s, kb);
 	return s;
 }

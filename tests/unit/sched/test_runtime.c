@@ -10,30 +10,10 @@
 #include "taskdump/runtime.h"
 #include "taskdump/task.h"
 #include "taskdump/time.h"
+#include "test_rt.h"
 #include "test_util.h"
 
 /* Flavors under test: loop index -> (flavor, workers). */
-static const struct {
-	td_flavor flavor;
-	unsigned workers;
-} flavors[] = {
-	{TD_FLAVOR_CURRENT_THREAD, 0},
-	{TD_FLAVOR_MULTI_THREAD, 1},
-	{TD_FLAVOR_MULTI_THREAD, 2},
-	{TD_FLAVOR_MULTI_THREAD, 4},
-};
-#define NFLAVORS (sizeof(flavors) / sizeof(flavors[0]))
-
-static td_runtime *make_rt(int i)
-{
-	td_runtime_config cfg = {.flavor = flavors[i].flavor,
-				 .workers = flavors[i].workers};
-	td_runtime *rt = NULL;
-	ck_assert_int_eq(td_runtime_new(&cfg, &rt), 0);
-	ck_assert_ptr_nonnull(rt);
-	return rt;
-}
-
 /* ---- a future that is ready at once with a value --------------------- */
 
 typedef struct value_fut {
@@ -140,7 +120,7 @@ static const td_future_vtable sum_main_vtable = {.poll = sum_main_poll,
 
 START_TEST(spawn_join_sums)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	const size_t n = 20000;
 	sum_main m = {.base = {&sum_main_vtable}, .n = n};
 	m.hs = calloc(n, sizeof(*m.hs));
@@ -165,7 +145,7 @@ START_TEST(bad_arguments)
 	ck_assert_int_eq(td_runtime_new(&too_many, &rt), -EINVAL);
 	ck_assert_int_eq(td_runtime_new(NULL, NULL), -EINVAL);
 
-	rt = make_rt(_i);
+	rt = test_rt_new(_i);
 	td_join_handle h = {NULL};
 	value_fut v = {{&value_vtable}, 1, NULL};
 	ck_assert_int_eq(td_spawn_with(rt, NULL, 8, NULL, &h), -EINVAL);
@@ -202,7 +182,7 @@ END_TEST
 
 START_TEST(shutdown_drops_pending_tasks)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	atomic_int drops = 0, polls = 0;
 	const int n = 1000;
 	td_waker stash = {NULL, NULL};
@@ -260,7 +240,7 @@ static const td_future_vtable abort_main_vtable = {.poll = abort_main_poll};
 
 START_TEST(abort_idle_task)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	atomic_int drops = 0;
 	abort_main m = {.base = {&abort_main_vtable}, .drops = &drops};
 	ck_assert_int_eq(td_runtime_block_on(rt, &m.base, NULL), 0);
@@ -340,7 +320,7 @@ static const td_future_vtable remote_main_vtable = {.poll = remote_main_poll};
 
 START_TEST(wakes_from_other_threads)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	struct remote_waker *rs = calloc(REMOTE_N, sizeof(*rs));
 	pthread_t th;
 	pthread_create(&th, NULL, remote_thread, rs);
@@ -373,7 +353,7 @@ static const td_future_vtable nested_vtable = {.poll = nested_poll};
 
 START_TEST(block_on_inside_runtime_is_refused)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	nested_main m = {{&nested_vtable}, rt, 0};
 	ck_assert_int_eq(td_runtime_block_on(rt, &m.base, NULL), 0);
 	ck_assert_int_eq(m.nested_result, -EBUSY);
@@ -383,12 +363,12 @@ END_TEST
 
 START_TEST(runtime_identity)
 {
-	td_runtime *a = make_rt(_i), *b = make_rt(_i);
+	td_runtime *a = test_rt_new(_i), *b = test_rt_new(_i);
 	ck_assert_uint_gt(td_runtime_id(b), td_runtime_id(a));
 	ck_assert_ptr_nonnull(td_runtime_name(a));
-	ck_assert_int_eq(td_runtime_flavor(a), flavors[_i].flavor);
+	ck_assert_int_eq(td_runtime_flavor(a), test_flavors[_i].flavor);
 	ck_assert_uint_eq(td_runtime_workers(a),
-			  flavors[_i].workers ? flavors[_i].workers : 1);
+			  test_flavors[_i].workers ? test_flavors[_i].workers : 1);
 	ck_assert_ptr_null(td_runtime_current());
 	td_runtime_free(a);
 	td_runtime_free(b);
@@ -404,14 +384,14 @@ static Suite *suite(void)
 	Suite *s = suite_create("runtime");
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, spawn_join_sums, 0, NFLAVORS);
-	tcase_add_loop_test(tc, bad_arguments, 0, NFLAVORS);
-	tcase_add_loop_test(tc, shutdown_drops_pending_tasks, 0, NFLAVORS);
-	tcase_add_loop_test(tc, abort_idle_task, 0, NFLAVORS);
-	tcase_add_loop_test(tc, wakes_from_other_threads, 0, NFLAVORS);
+	tcase_add_loop_test(tc, spawn_join_sums, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, bad_arguments, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, shutdown_drops_pending_tasks, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, abort_idle_task, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, wakes_from_other_threads, 0, TEST_NFLAVORS);
 	tcase_add_loop_test(tc, block_on_inside_runtime_is_refused, 0,
-			    NFLAVORS);
-	tcase_add_loop_test(tc, runtime_identity, 0, NFLAVORS);
+			    TEST_NFLAVORS);
+	tcase_add_loop_test(tc, runtime_identity, 0, TEST_NFLAVORS);
 	suite_add_tcase(s, tc);
 	return s;
 }

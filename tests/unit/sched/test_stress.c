@@ -33,6 +33,7 @@
 #include "taskdump/task.h"
 #include "taskdump/time.h"
 #include "sched/runtime_impl.h"
+#include "test_rt.h"
 #include "test_util.h"
 
 #if defined(__SANITIZE_THREAD__)
@@ -59,26 +60,6 @@ static uint64_t g_base; /* TD_STRESS_SEED that reproduces it */
 			abort();                                              \
 		}                                                             \
 	} while (0)
-
-static const struct {
-	td_flavor flavor;
-	unsigned workers;
-} flavors[] = {
-	{TD_FLAVOR_CURRENT_THREAD, 0},
-	{TD_FLAVOR_MULTI_THREAD, 1},
-	{TD_FLAVOR_MULTI_THREAD, 2},
-	{TD_FLAVOR_MULTI_THREAD, 4},
-};
-#define NFLAVORS (sizeof(flavors) / sizeof(flavors[0]))
-
-static td_runtime *make_rt(int i)
-{
-	td_runtime_config cfg = {.flavor = flavors[i].flavor,
-				 .workers = flavors[i].workers};
-	td_runtime *rt = NULL;
-	ck_assert_int_eq(td_runtime_new(&cfg, &rt), 0);
-	return rt;
-}
 
 static uint64_t mix(uint64_t z)
 {
@@ -949,14 +930,14 @@ START_TEST(stress_checksum)
 	size_t n = stress_tasks();
 	fprintf(stderr, "stress_checksum[%s, %u workers]: %zu tasks, "
 			"TD_STRESS_SEED=%" PRIu64 "\n",
-		flavors[_i].flavor ? "multi" : "current", flavors[_i].workers,
+		test_flavors[_i].flavor ? "multi" : "current", test_flavors[_i].workers,
 		n, base);
 	struct stress *g = stress_new(g_seed, n);
 	uint64_t expect = 0;
 	for (size_t i = 0; i < n; i++)
 		expect += expected_output(g_seed, i);
 
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	pthread_t th[2];
 	start_remotes(g, th);
 	stress_main m = {.base = {&stress_main_vtable}, .g = g,
@@ -1030,7 +1011,7 @@ static void run_midway(int _i, uint64_t base, int round)
 	n -= n % CELL;
 	struct stress *g = stress_new(g_seed, n);
 	g->midway = true;
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	pthread_t th[2], kt;
 	start_remotes(g, th);
 	/* The block_on future of a multi-thread runtime must not wait on a
@@ -1038,7 +1019,7 @@ static void run_midway(int _i, uint64_t base, int round)
 	 * mt_free_wakes_block_on (a reported bug). */
 	stress_main m = {.base = {&stress_main_vtable}, .g = g,
 			 .nap_between_spawns =
-				 flavors[_i].flavor == TD_FLAVOR_CURRENT_THREAD};
+				 test_flavors[_i].flavor == TD_FLAVOR_CURRENT_THREAD};
 	m.order = random_order(g_seed, n);
 	m.hs = calloc(n, sizeof(*m.hs));
 	/* While spawning (spawns refused) or while running.  Under TSan,
@@ -1046,7 +1027,7 @@ static void run_midway(int _i, uint64_t base, int round)
 	 * td_owned_close_and_shutdown (a reported bug, see
 	 * spawn_races_free). */
 	long after = (long)(mix(g_seed) % (n + 1));
-	if (TSAN && flavors[_i].flavor == TD_FLAVOR_MULTI_THREAD)
+	if (TSAN && test_flavors[_i].flavor == TD_FLAVOR_MULTI_THREAD)
 		after = (long)n;
 	struct killer k = {rt, g, after, (unsigned)(mix(g_seed + 1) % 30)};
 	fprintf(stderr, "stress_shutdown_midway[%d] round %d: %zu tasks, free "
@@ -1234,7 +1215,7 @@ static const td_future_vtable until_polled_vtable = {
 START_TEST(shutdown_drops_blocked_tasks)
 {
 	const size_t n = TSAN ? 3000 : 9000, nio = 48;
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	struct remote_q rq = {0};
 	pthread_mutex_init(&rq.lock, NULL);
 	struct blocked_env e = {0};
@@ -1394,7 +1375,7 @@ static void *farm_main(void *p)
 START_TEST(shutdown_while_threads_wake)
 {
 	const size_t n = TSAN ? 1000 : 4000;
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	struct waker_farm fm = {0};
 	atomic_long drops = 0, polls = 0;
 	fm.wakers = calloc(n, sizeof(*fm.wakers));
@@ -1494,7 +1475,7 @@ static const td_future_vtable yielder_main_vtable = {
  */
 START_TEST(ct_yield_starves_tasks)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	atomic_store(&starve_flag, 0);
 	yielder_main m = {.base = {&yielder_main_vtable}};
 	ck_assert_int_eq(td_runtime_block_on(rt, &m.base, NULL), 0);
@@ -1563,7 +1544,7 @@ static void *block_on_main(void *p)
  */
 static void free_under_block_on(int flavor_index)
 {
-	td_runtime *rt = make_rt(flavor_index);
+	td_runtime *rt = test_rt_new(flavor_index);
 	atomic_int polled = 0;
 	napper *fut = calloc(1, sizeof(*fut));
 	fut->base.vtable = &napper_vtable;
@@ -1673,7 +1654,7 @@ static void *spawner_thread(void *p)
 START_TEST(spawn_races_free)
 {
 	for (int round = 0; round < 10; round++) {
-		td_runtime *rt = make_rt(2);
+		td_runtime *rt = test_rt_new(2);
 		atomic_long spawned = 0;
 		spawner_main m = {{&spawner_main_vtable}, &spawned};
 		struct spawner_arg a = {rt, &m, 0};
@@ -1696,21 +1677,21 @@ static Suite *suite(void)
 	/* Separate cases, so that CK_RUN_CASE can pick one. */
 	TCase *tc = tcase_create("checksum");
 	tcase_set_timeout(tc, 120);
-	tcase_add_loop_test(tc, stress_checksum, 0, NFLAVORS);
+	tcase_add_loop_test(tc, stress_checksum, 0, TEST_NFLAVORS);
 	suite_add_tcase(s, tc);
 	TCase *mid = tcase_create("midway");
 	tcase_set_timeout(mid, 120);
-	tcase_add_loop_test(mid, stress_shutdown_midway, 0, NFLAVORS);
+	tcase_add_loop_test(mid, stress_shutdown_midway, 0, TEST_NFLAVORS);
 	suite_add_tcase(s, mid);
 	TCase *sd = tcase_create("shutdown");
 	tcase_set_timeout(sd, 120);
-	tcase_add_loop_test(sd, shutdown_drops_blocked_tasks, 0, NFLAVORS);
-	tcase_add_loop_test(sd, shutdown_while_threads_wake, 0, NFLAVORS);
+	tcase_add_loop_test(sd, shutdown_drops_blocked_tasks, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(sd, shutdown_while_threads_wake, 0, TEST_NFLAVORS);
 	suite_add_tcase(s, sd);
 	TCase *kb = tcase_create("regressions");
 	tcase_set_timeout(kb, 60);
-	tcase_add_loop_test(kb, ct_yield_starves_tasks, 0, NFLAVORS);
-	tcase_add_loop_test(kb, mt_free_wakes_block_on, 1, NFLAVORS);
+	tcase_add_loop_test(kb, ct_yield_starves_tasks, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(kb, mt_free_wakes_block_on, 1, TEST_NFLAVORS);
 	tcase_add_test(kb, ct_free_races_leave_driving);
 	tcase_add_test(kb, spawn_races_free);
 	suite_add_tcase(s, kb);

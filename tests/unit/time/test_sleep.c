@@ -19,6 +19,7 @@
 #include "taskdump/runtime.h"
 #include "taskdump/task.h"
 #include "taskdump/time.h"
+#include "test_rt.h"
 #include "test_util.h"
 #include "test_waker.h"
 #include "time/driver.h"
@@ -34,26 +35,6 @@
 			abort();                                              \
 		}                                                             \
 	} while (0)
-
-static const struct {
-	td_flavor flavor;
-	unsigned workers;
-} flavors[] = {
-	{TD_FLAVOR_CURRENT_THREAD, 0},
-	{TD_FLAVOR_MULTI_THREAD, 1},
-	{TD_FLAVOR_MULTI_THREAD, 2},
-	{TD_FLAVOR_MULTI_THREAD, 4},
-};
-#define NFLAVORS (sizeof(flavors) / sizeof(flavors[0]))
-
-static td_runtime *make_rt(int i)
-{
-	td_runtime_config cfg = {.flavor = flavors[i].flavor,
-				 .workers = flavors[i].workers};
-	td_runtime *rt = NULL;
-	ck_assert_int_eq(td_runtime_new(&cfg, &rt), 0);
-	return rt;
-}
 
 static uint64_t now_ns(void)
 {
@@ -82,37 +63,6 @@ static bool wheel_empty(td_runtime *rt)
 }
 
 /* Join every handle from a block_on future. */
-typedef struct joiner {
-	td_future base;
-	td_async as;
-	td_join_handle *hs;
-	size_t n, i;
-	td_join j;
-	int errors;
-} joiner;
-
-static td_poll joiner_poll(td_future *f, td_context *cx)
-{
-	joiner *m = (joiner *)f;
-	TD_BEGIN(&m->as);
-	for (m->i = 0; m->i < m->n; m->i++) {
-		td_join_init(&m->j, &m->hs[m->i]);
-		TD_AWAIT(&m->as, &m->j, cx);
-		if (m->j.error)
-			m->errors++;
-	}
-	TD_END(&m->as);
-}
-
-static const td_future_vtable joiner_vtable = {.poll = joiner_poll};
-
-static void join_all(td_runtime *rt, td_join_handle *hs, size_t n)
-{
-	joiner m = {.base = {&joiner_vtable}, .hs = hs, .n = n};
-	ck_assert_int_eq(td_runtime_block_on(rt, &m.base, NULL), 0);
-	ck_assert_int_eq(m.errors, 0);
-}
-
 /* ---- never early ---------------------------------------------------------- */
 
 struct early_stats {
@@ -175,7 +125,7 @@ static const td_future_vtable sleeper_vtable = {.poll = sleeper_poll};
 
 START_TEST(sleeps_never_early)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	enum { N = 400 };
 	struct early_stats st = {0};
 	td_join_handle *hs = calloc(N, sizeof(*hs));
@@ -184,7 +134,7 @@ START_TEST(sleeps_never_early)
 			     .rng = 0x1234567u * (uint32_t)(i + 1)};
 		ck_assert_int_eq(td_spawn(rt, &s, &hs[i]), 0);
 	}
-	join_all(rt, hs, N);
+	test_block_on_join(rt, hs, N);
 	ck_assert_int_eq(atomic_load(&st.done), N);
 	ck_assert_int_eq(atomic_load(&st.early), 0);
 	fprintf(stderr, "sleeps_never_early[%d]: max lateness %.1f ms\n", _i,
@@ -228,7 +178,7 @@ static const td_future_vtable instant_vtable = {.poll = instant_poll};
 
 START_TEST(past_deadlines_complete_at_once)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	instant m = {.base = {&instant_vtable}};
 	ck_assert_int_eq(td_runtime_block_on(rt, &m.base, NULL), 0);
 	ck_assert_int_eq(m.step, 1);
@@ -275,7 +225,7 @@ static const td_future_vtable orderly_vtable = {.poll = orderly_poll};
 
 START_TEST(sleeps_complete_in_deadline_order)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	enum { N = 500 };
 	struct order_rec *rec = calloc(N, sizeof(*rec));
 	struct order_shared sh = {0};
@@ -291,7 +241,7 @@ START_TEST(sleeps_complete_in_deadline_order)
 			     .sh = &sh};
 		ck_assert_int_eq(td_spawn(rt, &o, &hs[i]), 0);
 	}
-	join_all(rt, hs, N);
+	test_block_on_join(rt, hs, N);
 	ck_assert_int_eq(atomic_load(&sh.early), 0);
 	int inversions = 0;
 	uint64_t worst = 0;
@@ -318,7 +268,7 @@ START_TEST(sleeps_complete_in_deadline_order)
 	fprintf(stderr,
 		"deadline_order[%d]: %d inversions (worst lag %" PRIu64 " ms)\n",
 		_i, inversions, worst);
-	if (flavors[_i].flavor == TD_FLAVOR_CURRENT_THREAD) {
+	if (test_flavors[_i].flavor == TD_FLAVOR_CURRENT_THREAD) {
 		/* One thread fires the timers in deadline order and runs the
 		 * woken tasks in FIFO order: no inversion at all. */
 		ck_assert_int_eq(inversions, 0);
@@ -396,7 +346,7 @@ static const td_future_vtable tmo_main_vtable = {.poll = tmo_main_poll,
 
 START_TEST(timeout_of_never_ready)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	atomic_int drops = 0, polls = 0;
 	tmo_main m = {.base = {&tmo_main_vtable}, .mode = 0};
 	m.inner = (counted){{&counted_vtable}, &drops, &polls, false};
@@ -417,7 +367,7 @@ END_TEST
 
 START_TEST(timeout_of_ready_inner)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	atomic_int drops = 0;
 	tmo_main m = {.base = {&tmo_main_vtable}, .mode = 1};
 	m.inner = (counted){{&counted_vtable}, &drops, NULL, true};
@@ -504,7 +454,7 @@ static const td_future_vtable abort_main_vtable = {.poll = abort_main_poll};
 
 START_TEST(timeout_dropped_while_pending)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	enum { N = 300 };
 	atomic_int drops = 0, outer = 0, polls = 0;
 	td_join_handle hs[N];
@@ -582,7 +532,7 @@ static const td_future_vtable reset_main_vtable = {.poll = reset_main_poll};
 
 START_TEST(sleep_reset)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	reset_main m = {.base = {&reset_main_vtable}};
 	ck_assert_int_eq(td_runtime_block_on(rt, &m.base, NULL), 0);
 	static const uint64_t want[4] = {30, 80, 40, 20};
@@ -649,7 +599,7 @@ static const td_future_vtable drop_main_vtable = {.poll = drop_main_poll};
 
 START_TEST(dropped_sleep_unregisters)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	drop_main *m = calloc(1, sizeof(*m));
 	m->base.vtable = &drop_main_vtable;
 	test_waker_init(&m->tw);
@@ -739,7 +689,7 @@ static const td_future_vtable far_main_vtable = {.poll = far_main_poll};
 
 START_TEST(far_future_sleeps)
 {
-	td_runtime *rt = make_rt(_i);
+	td_runtime *rt = test_rt_new(_i);
 	atomic_int polls = 0, drops = 0;
 	td_join_handle hs[8];
 	/* Let the wheel's clock leave 0 first (the spin needed elapsed to
@@ -816,7 +766,7 @@ START_TEST(block_on_future_dropped_after_free)
 	/* Current-thread only: a multi-thread runtime never wakes the
 	 * block_on thread at td_runtime_free (reported; see
 	 * tests/unit/sched/test_stress.c mt_free_wakes_block_on). */
-	td_runtime *rt = make_rt(0);
+	td_runtime *rt = test_rt_new(0);
 	atomic_int polled = 0;
 	long_nap *fut = calloc(1, sizeof(*fut));
 	fut->base.vtable = &long_nap_vtable;
@@ -943,15 +893,15 @@ static Suite *suite(void)
 	Suite *s = suite_create("sleep");
 	TCase *tc = tcase_create("runtime");
 	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, sleeps_never_early, 0, NFLAVORS);
-	tcase_add_loop_test(tc, past_deadlines_complete_at_once, 0, NFLAVORS);
-	tcase_add_loop_test(tc, sleeps_complete_in_deadline_order, 0, NFLAVORS);
-	tcase_add_loop_test(tc, timeout_of_never_ready, 0, NFLAVORS);
-	tcase_add_loop_test(tc, timeout_of_ready_inner, 0, NFLAVORS);
-	tcase_add_loop_test(tc, timeout_dropped_while_pending, 0, NFLAVORS);
-	tcase_add_loop_test(tc, sleep_reset, 0, NFLAVORS);
-	tcase_add_loop_test(tc, dropped_sleep_unregisters, 0, NFLAVORS);
-	tcase_add_loop_test(tc, far_future_sleeps, 0, NFLAVORS);
+	tcase_add_loop_test(tc, sleeps_never_early, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, past_deadlines_complete_at_once, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, sleeps_complete_in_deadline_order, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, timeout_of_never_ready, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, timeout_of_ready_inner, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, timeout_dropped_while_pending, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, sleep_reset, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, dropped_sleep_unregisters, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, far_future_sleeps, 0, TEST_NFLAVORS);
 	tcase_add_test(tc, block_on_future_dropped_after_free);
 	suite_add_tcase(s, tc);
 
