@@ -22,7 +22,7 @@ td_waker test_waker_make(test_waker *tw);
 /* A poll context whose waker is *w (w must outlive the context's use). */
 static inline td_context test_context(const td_waker *w)
 {
-	td_context cx = {w};
+	td_context cx = {.waker = w};
 	return cx;
 }
 

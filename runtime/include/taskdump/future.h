@@ -86,9 +86,18 @@ struct td_future {
 	const td_future_vtable *vtable;
 };
 
-/* Passed to every poll: who to wake when the future can make progress. */
+/* Passed to every poll: who to wake when the future can make progress.
+ * Build your own as `td_context cx = {.waker = &w};` (no_capture false). */
 struct td_context {
 	const td_waker *waker;
+	/* Set only by the runtime, in the contexts of its real polls (and
+	 * carried into the contexts its combinators make for their children):
+	 * no trace capture is running for this poll, so leaf hooks need not
+	 * look for one.  A context of your own must leave it false, and a
+	 * future polled inside td_trace_capture() must not be given a
+	 * context that has it (its leaves would not be captured and would
+	 * run for real); td_trace_future() clears it itself. */
+	bool no_capture;
 };
 
 /* Poll `f` once. */

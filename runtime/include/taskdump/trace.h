@@ -15,7 +15,8 @@
  *     }
  *
  * While no trace capture is running on this thread td_trace_leaf() returns
- * false at the cost of a thread-local load and a branch.  During a capture
+ * false at the cost of a call and a branch (in a context the runtime made
+ * for a real poll, no_capture) or a thread-local load.  During a capture
  * it records the native return addresses from the leaf up to the innermost
  * trace root (the task's top-level poll), records the wait description and
  * returns true: the leaf must then return TD_PENDING at once, with no side
@@ -105,11 +106,16 @@ typedef struct td_trace td_trace;
  * leaves it reached recorded (a task waiting in a join_all of three pending
  * children gives three backtraces).  Only raw addresses are stored.
  * Captures nest: an inner capture has its own collector and the outer one
- * resumes afterwards.  Returns NULL only when out of memory. */
+ * resumes afterwards.  Futures that fn polls must be given contexts of its
+ * own making (or their children's), not the context of the poll that calls
+ * td_trace_capture: that one has no_capture set (future.h), and leaves
+ * polled with it would neither be captured nor stay pending.  Returns NULL
+ * only when out of memory. */
 TD_API td_trace *td_trace_capture(void (*fn)(void *arg), void *arg);
 
 /* Poll `future` once inside a trace root with a collector installed, with
- * `cx` as its context (NULL: a no-op waker), and return the trace. */
+ * a copy of `cx` as its context (no_capture cleared; NULL: a no-op waker),
+ * and return the trace. */
 TD_API td_trace *td_trace_future(td_future *future, td_context *cx);
 
 /* Number of backtraces in a trace. */

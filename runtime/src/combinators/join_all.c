@@ -60,7 +60,7 @@ static td_poll td_join_all_trace(td_join_all *j, td_context *cx)
 		}
 		if (sh->slots[i].done)
 			continue;
-		if (td_comb_poll_child(sh, i, j->children[i]) == TD_READY)
+		if (td_comb_poll_child(sh, i, j->children[i], cx) == TD_READY)
 			td_comb_set_retry(sh, i);
 	}
 	return TD_PENDING;
@@ -71,7 +71,7 @@ static td_poll td_join_all_poll(td_future *f, td_context *cx)
 	td_join_all *j = (td_join_all *)f;
 	struct td_comb_shared *sh;
 
-	if (td_comb_tracing())
+	if (td_comb_tracing(cx))
 		return td_join_all_trace(j, cx);
 	if (j->remaining == 0)
 		return TD_READY; /* n == 0, or polled again after READY */
@@ -88,7 +88,7 @@ static td_poll td_join_all_poll(td_future *f, td_context *cx)
 	for (size_t i = 0; i < j->n; i++) {
 		if (!td_comb_should_poll(sh, i))
 			continue;
-		if (td_comb_poll_child(sh, i, j->children[i]) == TD_READY) {
+		if (td_comb_poll_child(sh, i, j->children[i], cx) == TD_READY) {
 			sh->slots[i].done = true;
 			j->remaining--;
 		}

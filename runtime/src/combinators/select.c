@@ -74,7 +74,7 @@ static td_poll td_select_trace(td_select *s, td_context *cx)
 			(void)td_comb_poll(s->children[i], cx);
 			continue;
 		}
-		if (td_comb_poll_child(sh, i, s->children[i]) == TD_READY)
+		if (td_comb_poll_child(sh, i, s->children[i], cx) == TD_READY)
 			td_comb_set_retry(sh, i);
 	}
 	return TD_PENDING;
@@ -114,7 +114,7 @@ static td_poll td_select_poll(td_future *f, td_context *cx)
 	struct td_comb_shared *sh;
 	size_t start;
 
-	if (td_comb_tracing())
+	if (td_comb_tracing(cx))
 		return td_select_trace(s, cx);
 	if (select_finished(s))
 		return TD_READY; /* polled again after READY */
@@ -129,7 +129,7 @@ static td_poll td_select_poll(td_future *f, td_context *cx)
 
 		if (!td_comb_should_poll(sh, i))
 			continue;
-		if (td_comb_poll_child(sh, i, s->children[i]) == TD_READY) {
+		if (td_comb_poll_child(sh, i, s->children[i], cx) == TD_READY) {
 			select_finish(s, i);
 			return TD_READY;
 		}

@@ -104,13 +104,14 @@ static inline bool td_comb_should_poll(struct td_comb_shared *sh, size_t i)
 	return td_comb_take_woken(sh, i) || retry;
 }
 
-/* True while a trace capture runs on this thread (inline td_tracing()). */
-static inline bool td_comb_tracing(void)
+/* True while a trace capture runs on this thread for a poll with `cx`. */
+static inline bool td_comb_tracing(const td_context *cx)
 {
 #ifdef TD_TRACING_DISABLED
+	(void)cx;
 	return false;
 #else
-	return __builtin_expect(td_tls_collector != NULL, 0);
+	return td_capture_on(cx);
 #endif
 }
 
@@ -121,12 +122,14 @@ static inline td_poll td_comb_poll(td_future *child, td_context *cx)
 	return td_async_poll_child(child, cx);
 }
 
-/* Poll child i of a block with its own waker. */
+/* Poll child i of a block with its own waker (and the parent context's
+ * no_capture). */
 static inline td_poll td_comb_poll_child(struct td_comb_shared *sh, size_t i,
-					 td_future *child)
+					 td_future *child,
+					 const td_context *cx)
 {
 	td_waker w = td_comb_child_waker(sh, i);
-	td_context ccx = {&w};
+	td_context ccx = {.waker = &w, .no_capture = cx->no_capture};
 
 	return td_comb_poll(child, &ccx);
 }

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,27 +37,37 @@ struct td_ct {
 	size_t cap, head, len;
 	_Atomic size_t queued; /* mirrors len for dumps (relaxed) */
 	uint32_t tick;
+	struct td_poll_clock clock;
 	struct td_worker_status status;
 };
 
 /* ---- local FIFO ------------------------------------------------------ */
 
+/* Double the ring.  realloc, not malloc and copy: a big ring is its own
+ * mapping, which realloc moves without touching a page (spawning a million
+ * tasks would otherwise fault in every generation of the ring).  The
+ * entries that wrapped around to the front then move up behind the rest. */
+static bool ring_grow(struct td_ct *ct)
+{
+	size_t ncap = ct->cap ? ct->cap * 2 : 256;
+	struct td_task **p = realloc(ct->ring, ncap * sizeof(*p));
+	if (!p)
+		return false;
+	size_t tail_len = ct->head + ct->len > ct->cap
+				  ? ct->head + ct->len - ct->cap
+				  : 0; /* entries at p[0 .. tail_len) */
+	memcpy(p + ct->cap, p, tail_len * sizeof(*p));
+	ct->ring = p;
+	ct->cap = ncap;
+	return true;
+}
+
 /* The ring's capacity is a power of two (indices are masked, not divided:
  * this runs twice per task). */
 static bool ring_push(struct td_ct *ct, struct td_task *t)
 {
-	if (ct->len == ct->cap) {
-		size_t ncap = ct->cap ? ct->cap * 2 : 256;
-		struct td_task **p = malloc(ncap * sizeof(*p));
-		if (!p)
-			return false;
-		for (size_t i = 0; i < ct->len; i++)
-			p[i] = ct->ring[(ct->head + i) & (ct->cap - 1)];
-		free(ct->ring);
-		ct->ring = p;
-		ct->cap = ncap;
-		ct->head = 0;
-	}
+	if (ct->len == ct->cap && !ring_grow(ct))
+		return false;
 	ct->ring[(ct->head + ct->len) & (ct->cap - 1)] = t;
 	ct->len++;
 	atomic_store_explicit(&ct->queued, ct->len, memory_order_relaxed);
@@ -119,7 +130,7 @@ static void run_task(struct td_runtime *rt, struct td_ct *ct,
 {
 	td_worker_status_enter_poll(&ct->status, t);
 	td_tls_budget = rt->budget;
-	bool again = td_task_run(t, 0);
+	bool again = td_task_run(t, 0, td_poll_clock_stamp(&ct->clock));
 	td_worker_status_leave_poll(&ct->status);
 	if (again)
 		ct_schedule(&rt->sched, t, true);
@@ -162,7 +173,7 @@ static int ct_block_on(struct td_runtime *rt, td_future *f, void **out)
 	struct td_main_future main;
 	td_main_future_enter(rt, &main, f, &ct->parker);
 	const td_waker waker = td_main_waker_borrow(mw);
-	td_context cx = {&waker};
+	td_context cx = {.waker = &waker, .no_capture = true}; /* real polls */
 	int result = 0;
 
 	for (;;) {
@@ -186,11 +197,15 @@ static int ct_block_on(struct td_runtime *rt, td_future *f, void **out)
 		}
 		/* A batch of tasks between two polls of the block_on future,
 		 * even when that future keeps waking itself (a yield loop
-		 * must not starve the tasks it waits for). */
+		 * must not starve the tasks it waits for).  The block_on
+		 * poll may have been long: read the clock again. */
 		unsigned ran = 0;
+		td_poll_clock_expire(&ct->clock);
 		while (ran < rt->event_interval) {
-			if (td_dump_gate_raised(&rt->gate))
+			if (td_dump_gate_raised(&rt->gate)) {
 				td_worker_gate_wait(&rt->gate, &ct->status, 0);
+				td_poll_clock_expire(&ct->clock);
+			}
 			ct->tick++;
 			struct td_task *t = next_task(rt, ct);
 			if (!t)

@@ -17,19 +17,32 @@ void td_owned_init(struct td_owned *o)
 	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++) {
 		struct td_owned_shard *sh = &o->shards[i];
 		sh->lock = (sync_flock){0};
-		sh->tasks = NULL;
-		sh->free = NULL;
-		sh->used = sh->cap = sh->live = sh->nfree = 0;
+		sh->slots = NULL;
+		sh->used = sh->cap = sh->live = 0;
+		sh->free_head = TD_OWNED_NONE;
 	}
 	atomic_init(&o->closed, false);
 }
 
 void td_owned_destroy(struct td_owned *o)
 {
-	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++) {
-		free(o->shards[i].tasks);
-		free(o->shards[i].free);
-	}
+	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++)
+		free(o->shards[i].slots);
+}
+
+static inline bool is_hole(uintptr_t slot)
+{
+	return slot & 1u;
+}
+
+static inline uintptr_t hole(uint32_t next)
+{
+	return (uintptr_t)next << 1 | 1u;
+}
+
+static inline uint32_t hole_next(uintptr_t slot)
+{
+	return (uint32_t)(slot >> 1);
 }
 
 /* Under the lock: make room for one more slot. */
@@ -38,14 +51,10 @@ static bool grow(struct td_owned_shard *sh)
 	uint32_t ncap = sh->cap ? sh->cap * 2 : 64;
 	if (ncap == TD_OWNED_NONE || ncap < sh->cap)
 		return false;
-	struct td_task **t = realloc(sh->tasks, ncap * sizeof(*t));
-	if (!t)
+	uintptr_t *p = realloc(sh->slots, ncap * sizeof(*p));
+	if (!p)
 		return false;
-	sh->tasks = t;
-	uint32_t *f = realloc(sh->free, ncap * sizeof(*f));
-	if (!f)
-		return false; /* tasks grew; cap did not: retried later */
-	sh->free = f;
+	sh->slots = p;
 	sh->cap = ncap;
 	return true;
 }
@@ -60,8 +69,9 @@ int td_owned_bind(struct td_owned *o, struct td_task *t)
 		return -ESHUTDOWN;
 	}
 	uint32_t i;
-	if (sh->nfree) {
-		i = sh->free[--sh->nfree];
+	if (sh->free_head != TD_OWNED_NONE) {
+		i = sh->free_head;
+		sh->free_head = hole_next(sh->slots[i]);
 	} else {
 		if (sh->used == sh->cap && !grow(sh)) {
 			sync_flock_unlock(&sh->lock);
@@ -70,7 +80,7 @@ int td_owned_bind(struct td_owned *o, struct td_task *t)
 		i = sh->used++;
 	}
 	t->owned_index = i;
-	sh->tasks[i] = t;
+	sh->slots[i] = (uintptr_t)t;
 	sh->live++;
 	sync_flock_unlock(&sh->lock);
 	return 0;
@@ -82,15 +92,15 @@ static bool unlink_task(struct td_owned_shard *sh, struct td_task *t)
 	uint32_t i = t->owned_index;
 	if (i == TD_OWNED_NONE)
 		return false; /* not listed (taken by shutdown) */
-	sh->tasks[i] = NULL;
 	t->owned_index = TD_OWNED_NONE;
 	sh->live--;
 	if (sh->live == 0) {
 		/* Empty: start over from slot 0 (keeps dumps' scans short). */
 		sh->used = 0;
-		sh->nfree = 0;
+		sh->free_head = TD_OWNED_NONE;
 	} else {
-		sh->free[sh->nfree++] = i; /* nfree < used <= cap */
+		sh->slots[i] = hole(sh->free_head);
+		sh->free_head = i;
 	}
 	return true;
 }
@@ -117,9 +127,11 @@ void td_owned_close_and_shutdown(struct td_owned *o)
 			struct td_task *t = NULL;
 			sync_flock_lock(&sh->lock);
 			while (sh->used && !t) {
-				t = sh->tasks[sh->used - 1];
-				if (!t)
+				uintptr_t slot = sh->slots[sh->used - 1];
+				if (is_hole(slot))
 					sh->used--; /* a hole at the end */
+				else
+					t = (struct td_task *)slot;
 			}
 			if (t)
 				unlink_task(sh, t);
@@ -168,9 +180,9 @@ struct td_task **td_owned_snapshot(struct td_owned *o, bool take_refs,
 			cap = ncap;
 		}
 		for (uint32_t k = 0; k < sh->used; k++) {
-			struct td_task *t = sh->tasks[k];
-			if (!t)
+			if (is_hole(sh->slots[k]))
 				continue;
+			struct td_task *t = (struct td_task *)sh->slots[k];
 			if (take_refs)
 				td_task_ref(t);
 			arr[len++] = t;

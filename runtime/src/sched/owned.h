@@ -3,11 +3,11 @@
  * Tasks are listed from spawn until they complete (then they remove
  * themselves).  Shutdown and dumps walk the list.  Each of TD_OWNED_SHARDS
  * shards (chosen by task id, so spawns and completions on different
- * workers rarely meet on a lock) is an array of task pointers; a task
- * knows its slot (owned_index).  Removal leaves a hole (NULL) and keeps
- * its index on a stack of free slots for the next spawn: it touches no
- * other task (moving the last entry into the hole would write to a task
- * that is probably cold in cache).  Arrays rather than linked lists make a
+ * workers rarely meet on a lock) is an array of slots; a task knows its
+ * slot (owned_index).  Removal turns the slot into a hole that links to
+ * the previous free one, for the next spawn: it touches no other task
+ * (moving the last entry into the hole would write to a task that is
+ * probably cold in cache), and the free list costs no memory of its own.  Arrays rather than linked lists make a
  * dump's snapshot a few memcpy()s instead of a pointer chase through
  * 100 000 tasks while workers wait.  The list holds one reference to each
  * listed task.
@@ -30,11 +30,12 @@ struct td_task;
 
 struct td_owned_shard {
 	alignas(64) sync_flock lock; /* a futex lock: taken twice per task */
-	struct td_task **tasks; /* [used]: tasks and NULL holes */
+	/* [used]: a task pointer (tasks are 16-byte aligned), or a hole:
+	 * (index of the next hole << 1) | 1, TD_OWNED_NONE for the last. */
+	uintptr_t *slots;
 	uint32_t used, cap;     /* slots in use (high water), allocated */
 	uint32_t live;          /* listed tasks */
-	uint32_t *free;         /* indices of the holes, a stack */
-	uint32_t nfree;         /* capacity: cap */
+	uint32_t free_head;     /* first hole, or TD_OWNED_NONE */
 };
 
 struct td_owned {

@@ -11,47 +11,12 @@
 
 static inline bool cas(_Atomic uint64_t *st, uint64_t *cur, uint64_t next)
 {
-	return atomic_compare_exchange_weak_explicit(
-		st, cur, next, memory_order_acq_rel, memory_order_acquire);
+	return td_state_cas(st, cur, next);
 }
 
-/* A tracing poll holds the future for a few microseconds; let it finish. */
-static inline void wait_for_tracer(void)
+void td_state_wait_for_tracer(void)
 {
 	sched_yield();
-}
-
-enum td_to_running td_state_to_running(_Atomic uint64_t *st)
-{
-	uint64_t s = atomic_load_explicit(st, memory_order_acquire);
-	for (;;) {
-		if (s & TD_ST_TRACING) {
-			wait_for_tracer();
-			s = atomic_load_explicit(st, memory_order_acquire);
-			continue;
-		}
-		if (s & (TD_ST_RUNNING | TD_ST_COMPLETE))
-			return TD_TO_RUNNING_FAILED;
-		uint64_t n = (s & ~TD_ST_NOTIFIED) | TD_ST_RUNNING;
-		if (cas(st, &s, n))
-			return (n & TD_ST_CANCELLED) ? TD_TO_RUNNING_CANCELLED
-						     : TD_TO_RUNNING_OK;
-	}
-}
-
-enum td_to_idle td_state_to_idle(_Atomic uint64_t *st)
-{
-	uint64_t s = atomic_load_explicit(st, memory_order_acquire);
-	for (;;) {
-		if (s & TD_ST_CANCELLED)
-			return TD_TO_IDLE_CANCELLED;
-		uint64_t n = s & ~TD_ST_RUNNING;
-		bool notified = (s & TD_ST_NOTIFIED) != 0;
-		if (!notified)
-			n -= TD_ST_REF_ONE;
-		if (cas(st, &s, n))
-			return notified ? TD_TO_IDLE_NOTIFIED : TD_TO_IDLE_OK;
-	}
 }
 
 uint64_t td_state_to_complete(_Atomic uint64_t *st)
@@ -86,26 +51,6 @@ enum td_wake_action td_state_wake_by_val(_Atomic uint64_t *st)
 	}
 }
 
-enum td_wake_action td_state_wake_by_ref(_Atomic uint64_t *st)
-{
-	uint64_t s = atomic_load_explicit(st, memory_order_acquire);
-	for (;;) {
-		uint64_t n;
-		enum td_wake_action act;
-		if (s & (TD_ST_COMPLETE | TD_ST_NOTIFIED))
-			return TD_WAKE_NOTHING;
-		if (s & TD_ST_RUNNING) {
-			n = s | TD_ST_NOTIFIED;
-			act = TD_WAKE_NOTHING;
-		} else {
-			n = (s | TD_ST_NOTIFIED) + TD_ST_REF_ONE;
-			act = TD_WAKE_SUBMIT;
-		}
-		if (cas(st, &s, n))
-			return act;
-	}
-}
-
 enum td_wake_action td_state_cancel(_Atomic uint64_t *st)
 {
 	uint64_t s = atomic_load_explicit(st, memory_order_acquire);
@@ -133,7 +78,7 @@ bool td_state_to_shutdown(_Atomic uint64_t *st)
 	uint64_t s = atomic_load_explicit(st, memory_order_acquire);
 	for (;;) {
 		if (s & TD_ST_TRACING) {
-			wait_for_tracer();
+			td_state_wait_for_tracer();
 			s = atomic_load_explicit(st, memory_order_acquire);
 			continue;
 		}

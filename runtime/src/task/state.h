@@ -68,15 +68,30 @@ enum td_wake_action {
 	TD_WAKE_DEALLOC,  /* the last reference went: free the task */
 };
 
+/* Every transition is a compare-and-swap loop over the whole word (state.c
+ * says why); acq_rel on success, acquire on failure. */
+static inline bool td_state_cas(_Atomic uint64_t *st, uint64_t *cur,
+				uint64_t next)
+{
+	return atomic_compare_exchange_weak_explicit(
+		st, cur, next, memory_order_acq_rel, memory_order_acquire);
+}
+
+/* A tracing poll holds the future for a few microseconds: let it finish
+ * (yields the CPU). */
+void td_state_wait_for_tracer(void);
+
+/* The transitions of every poll and wake are inline (below). */
+
 /* NOTIFIED -> RUNNING (clearing NOTIFIED); see enum td_to_running. */
-enum td_to_running td_state_to_running(_Atomic uint64_t *st);
+static inline enum td_to_running td_state_to_running(_Atomic uint64_t *st);
 
 /* RUNNING -> idle after a TD_PENDING poll.  On TD_TO_IDLE_NOTIFIED the
  * NOTIFIED bit stays set and the caller's reference becomes the new
  * Notified reference; on TD_TO_IDLE_OK the caller's reference is dropped
  * in the same atomic step (never the last one: the owned list holds one);
  * on TD_TO_IDLE_CANCELLED RUNNING is kept. */
-enum td_to_idle td_state_to_idle(_Atomic uint64_t *st);
+static inline enum td_to_idle td_state_to_idle(_Atomic uint64_t *st);
 
 /* RUNNING -> COMPLETE; returns the new state. */
 uint64_t td_state_to_complete(_Atomic uint64_t *st);
@@ -85,7 +100,7 @@ uint64_t td_state_to_complete(_Atomic uint64_t *st);
 enum td_wake_action td_state_wake_by_val(_Atomic uint64_t *st);
 
 /* A wake that keeps the waker's reference (takes a new one on SUBMIT). */
-enum td_wake_action td_state_wake_by_ref(_Atomic uint64_t *st);
+static inline enum td_wake_action td_state_wake_by_ref(_Atomic uint64_t *st);
 
 /* Abort: set CANCELLED; returns TD_WAKE_SUBMIT when the task was idle and
  * the caller must schedule the new Notified reference (the scheduler then
@@ -132,5 +147,60 @@ bool td_state_unset_join_waker(_Atomic uint64_t *st);
  * when that was the last reference; stores the state before in *prev
  * (may be NULL). */
 bool td_state_drop_join_handle(_Atomic uint64_t *st, uint64_t *prev);
+
+/* ---- inline bodies --------------------------------------------------- */
+
+static inline enum td_to_running td_state_to_running(_Atomic uint64_t *st)
+{
+	uint64_t s = atomic_load_explicit(st, memory_order_acquire);
+	for (;;) {
+		if (s & TD_ST_TRACING) {
+			td_state_wait_for_tracer();
+			s = atomic_load_explicit(st, memory_order_acquire);
+			continue;
+		}
+		if (s & (TD_ST_RUNNING | TD_ST_COMPLETE))
+			return TD_TO_RUNNING_FAILED;
+		uint64_t n = (s & ~TD_ST_NOTIFIED) | TD_ST_RUNNING;
+		if (td_state_cas(st, &s, n))
+			return (n & TD_ST_CANCELLED) ? TD_TO_RUNNING_CANCELLED
+						     : TD_TO_RUNNING_OK;
+	}
+}
+
+static inline enum td_to_idle td_state_to_idle(_Atomic uint64_t *st)
+{
+	uint64_t s = atomic_load_explicit(st, memory_order_acquire);
+	for (;;) {
+		if (s & TD_ST_CANCELLED)
+			return TD_TO_IDLE_CANCELLED;
+		uint64_t n = s & ~TD_ST_RUNNING;
+		bool notified = (s & TD_ST_NOTIFIED) != 0;
+		if (!notified)
+			n -= TD_ST_REF_ONE;
+		if (td_state_cas(st, &s, n))
+			return notified ? TD_TO_IDLE_NOTIFIED : TD_TO_IDLE_OK;
+	}
+}
+
+static inline enum td_wake_action td_state_wake_by_ref(_Atomic uint64_t *st)
+{
+	uint64_t s = atomic_load_explicit(st, memory_order_acquire);
+	for (;;) {
+		uint64_t n;
+		enum td_wake_action act;
+		if (s & (TD_ST_COMPLETE | TD_ST_NOTIFIED))
+			return TD_WAKE_NOTHING;
+		if (s & TD_ST_RUNNING) {
+			n = s | TD_ST_NOTIFIED;
+			act = TD_WAKE_NOTHING;
+		} else {
+			n = (s | TD_ST_NOTIFIED) + TD_ST_REF_ONE;
+			act = TD_WAKE_SUBMIT;
+		}
+		if (td_state_cas(st, &s, n))
+			return act;
+	}
+}
 
 #endif /* TD_TASK_STATE_H */

@@ -28,24 +28,35 @@ struct td_task *td_task_alloc(const td_future *future, size_t size,
 	struct td_task *t = malloc(sizeof(*t) + size);
 	if (!t)
 		return NULL;
-	memset(t, 0, sizeof(*t));
+	char *name = NULL;
 	if (opts && opts->name) {
-		t->name = strdup(opts->name);
-		if (!t->name) {
+		name = strdup(opts->name);
+		if (!name) {
 			free(t);
 			return NULL;
 		}
 	}
-	memcpy(t->future, future, size);
-	t->site = opts ? opts->site : NULL;
-	t->id = atomic_fetch_add_explicit(&next_task_id, 1,
-					  memory_order_relaxed);
-	atomic_init(&t->worker, -1);
-	t->owned_index = TD_OWNED_NONE;
 	/* References: the owned list, the first Notified, the join handle. */
 	uint64_t refs = joinable ? 3 : 2;
 	uint64_t flags = TD_ST_NOTIFIED | (joinable ? TD_ST_JOIN_INTEREST : 0);
+	/* Field by field: a memset (or a struct assignment, which GCC turns
+	 * into one) of the header is a rep stos that costs more than all the
+	 * rest of a spawn. */
+	t->id = atomic_fetch_add_explicit(&next_task_id, 1,
+					  memory_order_relaxed);
+	t->site = opts ? opts->site : NULL;
+	t->name = name;
+	t->join_waker = (td_waker){NULL, NULL};
+	t->owned_index = TD_OWNED_NONE;
+	t->cancelled_output = 0;
+	t->owned_shard = 0;
 	atomic_init(&t->state, refs * TD_ST_REF_ONE | flags);
+	t->queue_next = NULL;
+	t->sched = NULL;
+	atomic_init(&t->last_poll, 0);
+	atomic_init(&t->polls, 0);
+	atomic_init(&t->worker, -1);
+	memcpy(t->future, future, size);
 	return t;
 }
 
@@ -100,7 +111,7 @@ static void cancel(struct td_task *t)
 	complete(t, NULL, true);
 }
 
-bool td_task_run(struct td_task *t, int worker)
+bool td_task_run(struct td_task *t, int worker, uint32_t now_ms)
 {
 	switch (td_state_to_running(&t->state)) {
 	case TD_TO_RUNNING_FAILED:
@@ -118,14 +129,14 @@ bool td_task_run(struct td_task *t, int worker)
 			      atomic_load_explicit(&t->polls,
 						   memory_order_relaxed) + 1,
 			      memory_order_relaxed);
-	atomic_store_explicit(&t->last_poll, td_task_clock32(),
-			      memory_order_relaxed);
+	atomic_store_explicit(&t->last_poll, now_ms, memory_order_relaxed);
 	atomic_store_explicit(&t->worker, (int16_t)worker,
 			      memory_order_relaxed);
 
-	/* A borrowed waker: the poll holds the task's reference. */
+	/* A borrowed waker: the poll holds the task's reference.  A real
+	 * poll: no capture runs on this thread for it. */
 	const td_waker waker = {&task_waker_vtable, t};
-	td_context cx = {&waker};
+	td_context cx = {.waker = &waker, .no_capture = true};
 	struct td_task *prev = td_tls_current_task;
 	td_tls_current_task = t;
 	td_future *f = td_task_future(t);
@@ -156,7 +167,7 @@ bool td_task_trace_poll(struct td_task *t)
 		return false;
 
 	const td_waker waker = {&task_waker_vtable, t};
-	td_context cx = {&waker};
+	td_context cx = {.waker = &waker}; /* a tracing poll */
 	struct td_task *prev = td_tls_current_task;
 	int prev_budget = td_tls_budget;
 	td_tls_current_task = t;

@@ -4,7 +4,7 @@
  * ----------------------------------------------
  * While a task is polled the native stack reads, innermost first:
  *
- *     td_trace_record_leaf      <- this file (skipped)
+ *     td_trace_record_leaf_at   <- this file (skipped)
  *     td_sleep_poll             <- the leaf         (kept: ips[0])
  *     level3_poll ... level1_poll                   (kept)
  *     td_trace_root_poll        <- the trace root   (stop, not kept)
@@ -15,6 +15,12 @@
  * and stop at the first one inside td_trace_root_poll.  Both address ranges
  * come from unw_get_proc_info_by_ip() once, so no symbol is ever looked up
  * while tasks are paused.
+ *
+ * The runtime's own leaves reach td_trace_record_leaf_at by a tail call
+ * (trace/leaf.h), so their frame is usually gone from the stack: they pass
+ * an address inside themselves, which becomes ips[0].  Where the compiler
+ * made it a plain call, the leaf's frame comes first and is dropped (its
+ * function's range is looked up once per collector).
  */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -47,6 +53,7 @@ struct ip_range {
 
 static struct ip_range root_range;   /* td_trace_root_poll */
 static struct ip_range record_range; /* td_trace_record_leaf */
+static struct ip_range record_at_range; /* td_trace_record_leaf_at */
 static struct ip_range leaf_api_range; /* td_trace_leaf */
 static pthread_once_t ranges_once = PTHREAD_ONCE_INIT;
 
@@ -67,6 +74,7 @@ static void load_ranges(void)
 {
 	root_range = range_of((void *)td_trace_root_poll);
 	record_range = range_of((void *)td_trace_record_leaf);
+	record_at_range = range_of((void *)td_trace_record_leaf_at);
 	leaf_api_range = range_of((void *)td_trace_leaf);
 }
 
@@ -159,17 +167,41 @@ void td_collector_release(struct td_collector *c)
 	td_collector_init(c);
 }
 
-/* Append a backtrace of the current stack, from the leaf's frame up to
- * (not including) the innermost root, to the installed collector. */
 /* How deep the last backtrace on this thread went, root included: the
  * next walk stops there (unw_backtrace cannot be told where to stop, and
  * the frames above the root - the dump's own - are a third of the walk).
  * A walk that does not reach the root is redone in full. */
 static __thread int depth_hint __attribute__((tls_model("initial-exec")));
 
-/* Append a backtrace of the current stack, from the leaf's frame up to
- * (not including) the innermost root, to the installed collector. */
-__attribute__((noinline)) bool td_trace_record_leaf(const td_wait *what)
+static inline bool in_recorder(uintptr_t ip)
+{
+	return in_range(&record_range, ip) || in_range(&record_at_range, ip) ||
+	       in_range(&leaf_api_range, ip);
+}
+
+/* The address range of the function holding leaf_ip (a hook's address
+ * plus one), cached in the collector; {0, 0} when unknown. */
+static struct ip_range leaf_function(struct td_collector *c,
+				     const void *leaf_ip)
+{
+	uintptr_t ip = (uintptr_t)leaf_ip;
+	struct td_leaf_fn *e =
+		&c->leaf_fns[(ip >> 4) % (sizeof(c->leaf_fns) /
+					  sizeof(c->leaf_fns[0]))];
+	if (e->leaf_ip != ip) {
+		struct ip_range r = range_of((void *)(ip - 1));
+		*e = (struct td_leaf_fn){ip, r.start, r.end};
+	}
+	return (struct ip_range){e->start, e->end};
+}
+
+/* Append a backtrace of the current stack, up to (not including) the
+ * innermost root, to the installed collector: from the recorder's caller
+ * (leaf_ip == NULL), or leaf_ip followed by the leaf's callers.  Inlined
+ * into both entry points, so that the walk starts in one of the recorder
+ * ranges skipped below. */
+static inline __attribute__((always_inline)) void
+record(const td_wait *what, const void *leaf_ip)
 {
 	enum { FULL = TD_TRACE_MAX_FRAMES + 8 };
 	struct td_collector *c = td_tls_collector;
@@ -181,11 +213,8 @@ __attribute__((noinline)) bool td_trace_record_leaf(const td_wait *what)
 
 	for (;;) {
 		n = unw_backtrace(raw, limit);
-		/* Skip this function and the public td_trace_leaf wrapper. */
 		first = 0;
-		while (first < n &&
-		       (in_range(&record_range, (uintptr_t)raw[first]) ||
-			in_range(&leaf_api_range, (uintptr_t)raw[first])))
+		while (first < n && in_recorder((uintptr_t)raw[first]))
 			first++;
 		last = first;
 		reached_root = false;
@@ -203,7 +232,16 @@ __attribute__((noinline)) bool td_trace_record_leaf(const td_wait *what)
 	if (reached_root)
 		depth_hint = last + 1;
 
-	size_t count = (size_t)(last - first);
+	/* A leaf that passed its own address: when its hook was not a tail
+	 * call its frame is still there, next; leaf_ip stands for it. */
+	bool prepend = leaf_ip != NULL;
+	if (prepend && first < last) {
+		struct ip_range fn = leaf_function(c, leaf_ip);
+		if (in_range(&fn, (uintptr_t)raw[first] - 1))
+			first++;
+	}
+
+	size_t count = (size_t)(last - first) + prepend;
 	bool truncated = have_root && !reached_root;
 	if (count > TD_TRACE_MAX_FRAMES) {
 		count = TD_TRACE_MAX_FRAMES;
@@ -215,16 +253,32 @@ __attribute__((noinline)) bool td_trace_record_leaf(const td_wait *what)
 	    !grow((void **)&c->ips, &c->cap_ips, c->nips + count,
 		  sizeof(*c->ips))) {
 		c->out_of_memory = true;
-		return true;
+		return;
 	}
 	td_backtrace *bt = &c->bts[c->nbts++];
 	bt->ips = (const uintptr_t *)(uintptr_t)c->nips; /* index until finish */
 	bt->n = count;
 	bt->wait = *what;
 	bt->truncated = truncated;
-	memcpy(c->ips + c->nips, raw + first, count * sizeof(uintptr_t));
+	uintptr_t *out = c->ips + c->nips;
+	size_t k = 0;
+	if (prepend && count > 0)
+		out[k++] = (uintptr_t)leaf_ip;
+	memcpy(out + k, raw + first, (count - k) * sizeof(uintptr_t));
 	c->nips += count;
+}
+
+__attribute__((noinline)) bool td_trace_record_leaf(const td_wait *what)
+{
+	record(what, NULL);
 	return true;
+}
+
+__attribute__((noinline)) td_poll
+td_trace_record_leaf_at(const td_wait *what, const void *leaf_ip)
+{
+	record(what, leaf_ip);
+	return TD_PENDING;
 }
 
 /* ---- public API ------------------------------------------------------ */
@@ -232,12 +286,12 @@ __attribute__((noinline)) bool td_trace_record_leaf(const td_wait *what)
 __attribute__((noinline)) bool td_trace_leaf(td_context *cx,
 					     const td_wait *what)
 {
-	(void)cx;
 #ifdef TD_TRACING_DISABLED
+	(void)cx;
 	(void)what;
 	return false;
 #else
-	if (__builtin_expect(td_tls_collector == NULL, 1))
+	if (!td_capture_on(cx))
 		return false;
 	return td_trace_record_leaf(what);
 #endif
@@ -279,8 +333,11 @@ static void poll_under_root(void *arg)
 td_trace *td_trace_future(td_future *future, td_context *cx)
 {
 	td_waker noop = td_waker_noop();
-	td_context noop_cx = {&noop};
-	struct poll_once p = {future, cx ? cx : &noop_cx};
+	/* The caller's context, but never one that lets leaves skip the
+	 * capture (a task tracing its own child passes its real context). */
+	td_context own = cx ? *cx : (td_context){.waker = &noop};
+	own.no_capture = false;
+	struct poll_once p = {future, &own};
 
 	return td_trace_capture(poll_under_root, &p);
 }

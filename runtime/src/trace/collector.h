@@ -26,6 +26,11 @@ struct td_collector {
 	size_t nips, cap_ips;
 	bool out_of_memory;         /* some backtrace could not be stored */
 	bool finished;
+	/* The functions of the leaves seen, by hook address (capture.c):
+	 * a direct-mapped cache, zero when empty. */
+	struct td_leaf_fn {
+		uintptr_t leaf_ip, start, end;
+	} leaf_fns[16];
 };
 
 /* Start an empty collector (no allocation yet). */

@@ -358,7 +358,7 @@ static size_t capture_mains(struct dump_build *b, struct td_runtime *rt,
 		}
 		size_t first = b->collector.nbts;
 		td_waker noop = td_waker_noop();
-		td_context cx = {&noop};
+		td_context cx = {.waker = &noop};
 		(void)td_trace_root_poll(m->future, &cx);
 		atomic_store(&m->state, TD_MAIN_IDLE);
 		dt->state = TD_DUMP_IDLE;

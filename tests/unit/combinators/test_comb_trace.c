@@ -320,6 +320,80 @@ START_TEST(yield_under_trace)
 }
 END_TEST
 
+/* An async function awaiting a yield: the leaf's hook leaves by a tail
+ * call where the compiler allows it, so the leaf is named by the hook's
+ * address; either way the backtrace runs from the yield to this function,
+ * and the leaf's own frame, when still on the stack (no tail call), is not
+ * listed twice.  (Only at -O0 is td_async_poll_child a frame between.) */
+typedef struct yielder {
+	td_future base;
+	td_async as;
+	td_yield y;
+} yielder;
+
+static td_poll yielder_poll(td_future *f, td_context *cx)
+{
+	yielder *a = (yielder *)f;
+
+	TD_BEGIN(&a->as);
+	td_yield_init(&a->y);
+	TD_AWAIT(&a->as, &a->y, cx);
+	TD_END(&a->as);
+}
+
+static const td_future_vtable yielder_vtable = {.poll = yielder_poll,
+						.type_name = "yielder"};
+
+START_TEST(yield_frames_exact)
+{
+	yielder a = {.base = {&yielder_vtable}};
+	test_waker tw;
+
+	test_waker_init(&tw);
+	td_trace *t = capture(&a.base, &tw);
+	ck_assert_uint_eq(td_trace_count(t), 1);
+	const td_backtrace *bt = td_trace_get(t, 0);
+	ck_assert(!bt->truncated);
+	ck_assert_uint_ge(bt->n, 2);
+	ck_assert_uint_le(bt->n, 3);
+	ck_assert(ip_in_function(bt->ips[0], (void *)a.y.base.vtable->poll));
+	for (size_t k = 1; k < bt->n; k++)
+		ck_assert(!ip_in_function(bt->ips[k],
+					  (void *)a.y.base.vtable->poll));
+	ck_assert(ip_in_function(bt->ips[bt->n - 1], (void *)yielder_poll));
+	td_trace_free(t);
+	ck_assert(!a.y.yielded);
+	ck_assert_int_eq(atomic_load(&tw.wakes), 0);
+	td_future_drop(&a.base);
+}
+END_TEST
+
+/* A context marked by the runtime as a real poll's (no_capture) lets
+ * leaves skip the capture check; td_trace_future must not pass that on,
+ * or the leaf would run for real inside the capture. */
+START_TEST(trace_future_ignores_no_capture)
+{
+	td_yield y;
+	test_waker tw;
+
+	test_waker_init(&tw);
+	td_yield_init(&y);
+	td_waker w = test_waker_make(&tw);
+	td_context real = {.waker = &w, .no_capture = true};
+	td_trace *t = td_trace_future(&y.base, &real);
+	ck_assert_uint_eq(td_trace_count(t), 1);
+	ck_assert_int_eq(td_trace_get(t, 0)->wait.kind, TD_WAIT_YIELD);
+	td_trace_free(t);
+	ck_assert(!y.yielded);
+	ck_assert_int_eq(atomic_load(&tw.wakes), 0);
+	/* Outside a capture the same context polls for real. */
+	ck_assert_int_eq(td_future_poll(&y.base, &real), TD_PENDING);
+	ck_assert(y.yielded);
+	ck_assert_int_eq(atomic_load(&tw.wakes), 1);
+	td_waker_drop(&w);
+}
+END_TEST
+
 /* ---- join_all inside an async function (the header's example) -------- */
 
 typedef struct gather {
@@ -424,6 +498,8 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, select_trace_no_winner_no_drop);
 	tcase_add_test(tc, select_ready_under_trace_wins_later);
 	tcase_add_test(tc, yield_under_trace);
+	tcase_add_test(tc, yield_frames_exact);
+	tcase_add_test(tc, trace_future_ignores_no_capture);
 	tcase_add_test(tc, join_all_in_async_function);
 	tcase_add_test(tc, async_drop_drops_children);
 	suite_add_tcase(s, tc);

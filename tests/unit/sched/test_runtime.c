@@ -379,6 +379,126 @@ START_TEST(runtime_identity)
 }
 END_TEST
 
+/* ---- current-thread: FIFO order while the run queue grows ------------ */
+
+/* The current-thread run queue is a ring that doubles when full.  ROUNDERS
+ * tasks yield ROUNDS times each; on its second poll the first of them
+ * spawns LATE more tasks, which fills the ring while its entries wrap
+ * around the end (they were popped and pushed once already).  The order of
+ * polls must be exactly that of a FIFO queue. */
+enum { ROUNDERS = 200, ROUNDS = 3, LATE = 400, MAX_POLLS = ROUNDERS * (ROUNDS + 1) + LATE };
+
+struct fifo_log {
+	int order[MAX_POLLS];
+	size_t n;
+};
+
+typedef struct fifo_task {
+	td_future base;
+	struct fifo_log *log;
+	int index;    /* 0..ROUNDERS-1, then ROUNDERS.. for the late ones */
+	int polls_left;
+} fifo_task;
+
+static const td_future_vtable fifo_vtable;
+
+static td_poll fifo_poll(td_future *f, td_context *cx)
+{
+	fifo_task *t = (fifo_task *)f;
+
+	ck_assert_uint_lt(t->log->n, MAX_POLLS);
+	t->log->order[t->log->n++] = t->index;
+	if (t->index == 0 && t->polls_left == ROUNDS) { /* second poll */
+		for (int k = 0; k < LATE; k++) {
+			fifo_task late = {{&fifo_vtable}, t->log, ROUNDERS + k, 1};
+			ck_assert_int_eq(td_spawn(NULL, &late, NULL), 0);
+		}
+	}
+	if (--t->polls_left == 0)
+		return TD_READY;
+	td_waker_wake_by_ref(cx->waker); /* a yield: back of the queue */
+	return TD_PENDING;
+}
+
+static const td_future_vtable fifo_vtable = {.poll = fifo_poll};
+
+/* The same schedule, computed with a plain FIFO queue. */
+static size_t fifo_model(int *order)
+{
+	int queue[MAX_POLLS * 2], left[ROUNDERS + LATE];
+	size_t head = 0, tail = 0, n = 0;
+
+	for (int i = 0; i < ROUNDERS; i++) {
+		queue[tail++] = i;
+		left[i] = ROUNDS + 1;
+	}
+	while (head < tail) {
+		int i = queue[head++];
+		order[n++] = i;
+		if (i == 0 && left[i] == ROUNDS) {
+			for (int k = 0; k < LATE; k++) {
+				queue[tail++] = ROUNDERS + k;
+				left[ROUNDERS + k] = 1;
+			}
+		}
+		if (--left[i] > 0)
+			queue[tail++] = i;
+	}
+	return n;
+}
+
+/* Spawns the rounders from the driving thread (so that they queue in the
+ * ring, not in the injection queue) and joins them. */
+typedef struct fifo_main {
+	td_future base;
+	struct fifo_log *log;
+	td_join_handle hs[ROUNDERS];
+	test_joiner joiner;
+	bool spawned;
+} fifo_main;
+
+static td_poll fifo_main_poll(td_future *f, td_context *cx)
+{
+	fifo_main *m = (fifo_main *)f;
+
+	if (!m->spawned) {
+		for (int i = 0; i < ROUNDERS; i++) {
+			fifo_task t = {{&fifo_vtable}, m->log, i, ROUNDS + 1};
+			ck_assert_int_eq(td_spawn(NULL, &t, &m->hs[i]), 0);
+		}
+		test_joiner_init(&m->joiner, m->hs, ROUNDERS);
+		m->spawned = true;
+	}
+	return td_future_poll(&m->joiner.base, cx);
+}
+
+static const td_future_vtable fifo_main_vtable = {.poll = fifo_main_poll};
+
+START_TEST(current_thread_fifo_across_ring_growth)
+{
+	td_runtime *rt = test_rt_new(0);
+	static struct fifo_log log;
+	static int expected[MAX_POLLS];
+	static fifo_main m;
+
+	ck_assert_int_eq(test_flavors[0].flavor, TD_FLAVOR_CURRENT_THREAD);
+	m = (fifo_main){.base = {&fifo_main_vtable}, .log = &log};
+	log.n = 0;
+	ck_assert_int_eq(td_runtime_block_on(rt, &m.base, NULL), 0);
+	ck_assert_int_eq(m.joiner.errors, 0);
+	/* The late tasks (detached) ran before the first rounder's third
+	 * poll, so all is done once the rounders are. */
+	ck_assert_uint_eq(td_runtime_task_count(rt), 0);
+	size_t n = fifo_model(expected);
+	ck_assert_uint_eq(log.n, n);
+	for (size_t k = 0; k < n; k++)
+		ck_assert_msg(log.order[k] == expected[k],
+			      "poll %zu ran task %d, FIFO order says %d", k,
+			      log.order[k], expected[k]);
+	td_runtime_free(rt);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("runtime");
@@ -392,6 +512,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, block_on_inside_runtime_is_refused, 0,
 			    TEST_NFLAVORS);
 	tcase_add_loop_test(tc, runtime_identity, 0, TEST_NFLAVORS);
+	tcase_add_test(tc, current_thread_fifo_across_ring_growth);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -567,7 +567,7 @@ static td_poll drop_main_poll(td_future *f, td_context *cx)
 		 * waker, then dropped while pending. */
 		for (int i = 0; i < 64; i++) {
 			td_waker w = test_waker_make(&m->tw);
-			td_context hand = {&w};
+			td_context hand = {.waker = &w};
 			td_sleep_init(&m->s[i], 100 + (unsigned)i % 5);
 			/* Polled twice: still one registration.  (READY only
 			 * if this thread stalled for 100 ms: then it holds

@@ -57,14 +57,16 @@ static td_dump *big_dump(size_t n)
 	b->tasks = calloc(n, sizeof(*b->tasks));
 	b->traces = calloc(n, sizeof(*b->traces));
 	b->frames = calloc(n * 8, sizeof(*b->frames));
-	b->strings = malloc(n * 64);
+	b->strings = malloc(n * 96);
 	ck_assert(b->tasks && b->traces && b->frames && b->strings);
 	for (i = 0; i < n; i++) {
 		unsigned s = (unsigned)(i % 3);
-		char *name = b->strings + 64 * i, *wait = name + 16;
+		/* 96 bytes each: the name ("conn-" and up to 20 digits) in 32, the
+		 * wait text in the next 48. */
+		char *name = b->strings + 96 * i, *wait = name + 32;
 		td_dump_trace *tr = &b->traces[i];
 
-		snprintf(name, 16, "conn-%zu", i);
+		snprintf(name, 32, "conn-%zu", i);
 		for (j = 0; j < bench_nframes[s]; j++) {
 			b->frames[f + j] = bench_shapes[s][j];
 			b->frames[f + j].module = "taskdump-demo";
