@@ -48,6 +48,7 @@
 #define TASKDUMP_FUTURE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #include "taskdump/export.h"
@@ -86,18 +87,22 @@ struct td_future {
 	const td_future_vtable *vtable;
 };
 
+/* td_context.no_capture in the contexts of the runtime's real polls. */
+#define TD_NO_CAPTURE 0x6e6f6361u
+
 /* Passed to every poll: who to wake when the future can make progress.
- * Build your own as `td_context cx = {.waker = &w};` (no_capture false). */
+ * Build your own as `td_context cx = {.waker = &w};` (no_capture 0). */
 struct td_context {
 	const td_waker *waker;
-	/* Set only by the runtime, in the contexts of its real polls (and
-	 * carried into the contexts its combinators make for their children):
-	 * no trace capture is running for this poll, so leaf hooks need not
-	 * look for one.  A context of your own must leave it false, and a
-	 * future polled inside td_trace_capture() must not be given a
-	 * context that has it (its leaves would not be captured and would
-	 * run for real); td_trace_future() clears it itself. */
-	bool no_capture;
+	/* TD_NO_CAPTURE only in the contexts the runtime makes for its real
+	 * polls (and carried into the contexts its combinators make for their
+	 * children): no trace capture is running for this poll, so leaf hooks
+	 * need not look for one.  Any other value (0 in a context of your
+	 * own; a magic value, so that a stray one is not taken for it) makes
+	 * them look.  A future polled inside td_trace_capture() must not be
+	 * given a context that has it (its leaves would not be captured and
+	 * would run for real); td_trace_future() clears it itself. */
+	uint32_t no_capture;
 };
 
 /* Poll `f` once. */

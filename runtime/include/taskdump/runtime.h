@@ -67,7 +67,8 @@ TD_API void td_runtime_free(td_runtime *rt);
  * copied, and is wrapped in a trace root like every task.  On success
  * returns 0 and, if `output` is non-NULL, stores vtable->output's result.
  * Errors: -EINVAL (NULL argument), -EBUSY (called from inside a runtime
- * thread, or a current-thread runtime already being driven), -ESHUTDOWN. */
+ * thread, or a current-thread runtime already being driven), -EDEADLK
+ * (called inside td_trace_capture), -ESHUTDOWN. */
 TD_API int td_runtime_block_on(td_runtime *rt, td_future *future,
 			       void **output);
 

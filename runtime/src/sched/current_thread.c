@@ -37,7 +37,6 @@ struct td_ct {
 	size_t cap, head, len;
 	_Atomic size_t queued; /* mirrors len for dumps (relaxed) */
 	uint32_t tick;
-	struct td_poll_clock clock;
 	struct td_worker_status status;
 };
 
@@ -130,7 +129,7 @@ static void run_task(struct td_runtime *rt, struct td_ct *ct,
 {
 	td_worker_status_enter_poll(&ct->status, t);
 	td_tls_budget = rt->budget;
-	bool again = td_task_run(t, 0, td_poll_clock_stamp(&ct->clock));
+	bool again = td_task_run(t, 0);
 	td_worker_status_leave_poll(&ct->status);
 	if (again)
 		ct_schedule(&rt->sched, t, true);
@@ -173,7 +172,7 @@ static int ct_block_on(struct td_runtime *rt, td_future *f, void **out)
 	struct td_main_future main;
 	td_main_future_enter(rt, &main, f, &ct->parker);
 	const td_waker waker = td_main_waker_borrow(mw);
-	td_context cx = {.waker = &waker, .no_capture = true}; /* real polls */
+	td_context cx = {.waker = &waker, .no_capture = TD_NO_CAPTURE}; /* real polls */
 	int result = 0;
 
 	for (;;) {
@@ -197,15 +196,11 @@ static int ct_block_on(struct td_runtime *rt, td_future *f, void **out)
 		}
 		/* A batch of tasks between two polls of the block_on future,
 		 * even when that future keeps waking itself (a yield loop
-		 * must not starve the tasks it waits for).  The block_on
-		 * poll may have been long: read the clock again. */
+		 * must not starve the tasks it waits for). */
 		unsigned ran = 0;
-		td_poll_clock_expire(&ct->clock);
 		while (ran < rt->event_interval) {
-			if (td_dump_gate_raised(&rt->gate)) {
+			if (td_dump_gate_raised(&rt->gate))
 				td_worker_gate_wait(&rt->gate, &ct->status, 0);
-				td_poll_clock_expire(&ct->clock);
-			}
 			ct->tick++;
 			struct td_task *t = next_task(rt, ct);
 			if (!t)

@@ -52,7 +52,6 @@ struct td_worker {
 	alignas(TD_CACHE_PAIR) bool searching;
 	uint32_t tick;
 	uint32_t rng;
-	struct td_poll_clock clock;
 	struct td_thread_ctx ctx;
 } __attribute__((aligned(TD_CACHE_PAIR)));
 
@@ -312,8 +311,7 @@ static struct td_task *steal_work(struct td_worker *w)
 static void poll_one(struct td_worker *w, struct td_task *t)
 {
 	td_worker_status_enter_poll(&w->status, t);
-	bool again = td_task_run(t, (int)w->index,
-				 td_poll_clock_stamp(&w->clock));
+	bool again = td_task_run(t, (int)w->index);
 	td_worker_status_leave_poll(&w->status);
 	if (again) {
 		push_local(w, t);
@@ -375,7 +373,6 @@ static void park(struct td_worker *w)
 		if (transition_from_parked(w))
 			break;
 	}
-	td_poll_clock_expire(&w->clock);
 	atomic_store_explicit(&w->status.activity, TD_WORKER_RUNNING,
 			      memory_order_relaxed);
 }
@@ -390,11 +387,9 @@ static void *worker_main(void *arg)
 	td_tls_ctx = &w->ctx;
 	td_worker_status_bind_thread(&w->status);
 	while (!atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
-		if (td_dump_gate_raised(&rt->gate)) {
+		if (td_dump_gate_raised(&rt->gate))
 			td_worker_gate_wait(&rt->gate, &w->status,
 					    (int)w->index);
-			td_poll_clock_expire(&w->clock);
-		}
 		w->tick++;
 		if (w->tick % rt->event_interval == 0)
 			td_driver_poll_now(rt);
@@ -433,7 +428,7 @@ static int mt_block_on(struct td_runtime *rt, td_future *f, void **out)
 	struct td_main_future main;
 	td_main_future_enter(rt, &main, f, &mw->own);
 	const td_waker waker = td_main_waker_borrow(mw);
-	td_context cx = {.waker = &waker, .no_capture = true}; /* real polls */
+	td_context cx = {.waker = &waker, .no_capture = TD_NO_CAPTURE}; /* real polls */
 	int result = 0;
 
 	for (;;) {

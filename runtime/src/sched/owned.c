@@ -35,22 +35,25 @@ static inline bool is_hole(uintptr_t slot)
 	return slot & 1u;
 }
 
+/* A hole stores next + 1 (so TD_OWNED_NONE, the end of the list, is 0):
+ * with indices below 2^30 (grow) that fits beside the tag bit even in a
+ * 32-bit slot. */
 static inline uintptr_t hole(uint32_t next)
 {
-	return (uintptr_t)next << 1 | 1u;
+	return (uintptr_t)(uint32_t)(next + 1u) << 1 | 1u;
 }
 
 static inline uint32_t hole_next(uintptr_t slot)
 {
-	return (uint32_t)(slot >> 1);
+	return (uint32_t)(slot >> 1) - 1u;
 }
 
 /* Under the lock: make room for one more slot. */
 static bool grow(struct td_owned_shard *sh)
 {
 	uint32_t ncap = sh->cap ? sh->cap * 2 : 64;
-	if (ncap == TD_OWNED_NONE || ncap < sh->cap)
-		return false;
+	if (ncap > (1u << 30) || ncap < sh->cap)
+		return false; /* indices must fit a hole (above) */
 	uintptr_t *p = realloc(sh->slots, ncap * sizeof(*p));
 	if (!p)
 		return false;

@@ -309,6 +309,10 @@ int td_runtime_block_on(td_runtime *rt, td_future *future, void **output)
 		return -EINVAL;
 	if (td_tls_ctx)
 		return -EBUSY;
+	/* Its polls are real polls (their contexts say no capture runs):
+	 * not inside a capture of this thread. */
+	if (td_tracing())
+		return -EDEADLK;
 	if (atomic_load(&rt->shutdown))
 		return -ESHUTDOWN;
 	return rt->fops->block_on(rt, future, output);

@@ -97,36 +97,6 @@ static inline uint32_t td_task_clock32(void)
 	return (uint32_t)td_task_clock_ms();
 }
 
-/* A scheduler thread's clock for stamping polls (td_task_run's now_ms):
- * the task clock, read afresh every TD_POLL_CLOCK_EVERY polls and after
- * td_poll_clock_expire (which the thread calls when it may have been away:
- * parked, stopped for a dump).  Reading the clock for every poll would be
- * a tenth of the cost of a short poll.  A stamp is older than its poll by
- * at most the time the thread spent in the few polls before it since the
- * last reading: dumps may overstate idle times by that much, never
- * understate them. */
-#define TD_POLL_CLOCK_EVERY 8u
-
-struct td_poll_clock {
-	uint32_t now_ms; /* td_task_clock32() at the last reading */
-	uint32_t left;   /* stamps before the next reading */
-};
-
-static inline uint32_t td_poll_clock_stamp(struct td_poll_clock *c)
-{
-	if (c->left == 0) {
-		c->left = TD_POLL_CLOCK_EVERY;
-		c->now_ms = td_task_clock32();
-	}
-	c->left--;
-	return c->now_ms;
-}
-
-static inline void td_poll_clock_expire(struct td_poll_clock *c)
-{
-	c->left = 0;
-}
-
 /* Allocate a task around a copy of `future` (size bytes), with the initial
  * state for a join handle (`joinable`) or a detached task.  The id is
  * assigned here.  Returns NULL when out of memory. */
@@ -139,14 +109,13 @@ struct td_task *td_task_alloc(const td_future *future, size_t size,
  * dropped here. */
 void td_task_dealloc(struct td_task *t);
 
-/* Poll the task once for real on this thread as worker `worker`, stamping
- * now_ms (td_poll_clock_stamp) as the start of the poll (the caller holds
- * its Notified reference, which this consumes).  The cooperative budget
+/* Poll the task once for real on this thread (the caller holds its
+ * Notified reference, which this consumes).  The cooperative budget
  * (td_tls_budget) is the caller's to set: a scheduler may share one
  * budget among several polls.  Returns true when the task
  * was woken during the poll and must be scheduled again (the caller then
  * owns a new Notified reference and re-queues it, as a yield). */
-bool td_task_run(struct td_task *t, int worker, uint32_t now_ms);
+bool td_task_run(struct td_task *t, int worker);
 
 /* Poll the task once in tracing mode on this thread (the caller holds a
  * plain reference, which is not consumed, and has a collector installed).

@@ -111,7 +111,7 @@ static void cancel(struct td_task *t)
 	complete(t, NULL, true);
 }
 
-bool td_task_run(struct td_task *t, int worker, uint32_t now_ms)
+bool td_task_run(struct td_task *t, int worker)
 {
 	switch (td_state_to_running(&t->state)) {
 	case TD_TO_RUNNING_FAILED:
@@ -129,14 +129,18 @@ bool td_task_run(struct td_task *t, int worker, uint32_t now_ms)
 			      atomic_load_explicit(&t->polls,
 						   memory_order_relaxed) + 1,
 			      memory_order_relaxed);
-	atomic_store_explicit(&t->last_poll, now_ms, memory_order_relaxed);
+	/* Read for every poll (about 10 ns): a clock cached over several
+	 * polls would date a poll that follows a long one too early, and a
+	 * dump would report a busy worker busy for far longer than it is. */
+	atomic_store_explicit(&t->last_poll, td_task_clock32(),
+			      memory_order_relaxed);
 	atomic_store_explicit(&t->worker, (int16_t)worker,
 			      memory_order_relaxed);
 
 	/* A borrowed waker: the poll holds the task's reference.  A real
 	 * poll: no capture runs on this thread for it. */
 	const td_waker waker = {&task_waker_vtable, t};
-	td_context cx = {.waker = &waker, .no_capture = true};
+	td_context cx = {.waker = &waker, .no_capture = TD_NO_CAPTURE};
 	struct td_task *prev = td_tls_current_task;
 	td_tls_current_task = t;
 	td_future *f = td_task_future(t);

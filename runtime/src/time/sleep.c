@@ -79,14 +79,14 @@ static td_poll td_timeout_poll(td_future *f, td_context *cx)
 		return TD_READY;
 	/* Inner first: a result that is ready wins over an expired timer. */
 	td_poll r = td_async_poll_child(t->inner, cx);
-	if (r == TD_READY && !td_tracing()) {
+	if (r == TD_READY && !td_capture_on(cx)) {
 		td_time_entry_cancel(&t->sleep.entry);
 		t->timed_out = false;
 		t->done = true;
 		return TD_READY;
 	}
 	r = td_async_poll_child(&t->sleep.base, cx);
-	if (r == TD_READY && !td_tracing()) {
+	if (r == TD_READY && !td_capture_on(cx)) {
 		td_future_drop(t->inner);
 		t->timed_out = true;
 		t->done = true;

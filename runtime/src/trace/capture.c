@@ -185,9 +185,10 @@ static struct ip_range leaf_function(struct td_collector *c,
 				     const void *leaf_ip)
 {
 	uintptr_t ip = (uintptr_t)leaf_ip;
+	size_t slots = sizeof(c->leaf_fns) / sizeof(c->leaf_fns[0]);
 	struct td_leaf_fn *e =
-		&c->leaf_fns[(ip >> 4) % (sizeof(c->leaf_fns) /
-					  sizeof(c->leaf_fns[0]))];
+		&c->leaf_fns[(size_t)((ip * 0x9e3779b97f4a7c15ull) >> 58) %
+			     slots];
 	if (e->leaf_ip != ip) {
 		struct ip_range r = range_of((void *)(ip - 1));
 		*e = (struct td_leaf_fn){ip, r.start, r.end};
@@ -291,7 +292,7 @@ __attribute__((noinline)) bool td_trace_leaf(td_context *cx,
 	(void)what;
 	return false;
 #else
-	if (!td_capture_on(cx))
+	if (cx ? !td_capture_on(cx) : td_tls_collector == NULL)
 		return false;
 	return td_trace_record_leaf(what);
 #endif
@@ -336,7 +337,7 @@ td_trace *td_trace_future(td_future *future, td_context *cx)
 	/* The caller's context, but never one that lets leaves skip the
 	 * capture (a task tracing its own child passes its real context). */
 	td_context own = cx ? *cx : (td_context){.waker = &noop};
-	own.no_capture = false;
+	own.no_capture = 0;
 	struct poll_once p = {future, &own};
 
 	return td_trace_capture(poll_under_root, &p);

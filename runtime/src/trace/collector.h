@@ -30,7 +30,7 @@ struct td_collector {
 	 * a direct-mapped cache, zero when empty. */
 	struct td_leaf_fn {
 		uintptr_t leaf_ip, start, end;
-	} leaf_fns[16];
+	} leaf_fns[64];
 };
 
 /* Start an empty collector (no allocation yet). */

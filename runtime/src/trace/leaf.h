@@ -36,7 +36,7 @@ extern __thread struct td_collector *td_tls_collector
  * instructions); any other context costs a look at td_tls_collector. */
 static inline bool td_capture_on(const td_context *cx)
 {
-	return __builtin_expect(!cx->no_capture, 0) &&
+	return __builtin_expect(cx->no_capture != TD_NO_CAPTURE, 0) &&
 	       td_tls_collector != NULL;
 }
 

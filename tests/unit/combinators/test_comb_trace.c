@@ -379,7 +379,7 @@ START_TEST(trace_future_ignores_no_capture)
 	test_waker_init(&tw);
 	td_yield_init(&y);
 	td_waker w = test_waker_make(&tw);
-	td_context real = {.waker = &w, .no_capture = true};
+	td_context real = {.waker = &w, .no_capture = TD_NO_CAPTURE};
 	td_trace *t = td_trace_future(&y.base, &real);
 	ck_assert_uint_eq(td_trace_count(t), 1);
 	ck_assert_int_eq(td_trace_get(t, 0)->wait.kind, TD_WAIT_YIELD);
@@ -390,6 +390,50 @@ START_TEST(trace_future_ignores_no_capture)
 	ck_assert_int_eq(td_future_poll(&y.base, &real), TD_PENDING);
 	ck_assert(y.yielded);
 	ck_assert_int_eq(atomic_load(&tw.wakes), 1);
+	td_waker_drop(&w);
+}
+END_TEST
+
+/* Only the runtime's own value of no_capture lets a leaf skip the check: a
+ * stray value (an uninitialised context) is treated as "may be
+ * capturing".  And td_trace_leaf accepts a NULL context. */
+struct poll_with {
+	td_future *f;
+	td_context *cx;
+	td_poll r;
+	bool leaf_null_cx;
+};
+
+static void poll_with_fn(void *arg)
+{
+	struct poll_with *p = arg;
+	td_wait w = {.kind = TD_WAIT_OTHER, .label = "null context"};
+
+	p->r = td_future_poll(p->f, p->cx);
+	p->leaf_null_cx = td_trace_leaf(NULL, &w);
+}
+
+START_TEST(stray_no_capture_value_still_captured)
+{
+	td_yield y;
+	test_waker tw;
+
+	test_waker_init(&tw);
+	td_yield_init(&y);
+	td_waker w = test_waker_make(&tw);
+	td_context stray = {.waker = &w, .no_capture = 1};
+	struct poll_with p = {&y.base, &stray, TD_READY, false};
+	td_trace *t = td_trace_capture(poll_with_fn, &p);
+	ck_assert_int_eq(p.r, TD_PENDING);
+	ck_assert(p.leaf_null_cx);
+	ck_assert_uint_eq(td_trace_count(t), 2);
+	ck_assert_int_eq(td_trace_get(t, 0)->wait.kind, TD_WAIT_YIELD);
+	ck_assert_int_eq(td_trace_get(t, 1)->wait.kind, TD_WAIT_OTHER);
+	td_trace_free(t);
+	ck_assert(!y.yielded);
+	ck_assert_int_eq(atomic_load(&tw.wakes), 0);
+	td_wait other = {.kind = TD_WAIT_OTHER};
+	ck_assert(!td_trace_leaf(NULL, &other)); /* no capture: false */
 	td_waker_drop(&w);
 }
 END_TEST
@@ -500,6 +544,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, yield_under_trace);
 	tcase_add_test(tc, yield_frames_exact);
 	tcase_add_test(tc, trace_future_ignores_no_capture);
+	tcase_add_test(tc, stray_no_capture_value_still_captured);
 	tcase_add_test(tc, join_all_in_async_function);
 	tcase_add_test(tc, async_drop_drops_children);
 	suite_add_tcase(s, tc);

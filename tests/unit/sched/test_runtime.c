@@ -10,6 +10,7 @@
 #include "taskdump/runtime.h"
 #include "taskdump/task.h"
 #include "taskdump/time.h"
+#include "taskdump/trace.h"
 #include "test_rt.h"
 #include "test_util.h"
 
@@ -131,6 +132,36 @@ START_TEST(spawn_join_sums)
 	ck_assert(m.on_runtime);
 	ck_assert_uint_eq(td_runtime_task_count(rt), 0);
 	free(m.hs);
+	td_runtime_free(rt);
+}
+END_TEST
+
+/* block_on inside a trace capture of the same thread is refused: its polls
+ * are real polls, which leaves would not report to the capture. */
+struct block_on_call {
+	td_runtime *rt;
+	td_future *f;
+	int result;
+};
+
+static void block_on_fn(void *arg)
+{
+	struct block_on_call *c = arg;
+	c->result = td_runtime_block_on(c->rt, c->f, NULL);
+}
+
+START_TEST(block_on_inside_capture_is_refused)
+{
+	td_runtime *rt = test_rt_new(_i);
+	atomic_int polls = 0;
+	forever_fut f = {{&forever_vtable}, NULL, &polls, NULL};
+	struct block_on_call c = {rt, &f.base, 0};
+	td_trace *t = td_trace_capture(block_on_fn, &c);
+
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(c.result, -EDEADLK);
+	ck_assert_int_eq(atomic_load(&polls), 0);
+	td_trace_free(t);
 	td_runtime_free(rt);
 }
 END_TEST
@@ -512,6 +543,8 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, block_on_inside_runtime_is_refused, 0,
 			    TEST_NFLAVORS);
 	tcase_add_loop_test(tc, runtime_identity, 0, TEST_NFLAVORS);
+	tcase_add_loop_test(tc, block_on_inside_capture_is_refused, 0,
+			    TEST_NFLAVORS);
 	tcase_add_test(tc, current_thread_fifo_across_ring_growth);
 	suite_add_tcase(s, tc);
 	return s;
