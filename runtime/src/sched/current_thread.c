@@ -172,7 +172,8 @@ static int ct_block_on(struct td_runtime *rt, td_future *f, void **out)
 	struct td_main_future main;
 	td_main_future_enter(rt, &main, f, &ct->parker);
 	const td_waker waker = td_main_waker_borrow(mw);
-	td_context cx = {.waker = &waker, .no_capture = TD_NO_CAPTURE}; /* real polls */
+	/* Real polls: no capture runs for them (trace/leaf.h). */
+	td_context cx = {.waker = &waker, .no_capture = TD_NO_CAPTURE};
 	int result = 0;
 
 	for (;;) {
