@@ -12,7 +12,6 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,9 +31,13 @@
 struct td_ct {
 	_Atomic bool driving;
 	struct td_parker parker;
-	/* Local FIFO ring; only the driving thread touches it. */
-	struct td_task **ring;
-	size_t cap, head, len;
+	/* Local FIFO, linked through the tasks' queue_next (a queued task's
+	 * Notified reference is the queue's): it costs no memory of its own,
+	 * so spawning a million tasks faults in no ring, and a push never
+	 * fails.  Only the driving thread touches it (and a dump, while the
+	 * driving thread waits at its safe point). */
+	struct td_task *head, *tail;
+	size_t len;
 	_Atomic size_t queued; /* mirrors len for dumps (relaxed) */
 	uint32_t tick;
 	struct td_worker_status status;
@@ -42,43 +45,26 @@ struct td_ct {
 
 /* ---- local FIFO ------------------------------------------------------ */
 
-/* Double the ring.  realloc, not malloc and copy: a big ring is its own
- * mapping, which realloc moves without touching a page (spawning a million
- * tasks would otherwise fault in every generation of the ring).  The
- * entries that wrapped around to the front then move up behind the rest. */
-static bool ring_grow(struct td_ct *ct)
+static void local_push(struct td_ct *ct, struct td_task *t)
 {
-	size_t ncap = ct->cap ? ct->cap * 2 : 256;
-	struct td_task **p = realloc(ct->ring, ncap * sizeof(*p));
-	if (!p)
-		return false;
-	size_t tail_len = ct->head + ct->len > ct->cap
-				  ? ct->head + ct->len - ct->cap
-				  : 0; /* entries at p[0 .. tail_len) */
-	memcpy(p + ct->cap, p, tail_len * sizeof(*p));
-	ct->ring = p;
-	ct->cap = ncap;
-	return true;
-}
-
-/* The ring's capacity is a power of two (indices are masked, not divided:
- * this runs twice per task). */
-static bool ring_push(struct td_ct *ct, struct td_task *t)
-{
-	if (ct->len == ct->cap && !ring_grow(ct))
-		return false;
-	ct->ring[(ct->head + ct->len) & (ct->cap - 1)] = t;
+	t->queue_next = NULL;
+	if (ct->tail)
+		ct->tail->queue_next = t;
+	else
+		ct->head = t;
+	ct->tail = t;
 	ct->len++;
 	atomic_store_explicit(&ct->queued, ct->len, memory_order_relaxed);
-	return true;
 }
 
-static struct td_task *ring_pop(struct td_ct *ct)
+static struct td_task *local_pop(struct td_ct *ct)
 {
-	if (ct->len == 0)
+	struct td_task *t = ct->head;
+	if (!t)
 		return NULL;
-	struct td_task *t = ct->ring[ct->head];
-	ct->head = (ct->head + 1) & (ct->cap - 1);
+	ct->head = t->queue_next;
+	if (!ct->head)
+		ct->tail = NULL;
 	ct->len--;
 	atomic_store_explicit(&ct->queued, ct->len, memory_order_relaxed);
 	return t;
@@ -99,8 +85,10 @@ static void ct_schedule(struct td_sched *s, struct td_task *t,
 	struct td_ct *ct = rt->ct;
 
 	(void)from_own_poll; /* FIFO either way: a yield goes to the back */
-	if (on_driving_thread(rt) && ring_push(ct, t))
+	if (on_driving_thread(rt)) {
+		local_push(ct, t);
 		return;
+	}
 	if (!td_inject_push(&rt->inject, t)) {
 		td_task_drop_notified(t); /* shut down: never runs */
 		return;
@@ -118,7 +106,7 @@ static struct td_task *next_task(struct td_runtime *rt, struct td_ct *ct)
 		if (t)
 			return t;
 	}
-	t = ring_pop(ct);
+	t = local_pop(ct);
 	if (!t)
 		t = td_inject_pop(&rt->inject);
 	return t;
@@ -250,7 +238,7 @@ static void ct_stop_threads(struct td_runtime *rt)
 static void ct_drain_queues(struct td_runtime *rt)
 {
 	struct td_task *t;
-	while ((t = ring_pop(rt->ct)))
+	while ((t = local_pop(rt->ct)))
 		td_task_drop_notified(t);
 }
 
@@ -262,7 +250,6 @@ static void ct_unpark_all(struct td_runtime *rt)
 static void ct_destroy(struct td_runtime *rt)
 {
 	if (rt->ct) {
-		free(rt->ct->ring);
 		free(rt->ct);
 		rt->ct = NULL;
 	}
@@ -289,8 +276,8 @@ static void ct_for_each_queued(struct td_runtime *rt, unsigned i,
 	struct td_ct *ct = rt->ct;
 	if (i != 0)
 		return;
-	for (size_t k = 0; k < ct->len; k++)
-		fn(ct->ring[(ct->head + k) & (ct->cap - 1)], false, arg);
+	for (struct td_task *t = ct->head; t; t = t->queue_next)
+		fn(t, false, arg);
 }
 
 static bool ct_is_driven(struct td_runtime *rt)

@@ -64,7 +64,7 @@ static bool grow(struct td_owned_shard *sh)
 
 int td_owned_bind(struct td_owned *o, struct td_task *t)
 {
-	t->owned_shard = (uint8_t)(t->id & (TD_OWNED_SHARDS - 1));
+	t->owned_shard = (uint8_t)((t->id / TD_OWNED_RUN) % TD_OWNED_SHARDS);
 	struct td_owned_shard *sh = shard_of(o, t);
 	sync_flock_lock(&sh->lock);
 	if (atomic_load_explicit(&o->closed, memory_order_relaxed)) {

@@ -40,22 +40,25 @@ struct td_task {
 	 * a cache line with the end of the previous task's future (which its
 	 * own worker writes on every poll): malloc's 16-byte chunk header
 	 * plus these 48 bytes put one line between them. */
-	uint64_t id;                     /* unique in the process, from 1 */
 	const td_spawn_site *site;       /* static; may be NULL */
 	char *name;                      /* owned copy; may be NULL */
 	td_waker join_waker;
-	uint32_t owned_index;            /* slot in its owned-list shard;
-					  * TD_OWNED_NONE when not listed */
-	uint8_t cancelled_output;        /* completed by cancellation */
-	uint8_t owned_shard;             /* which owned-list shard holds it */
-	/* Hot: touched on every poll. */
+	unsigned char spare[16];         /* unused: puts `state` at 48 */
+	/* Hot: touched on every poll or at completion (which should not
+	 * have to fetch the cold line of a task spawned long ago). */
 	_Atomic uint64_t state;          /* task/state.h */
 	struct td_task *queue_next;      /* intrusive run-queue link */
 	struct td_sched *sched;          /* the scheduler that owns it */
+	uint64_t id;                     /* unique in the process, from 1;
+					  * hot: the poller publishes it */
 	_Atomic uint32_t last_poll;      /* td_task_clock32() at the last poll
 					  * start (wrapping milliseconds) */
 	_Atomic uint32_t polls;          /* real polls (not tracing polls) */
 	_Atomic int16_t worker;          /* worker index of the last poll, -1 */
+	uint8_t cancelled_output;        /* completed by cancellation */
+	uint8_t owned_shard;             /* which owned-list shard holds it */
+	uint32_t owned_index;            /* slot in its owned-list shard;
+					  * TD_OWNED_NONE when not listed */
 	/* The task's td_future.  Once the task is complete the future is
 	 * dead and its first word holds the output (td_task_output). */
 	alignas(16) unsigned char future[];
@@ -66,6 +69,10 @@ struct td_task {
 _Static_assert(sizeof(struct td_task) == 96, "task header grew");
 _Static_assert(offsetof(struct td_task, state) == 48,
 	       "the hot fields must start a cache line after the cold ones");
+_Static_assert(offsetof(struct td_task, id) > offsetof(struct td_task, state) &&
+		       offsetof(struct td_task, owned_index) >
+			       offsetof(struct td_task, state),
+	       "polls and completions must find what they read in the hot part");
 
 #define TD_OWNED_NONE UINT32_MAX
 
