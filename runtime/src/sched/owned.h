@@ -18,7 +18,7 @@
 
 #include <pthread.h>
 
-#include "sync/flock.h"
+#include "sync/spin.h"
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -36,7 +36,7 @@ struct td_task;
 #define TD_OWNED_RUN 64u
 
 struct td_owned_shard {
-	alignas(64) sync_flock lock; /* a futex lock: taken twice per task */
+	alignas(64) sync_spin lock; /* taken twice per task (spin.h) */
 	/* [used]: a task pointer (tasks are 16-byte aligned), or a hole:
 	 * (index of the next hole << 1) | 1, TD_OWNED_NONE for the last. */
 	uintptr_t *slots;

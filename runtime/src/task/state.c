@@ -26,6 +26,26 @@ uint64_t td_state_to_complete(_Atomic uint64_t *st)
 	       delta;
 }
 
+bool td_state_to_complete_release(_Atomic uint64_t *st, uint64_t n,
+				  uint64_t *now)
+{
+	const uint64_t flip = TD_ST_RUNNING | TD_ST_COMPLETE;
+	const uint64_t joiner = TD_ST_JOIN_INTEREST | TD_ST_JOIN_WAKER;
+	uint64_t s = atomic_load_explicit(st, memory_order_acquire);
+	for (;;) {
+		if ((s & joiner) == joiner) {
+			*now = td_state_to_complete(st);
+			return false;
+		}
+		/* RUNNING is ours and COMPLETE clear: the xor flips both. */
+		uint64_t next = (s ^ flip) - n * TD_ST_REF_ONE;
+		if (cas(st, &s, next)) {
+			*now = next;
+			return true;
+		}
+	}
+}
+
 enum td_wake_action td_state_wake_by_val(_Atomic uint64_t *st)
 {
 	uint64_t s = atomic_load_explicit(st, memory_order_acquire);

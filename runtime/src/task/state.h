@@ -96,6 +96,16 @@ static inline enum td_to_idle td_state_to_idle(_Atomic uint64_t *st);
 /* RUNNING -> COMPLETE; returns the new state. */
 uint64_t td_state_to_complete(_Atomic uint64_t *st);
 
+/* RUNNING -> COMPLETE and, in the same atomic step, drop `n` references -
+ * unless a joiner waits (JOIN_INTEREST and JOIN_WAKER both set), whose
+ * waker must be read before the references go.  Returns true when the
+ * references were dropped (*now: the new state; td_st_refs(*now) == 0
+ * means they were the last).  Returns false when a joiner waited: then
+ * only COMPLETE was set (*now), and the caller wakes the joiner if *now
+ * still shows one and drops the n references itself. */
+bool td_state_to_complete_release(_Atomic uint64_t *st, uint64_t n,
+				  uint64_t *now);
+
 /* A wake that consumes the waker's reference. */
 enum td_wake_action td_state_wake_by_val(_Atomic uint64_t *st);
 

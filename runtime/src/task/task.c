@@ -94,7 +94,13 @@ static void complete(struct td_task *t, void *output, bool cancelled)
 	/* Leave the owned list first, so that whoever the join wakes sees
 	 * the task gone from td_runtime_task_count. */
 	uint64_t drop = td_sched_release(t->sched, t) ? 2 : 1;
-	uint64_t s = td_state_to_complete(&t->state);
+	uint64_t s;
+	if (td_state_to_complete_release(&t->state, drop, &s)) {
+		/* Nobody waited: one atomic step. */
+		if (td_st_refs(s) == 0)
+			td_task_dealloc(t);
+		return;
+	}
 	if ((s & TD_ST_JOIN_INTEREST) && (s & TD_ST_JOIN_WAKER))
 		td_waker_wake_by_ref(&t->join_waker);
 	if (td_state_ref_dec(&t->state, drop))

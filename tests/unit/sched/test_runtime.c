@@ -410,13 +410,13 @@ START_TEST(runtime_identity)
 }
 END_TEST
 
-/* ---- current-thread: FIFO order while the run queue grows ------------ */
+/* ---- current-thread: FIFO order of spawns and yields ------------------ */
 
-/* The current-thread run queue is a ring that doubles when full.  ROUNDERS
- * tasks yield ROUNDS times each; on its second poll the first of them
- * spawns LATE more tasks, which fills the ring while its entries wrap
- * around the end (they were popped and pushed once already).  The order of
- * polls must be exactly that of a FIFO queue. */
+/* The current-thread run queue is a FIFO linked through the tasks.
+ * ROUNDERS tasks yield ROUNDS times each; on its second poll the first of
+ * them spawns LATE more tasks, which queue behind the rounders that were
+ * popped and pushed back once already (and it queues itself behind them).
+ * The order of polls must be exactly that of a FIFO queue. */
 enum { ROUNDERS = 200, ROUNDS = 3, LATE = 400, MAX_POLLS = ROUNDERS * (ROUNDS + 1) + LATE };
 
 struct fifo_log {
@@ -479,7 +479,7 @@ static size_t fifo_model(int *order)
 }
 
 /* Spawns the rounders from the driving thread (so that they queue in the
- * ring, not in the injection queue) and joins them. */
+ * local FIFO, not in the injection queue) and joins them. */
 typedef struct fifo_main {
 	td_future base;
 	struct fifo_log *log;
@@ -505,7 +505,7 @@ static td_poll fifo_main_poll(td_future *f, td_context *cx)
 
 static const td_future_vtable fifo_main_vtable = {.poll = fifo_main_poll};
 
-START_TEST(current_thread_fifo_across_ring_growth)
+START_TEST(current_thread_fifo_order)
 {
 	td_runtime *rt = test_rt_new(0);
 	static struct fifo_log log;
@@ -545,7 +545,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, runtime_identity, 0, TEST_NFLAVORS);
 	tcase_add_loop_test(tc, block_on_inside_capture_is_refused, 0,
 			    TEST_NFLAVORS);
-	tcase_add_test(tc, current_thread_fifo_across_ring_growth);
+	tcase_add_test(tc, current_thread_fifo_order);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -140,6 +140,41 @@ START_TEST(to_complete_flips_running)
 }
 END_TEST
 
+/* What complete() in task.c does: COMPLETE and the poller's references in
+ * one step when no joiner waits; otherwise COMPLETE alone, so the joiner's
+ * waker can be read before the references go. */
+START_TEST(to_complete_release_drops_refs_unless_a_joiner_waits)
+{
+	_Atomic uint64_t st;
+	uint64_t s;
+
+	/* Detached, the last two references: one step, nothing left. */
+	atomic_init(&st, 2 * R | RUNNING);
+	ck_assert(td_state_to_complete_release(&st, 2, &s));
+	ck_assert_uint_eq(s, COMPLETE);
+	ck_assert_uint_eq(td_st_refs(s), 0);
+	ck_assert_uint_eq(ld(&st), s);
+
+	/* A join handle that has not polled yet: one step, its reference
+	 * stays (a wake noted during the final poll stays visible). */
+	atomic_store(&st, 3 * R | RUNNING | NOTIFIED | JOIN_INTEREST);
+	ck_assert(td_state_to_complete_release(&st, 2, &s));
+	ck_assert_uint_eq(s, R | COMPLETE | NOTIFIED | JOIN_INTEREST);
+	ck_assert_uint_eq(ld(&st), s);
+
+	/* A waker left by a handle that was dropped since: no joiner. */
+	atomic_store(&st, 2 * R | RUNNING | JOIN_WAKER);
+	ck_assert(td_state_to_complete_release(&st, 1, &s));
+	ck_assert_uint_eq(s, R | COMPLETE | JOIN_WAKER);
+
+	/* A joiner waits: COMPLETE only, every reference kept. */
+	atomic_store(&st, 3 * R | RUNNING | JOIN_INTEREST | JOIN_WAKER);
+	ck_assert(!td_state_to_complete_release(&st, 2, &s));
+	ck_assert_uint_eq(s, 3 * R | COMPLETE | JOIN_INTEREST | JOIN_WAKER);
+	ck_assert_uint_eq(ld(&st), s);
+}
+END_TEST
+
 START_TEST(wake_by_val_from_each_state)
 {
 	_Atomic uint64_t st;
@@ -751,13 +786,18 @@ static void *join_completer(void *p)
 		for (int spin = round % 7; spin > 0; spin--)
 			sched_yield();
 		REQUIRE(td_state_to_running(&j->st) == TD_TO_RUNNING_OK);
-		uint64_t s = td_state_to_complete(&j->st);
-		if ((s & JOIN_INTEREST) && (s & JOIN_WAKER)) {
-			/* Reading join_waker: the joiner must not be
-			 * rewriting it now. */
-			REQUIRE(!atomic_load(&j->slot_busy));
-			atomic_store(&j->woken, 1);
+		/* As complete() in task.c: one step when nobody waits. */
+		uint64_t s;
+		if (!td_state_to_complete_release(&j->st, 1, &s)) {
+			if ((s & JOIN_INTEREST) && (s & JOIN_WAKER)) {
+				/* Reading join_waker: the joiner must not
+				 * be rewriting it now. */
+				REQUIRE(!atomic_load(&j->slot_busy));
+				atomic_store(&j->woken, 1);
+			}
+			REQUIRE(!td_state_ref_dec(&j->st, 1));
 		}
+		REQUIRE(td_st_refs(ld(&j->st)) == 2);
 		atomic_store(&j->done, round);
 	}
 	return NULL;
@@ -825,7 +865,14 @@ static void *drop_completer(void *p)
 			sched_yield();
 		if (round & 1)
 			sched_yield();
-		d->completed_from = td_state_to_complete(&d->st);
+		/* As complete() in task.c; completed_from then shows a
+		 * joiner only when the completer had to wake it. */
+		uint64_t s;
+		if (td_state_to_complete_release(&d->st, 1, &s))
+			s &= ~JOIN_WAKER;
+		else
+			td_state_ref_dec(&d->st, 1);
+		d->completed_from = s;
 		atomic_store(&d->done, round);
 	}
 	return NULL;
@@ -872,6 +919,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, to_running_from_each_state);
 	tcase_add_test(tc, to_idle_from_each_state);
 	tcase_add_test(tc, to_complete_flips_running);
+	tcase_add_test(tc, to_complete_release_drops_refs_unless_a_joiner_waits);
 	tcase_add_test(tc, wake_by_val_from_each_state);
 	tcase_add_test(tc, wake_by_ref_from_each_state);
 	tcase_add_test(tc, wake_while_running_requeues_once);
