@@ -9,9 +9,10 @@
 # `cargo build --release` (Debian's librust-tokio-dev; see the anchors'
 # README).  For every workload and flavor the two run alternately, `reps`
 # times each (default 3); the medians and the ratio ours/Tokio (throughput:
-# higher is better; memory: lower is better) are printed, one line each:
+# higher is better; memory: lower is better) are printed, one line each,
+# with the median of the per-rep ratios (pair_ratio):
 #
-#   COMPARE workload=<w> flavor=<f> metric=<m> taskdump=<x> tokio=<y> ratio=<x/y>
+#   COMPARE workload=<w> flavor=<f> metric=<m> taskdump=<x> tokio=<y> ratio=<x/y> pair_ratio=<r>
 set -euo pipefail
 ours=${1:?usage: compare.sh <taskdump-bench> <tokio-bench> [reps]}
 theirs=${2:?usage: compare.sh <taskdump-bench> <tokio-bench> [reps]}
@@ -32,15 +33,21 @@ compare() { # compare <workload> <n> <threads> <metric> <higher|lower>
 		a+=("$(field "$(run "$ours" "$w" "$n" --threads "$t")" "$metric")")
 		b+=("$(field "$(run "$theirs" "$w" "$n" --threads "$t")" "$metric")")
 	done
-	local x y flavor
+	local x y p flavor
 	x=$(printf '%s\n' "${a[@]}" | grep . | median)
 	y=$(printf '%s\n' "${b[@]}" | grep . | median)
+	# The ratio of each rep's two runs, taken back to back: the machine's
+	# slow spells hit both of a pair, so their median moves less.
+	p=$(for i in "${!a[@]}"; do
+		[ -n "${a[i]}" ] && [ -n "${b[i]}" ] &&
+			awk -v x="${a[i]}" -v y="${b[i]}" 'BEGIN { if (y > 0) print x / y }'
+	done | median)
 	flavor=$([ "$t" = 0 ] && echo current_thread || echo multi_thread)
 	awk -v w="$w" -v f="$flavor" -v m="$metric" -v x="$x" -v y="$y" \
-	    -v better="$better" 'BEGIN {
+	    -v p="$p" -v better="$better" 'BEGIN {
 		r = (y > 0) ? x / y : 0
-		printf "COMPARE workload=%s flavor=%s metric=%s taskdump=%s tokio=%s ratio=%.2f (%s is better)\n",
-		       w, f, m, x, y, r, better
+		printf "COMPARE workload=%s flavor=%s metric=%s taskdump=%s tokio=%s ratio=%.2f pair_ratio=%.2f (%s is better)\n",
+		       w, f, m, x, y, r, p, better
 	}'
 }
 

@@ -93,6 +93,13 @@ static inline enum td_to_running td_state_to_running(_Atomic uint64_t *st);
  * on TD_TO_IDLE_CANCELLED RUNNING is kept. */
 static inline enum td_to_idle td_state_to_idle(_Atomic uint64_t *st);
 
+/* The end of a poll during which the poller itself woke the task (a
+ * yield, noted in td_tls_self_woken rather than in the word): RUNNING ->
+ * NOTIFIED, the caller's reference becoming the Notified one, as
+ * td_state_to_idle does for a task woken during its poll.  Returns
+ * TD_TO_IDLE_NOTIFIED, or TD_TO_IDLE_CANCELLED (RUNNING kept). */
+static inline enum td_to_idle td_state_to_idle_self_woken(_Atomic uint64_t *st);
+
 /* RUNNING -> COMPLETE; returns the new state. */
 uint64_t td_state_to_complete(_Atomic uint64_t *st);
 
@@ -190,6 +197,18 @@ static inline enum td_to_idle td_state_to_idle(_Atomic uint64_t *st)
 			n -= TD_ST_REF_ONE;
 		if (td_state_cas(st, &s, n))
 			return notified ? TD_TO_IDLE_NOTIFIED : TD_TO_IDLE_OK;
+	}
+}
+
+static inline enum td_to_idle td_state_to_idle_self_woken(_Atomic uint64_t *st)
+{
+	uint64_t s = atomic_load_explicit(st, memory_order_acquire);
+	for (;;) {
+		if (s & TD_ST_CANCELLED)
+			return TD_TO_IDLE_CANCELLED;
+		uint64_t n = (s & ~TD_ST_RUNNING) | TD_ST_NOTIFIED;
+		if (td_state_cas(st, &s, n))
+			return TD_TO_IDLE_NOTIFIED;
 	}
 }
 

@@ -149,16 +149,21 @@ bool td_task_run(struct td_task *t, int worker)
 	td_context cx = {.waker = &waker, .no_capture = TD_NO_CAPTURE};
 	struct td_task *prev = td_tls_current_task;
 	td_tls_current_task = t;
+	td_tls_polling_task = t;
 	td_future *f = td_task_future(t);
 	td_poll r = td_trace_root_poll(f, &cx);
+	td_tls_polling_task = NULL;
 	td_tls_current_task = prev;
+	bool self_woken = td_tls_self_woken;
+	td_tls_self_woken = false;
 
 	if (r == TD_READY) {
 		complete(t, f->vtable->output ? f->vtable->output(f) : NULL,
 			 false);
 		return false;
 	}
-	switch (td_state_to_idle(&t->state)) {
+	switch (self_woken ? td_state_to_idle_self_woken(&t->state)
+			   : td_state_to_idle(&t->state)) {
 	case TD_TO_IDLE_OK:
 		return false;
 	case TD_TO_IDLE_NOTIFIED:
@@ -243,6 +248,11 @@ static void task_waker_wake(void *data)
 static void task_waker_wake_by_ref(const void *data)
 {
 	struct td_task *t = (struct td_task *)data;
+	if (t == td_tls_polling_task) {
+		/* Its own poll on this thread: td_task_run re-queues it. */
+		td_tls_self_woken = true;
+		return;
+	}
 	if (td_state_wake_by_ref(&t->state) == TD_WAKE_SUBMIT)
 		submit(t);
 }

@@ -410,6 +410,129 @@ START_TEST(runtime_identity)
 }
 END_TEST
 
+/* ---- a task that wakes itself during its own poll -------------------- */
+
+/* Such a wake is only noted on the polling thread (td_tls_self_woken) and
+ * applied when the poll ends.  The note must not outlive the poll: a task
+ * that wakes itself, spawns `idle` and finishes leaves nothing behind for
+ * the next poll on that thread, which is idle's (the FIFO's only task on
+ * current-thread, the LIFO slot on multi-thread), so idle is polled exactly
+ * once.  And an abort during the poll still wins over the self-wake: the
+ * task is cancelled and dropped once, never polled again. */
+struct self_wake_shared {
+	atomic_int finisher_polls, aborted_polls, idle_polls, drops;
+	atomic_bool armed;
+	td_join_handle finisher, aborted, idle;
+	/* A copy of `aborted` for the task itself: the join takes the
+	 * handle, so the task must not read it. */
+	td_join_handle aborted_self;
+};
+
+typedef struct self_waker {
+	td_future base;
+	struct self_wake_shared *sh;
+	bool aborts; /* aborts itself from its third poll on; else finishes */
+} self_waker;
+
+static td_poll self_waker_poll(td_future *f, td_context *cx)
+{
+	self_waker *w = (self_waker *)f;
+	struct self_wake_shared *sh = w->sh;
+	atomic_int *polls = w->aborts ? &sh->aborted_polls
+				      : &sh->finisher_polls;
+	int n = atomic_fetch_add(polls, 1) + 1;
+	td_waker_wake_by_ref(cx->waker); /* every poll: a yield */
+	if (w->aborts) {
+		if (n >= 3 && atomic_load(&sh->armed))
+			td_join_handle_abort(&sh->aborted_self);
+		return TD_PENDING;
+	}
+	if (n < 3)
+		return TD_PENDING;
+	forever_fut idle = {{&forever_vtable}, &sh->drops, &sh->idle_polls,
+			    NULL};
+	ck_assert_int_eq(td_spawn(NULL, &idle, &sh->idle), 0);
+	return TD_READY;
+}
+
+static void self_waker_drop(td_future *f)
+{
+	atomic_fetch_add(&((self_waker *)f)->sh->drops, 1);
+}
+
+static const td_future_vtable self_waker_vtable = {.poll = self_waker_poll,
+						   .drop = self_waker_drop};
+
+typedef struct self_wake_main {
+	td_future base;
+	td_async as;
+	struct self_wake_shared *sh;
+	td_join join;
+	td_sleep nap;
+	int aborted_polls;
+} self_wake_main;
+
+static td_poll self_wake_main_poll(td_future *f, td_context *cx)
+{
+	self_wake_main *m = (self_wake_main *)f;
+	struct self_wake_shared *sh = m->sh;
+	TD_BEGIN(&m->as);
+	{
+		self_waker fin = {{&self_waker_vtable}, sh, false};
+		ck_assert_int_eq(td_spawn(NULL, &fin, &sh->finisher), 0);
+		self_waker ab = {{&self_waker_vtable}, sh, true};
+		ck_assert_int_eq(td_spawn(NULL, &ab, &sh->aborted), 0);
+		sh->aborted_self = sh->aborted;
+		atomic_store(&sh->armed, true);
+	}
+	td_join_init(&m->join, &sh->finisher);
+	TD_AWAIT(&m->as, &m->join, cx);
+	ck_assert_int_eq(m->join.error, 0);
+	td_join_init(&m->join, &sh->aborted);
+	TD_AWAIT(&m->as, &m->join, cx);
+	ck_assert_int_eq(m->join.error, -ECANCELED);
+	m->aborted_polls = atomic_load(&sh->aborted_polls);
+	ck_assert_int_ge(m->aborted_polls, 3);
+	td_sleep_init(&m->nap, 30); /* a leftover wake would poll them now */
+	TD_AWAIT(&m->as, &m->nap, cx);
+	{
+		int finisher = atomic_load(&sh->finisher_polls);
+		int idle = atomic_load(&sh->idle_polls);
+		int aborted = atomic_load(&sh->aborted_polls);
+		int drops = atomic_load(&sh->drops);
+		ck_assert_int_eq(finisher, 3);
+		ck_assert_int_eq(idle, 1);
+		ck_assert_int_eq(aborted, m->aborted_polls);
+		/* The finisher completed (no drop); the aborted task was
+		 * dropped. */
+		ck_assert_int_eq(drops, 1);
+	}
+	td_join_handle_abort(&sh->idle);
+	td_join_init(&m->join, &sh->idle);
+	TD_AWAIT(&m->as, &m->join, cx);
+	{
+		int drops = atomic_load(&sh->drops);
+		ck_assert_int_eq(drops, 2);
+	}
+	TD_END(&m->as);
+}
+
+static const td_future_vtable self_wake_main_vtable = {
+	.poll = self_wake_main_poll};
+
+START_TEST(self_wake_during_poll)
+{
+	td_runtime *rt = test_rt_new(_i);
+	struct self_wake_shared sh = {0};
+	self_wake_main m = {.base = {&self_wake_main_vtable}, .sh = &sh};
+	ck_assert_int_eq(td_runtime_block_on(rt, &m.base, NULL), 0);
+	ck_assert_uint_eq(td_runtime_task_count(rt), 0);
+	td_runtime_free(rt);
+	int drops = atomic_load(&sh.drops);
+	ck_assert_int_eq(drops, 2);
+}
+END_TEST
+
 /* ---- current-thread: FIFO order of spawns and yields ------------------ */
 
 /* The current-thread run queue is a FIFO linked through the tasks.
@@ -545,6 +668,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, runtime_identity, 0, TEST_NFLAVORS);
 	tcase_add_loop_test(tc, block_on_inside_capture_is_refused, 0,
 			    TEST_NFLAVORS);
+	tcase_add_loop_test(tc, self_wake_during_poll, 0, TEST_NFLAVORS);
 	tcase_add_test(tc, current_thread_fifo_order);
 	suite_add_tcase(s, tc);
 	return s;

@@ -127,6 +127,30 @@ START_TEST(to_idle_from_each_state)
 }
 END_TEST
 
+/* The poller woke its own task (a yield, noted outside the word): the end
+ * of the poll sets NOTIFIED itself and keeps the poller's reference as the
+ * Notified one, whether or not another thread woke it too. */
+START_TEST(to_idle_self_woken_from_each_state)
+{
+	_Atomic uint64_t st;
+
+	atomic_init(&st, 3 * R | RUNNING | JOIN_INTEREST);
+	ck_assert_int_eq(td_state_to_idle_self_woken(&st), TD_TO_IDLE_NOTIFIED);
+	ck_assert_uint_eq(ld(&st), 3 * R | NOTIFIED | JOIN_INTEREST);
+
+	/* Also woken by another thread: still one Notified reference. */
+	atomic_store(&st, 2 * R | RUNNING | NOTIFIED);
+	ck_assert_int_eq(td_state_to_idle_self_woken(&st), TD_TO_IDLE_NOTIFIED);
+	ck_assert_uint_eq(ld(&st), 2 * R | NOTIFIED);
+
+	/* Aborted during the poll: RUNNING stays (the caller cancels). */
+	atomic_store(&st, 3 * R | RUNNING | CANCELLED | NOTIFIED);
+	ck_assert_int_eq(td_state_to_idle_self_woken(&st),
+			 TD_TO_IDLE_CANCELLED);
+	ck_assert_uint_eq(ld(&st), 3 * R | RUNNING | CANCELLED | NOTIFIED);
+}
+END_TEST
+
 START_TEST(to_complete_flips_running)
 {
 	_Atomic uint64_t st;
@@ -918,6 +942,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, ref_count_field);
 	tcase_add_test(tc, to_running_from_each_state);
 	tcase_add_test(tc, to_idle_from_each_state);
+	tcase_add_test(tc, to_idle_self_woken_from_each_state);
 	tcase_add_test(tc, to_complete_flips_running);
 	tcase_add_test(tc, to_complete_release_drops_refs_unless_a_joiner_waits);
 	tcase_add_test(tc, wake_by_val_from_each_state);
