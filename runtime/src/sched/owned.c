@@ -16,7 +16,7 @@ void td_owned_init(struct td_owned *o)
 {
 	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++) {
 		struct td_owned_shard *sh = &o->shards[i];
-		sh->lock = (sync_spin){0};
+		sh->lock = (sync_flock){0};
 		sh->slots = NULL;
 		sh->used = sh->cap = sh->live = 0;
 		sh->free_head = TD_OWNED_NONE;
@@ -62,13 +62,34 @@ static bool grow(struct td_owned_shard *sh)
 	return true;
 }
 
+/* Each spawning thread's shard offset, + 1 (0: not chosen yet), dealt out
+ * round robin: threads that spawn at the same time get interleaved ids
+ * from one counter, and would otherwise share a run's shard. */
+static _Atomic unsigned next_spawner_offset;
+static __thread unsigned spawner_offset_plus1
+	__attribute__((tls_model("initial-exec")));
+
+static inline unsigned spawner_offset(void)
+{
+	unsigned v = spawner_offset_plus1;
+	if (__builtin_expect(v == 0, 0)) {
+		v = atomic_fetch_add_explicit(&next_spawner_offset, 1,
+					      memory_order_relaxed) %
+			    TD_OWNED_SHARDS +
+		    1;
+		spawner_offset_plus1 = v;
+	}
+	return v - 1;
+}
+
 int td_owned_bind(struct td_owned *o, struct td_task *t)
 {
-	t->owned_shard = (uint8_t)((t->id / TD_OWNED_RUN) % TD_OWNED_SHARDS);
+	t->owned_shard = (uint8_t)((t->id / TD_OWNED_RUN + spawner_offset()) %
+				   TD_OWNED_SHARDS);
 	struct td_owned_shard *sh = shard_of(o, t);
-	sync_spin_lock(&sh->lock);
+	sync_flock_lock(&sh->lock);
 	if (atomic_load_explicit(&o->closed, memory_order_relaxed)) {
-		sync_spin_unlock(&sh->lock);
+		sync_flock_unlock(&sh->lock);
 		return -ESHUTDOWN;
 	}
 	uint32_t i;
@@ -77,7 +98,7 @@ int td_owned_bind(struct td_owned *o, struct td_task *t)
 		sh->free_head = hole_next(sh->slots[i]);
 	} else {
 		if (sh->used == sh->cap && !grow(sh)) {
-			sync_spin_unlock(&sh->lock);
+			sync_flock_unlock(&sh->lock);
 			return -ENOMEM;
 		}
 		i = sh->used++;
@@ -85,7 +106,7 @@ int td_owned_bind(struct td_owned *o, struct td_task *t)
 	t->owned_index = i;
 	sh->slots[i] = (uintptr_t)t;
 	sh->live++;
-	sync_spin_unlock(&sh->lock);
+	sync_flock_unlock(&sh->lock);
 	return 0;
 }
 
@@ -111,24 +132,24 @@ static bool unlink_task(struct td_owned_shard *sh, struct td_task *t)
 bool td_owned_remove(struct td_owned *o, struct td_task *t)
 {
 	struct td_owned_shard *sh = shard_of(o, t);
-	sync_spin_lock(&sh->lock);
+	sync_flock_lock(&sh->lock);
 	bool listed = unlink_task(sh, t);
-	sync_spin_unlock(&sh->lock);
+	sync_flock_unlock(&sh->lock);
 	return listed;
 }
 
 void td_owned_close_and_shutdown(struct td_owned *o)
 {
 	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++) {
-		sync_spin_lock(&o->shards[i].lock);
+		sync_flock_lock(&o->shards[i].lock);
 		atomic_store_explicit(&o->closed, true, memory_order_relaxed);
-		sync_spin_unlock(&o->shards[i].lock);
+		sync_flock_unlock(&o->shards[i].lock);
 	}
 	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++) {
 		struct td_owned_shard *sh = &o->shards[i];
 		for (;;) {
 			struct td_task *t = NULL;
-			sync_spin_lock(&sh->lock);
+			sync_flock_lock(&sh->lock);
 			while (sh->used && !t) {
 				uintptr_t slot = sh->slots[sh->used - 1];
 				if (is_hole(slot))
@@ -138,7 +159,7 @@ void td_owned_close_and_shutdown(struct td_owned *o)
 			}
 			if (t)
 				unlink_task(sh, t);
-			sync_spin_unlock(&sh->lock);
+			sync_flock_unlock(&sh->lock);
 			if (!t)
 				break;
 			/* The list's reference goes to the shutdown. */
@@ -151,9 +172,9 @@ size_t td_owned_count(struct td_owned *o)
 {
 	size_t n = 0;
 	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++) {
-		sync_spin_lock(&o->shards[i].lock);
+		sync_flock_lock(&o->shards[i].lock);
 		n += o->shards[i].live;
-		sync_spin_unlock(&o->shards[i].lock);
+		sync_flock_unlock(&o->shards[i].lock);
 	}
 	return n;
 }
@@ -170,12 +191,12 @@ struct td_task **td_owned_snapshot(struct td_owned *o, bool take_refs,
 		return NULL;
 	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++) {
 		struct td_owned_shard *sh = &o->shards[i];
-		sync_spin_lock(&sh->lock);
+		sync_flock_lock(&sh->lock);
 		if (len + sh->live > cap) {
 			size_t ncap = (len + sh->live) * 2;
 			struct td_task **p = realloc(arr, ncap * sizeof(*arr));
 			if (!p) {
-				sync_spin_unlock(&sh->lock);
+				sync_flock_unlock(&sh->lock);
 				*oom = true;
 				break;
 			}
@@ -190,7 +211,7 @@ struct td_task **td_owned_snapshot(struct td_owned *o, bool take_refs,
 				td_task_ref(t);
 			arr[len++] = t;
 		}
-		sync_spin_unlock(&sh->lock);
+		sync_flock_unlock(&sh->lock);
 	}
 	*n = len;
 	return arr;

@@ -2,23 +2,24 @@
  *
  * Tasks are listed from spawn until they complete (then they remove
  * themselves).  Shutdown and dumps walk the list.  Each of TD_OWNED_SHARDS
- * shards (chosen by task id, in runs of TD_OWNED_RUN ids, so spawns and
- * completions on different workers rarely meet on a lock) is an array of
- * slots; a task knows its slot (owned_index).  Removal turns the slot into
- * a hole that links to the previous free one, for the next spawn: it
- * touches no other task (moving the last entry into the hole would write
- * to a task that is probably cold in cache), and the free list costs no
- * memory of its own.  Arrays rather than linked lists make a dump's
- * snapshot a few memcpy()s instead of a pointer chase through 100 000
- * tasks while workers wait, and a removal touches no neighbour.  The list
- * holds one reference to each listed task.
+ * shards (chosen by task id in runs of TD_OWNED_RUN ids, shifted by an
+ * offset of the spawning thread's, so that spawns and completions on
+ * different workers rarely meet on a lock) is an array of slots; a task
+ * knows its slot (owned_index).  Removal turns the slot into a hole that
+ * links to the previous free one, for the next spawn: it touches no other
+ * task (moving the last entry into the hole would write to a task that is
+ * probably cold in cache), and the free list costs no memory of its own.
+ * Arrays rather than linked lists make a dump's snapshot a few memcpy()s
+ * instead of a pointer chase through 100 000 tasks while workers wait, and
+ * a removal touches no neighbour.  The list holds one reference to each
+ * listed task.
  */
 #ifndef TD_SCHED_OWNED_H
 #define TD_SCHED_OWNED_H
 
 #include <pthread.h>
 
-#include "sync/spin.h"
+#include "sync/flock.h"
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -28,15 +29,18 @@
 struct td_task;
 
 #define TD_OWNED_SHARDS 16u
-/* Ids go to shards in runs of TD_OWNED_RUN: a burst of spawns fills one
- * array sequentially, and a burst of completions in spawn order empties
- * it the same way.  (Id by id round the shards, 16 big arrays - each its
- * own page-aligned mapping - were written in step at the same page offset,
- * all in one L1 cache set: a miss on nearly every bind and removal.) */
+/* Ids go to shards in runs of TD_OWNED_RUN: a burst of spawns on one
+ * thread fills one array sequentially, and a burst of completions in spawn
+ * order empties it the same way.  (Id by id round the shards, 16 big
+ * arrays - each its own page-aligned mapping - were written in step at the
+ * same page offset, all in one L1 cache set: a miss on nearly every bind
+ * and removal.)  Threads spawning at the same time draw interleaved ids
+ * from one counter; their offsets (owned.c) keep them on different
+ * shards. */
 #define TD_OWNED_RUN 64u
 
 struct td_owned_shard {
-	alignas(64) sync_spin lock; /* taken twice per task (spin.h) */
+	alignas(64) sync_flock lock; /* a futex lock: taken twice per task */
 	/* [used]: a task pointer (tasks are 16-byte aligned), or a hole:
 	 * (index of the next hole << 1) | 1, TD_OWNED_NONE for the last. */
 	uintptr_t *slots;

@@ -44,8 +44,10 @@ struct td_task {
 	char *name;                      /* owned copy; may be NULL */
 	td_waker join_waker;
 	unsigned char spare[16];         /* unused: puts `state` at 48 */
-	/* Hot: touched on every poll or at completion (which should not
-	 * have to fetch the cold line of a task spawned long ago). */
+	/* Hot: touched on every poll, and by a completion's own steps
+	 * (output, owned-list removal, state), which then need not fetch
+	 * the cold line of a task spawned long ago; only freeing the task
+	 * reads it (join_waker, name). */
 	_Atomic uint64_t state;          /* task/state.h */
 	struct td_task *queue_next;      /* intrusive run-queue link */
 	struct td_sched *sched;          /* the scheduler that owns it */

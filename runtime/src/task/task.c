@@ -148,14 +148,20 @@ bool td_task_run(struct td_task *t, int worker)
 	const td_waker waker = {&task_waker_vtable, t};
 	td_context cx = {.waker = &waker, .no_capture = TD_NO_CAPTURE};
 	struct td_task *prev = td_tls_current_task;
+	/* Saved and restored, not cleared: nothing polls a task inside
+	 * another's poll today, but if something did, the outer poll's
+	 * self-wake must stay the outer task's. */
+	struct td_task *prev_polling = td_tls_polling_task;
+	bool prev_self_woken = td_tls_self_woken;
 	td_tls_current_task = t;
 	td_tls_polling_task = t;
+	td_tls_self_woken = false;
 	td_future *f = td_task_future(t);
 	td_poll r = td_trace_root_poll(f, &cx);
-	td_tls_polling_task = NULL;
-	td_tls_current_task = prev;
 	bool self_woken = td_tls_self_woken;
-	td_tls_self_woken = false;
+	td_tls_self_woken = prev_self_woken;
+	td_tls_polling_task = prev_polling;
+	td_tls_current_task = prev;
 
 	if (r == TD_READY) {
 		complete(t, f->vtable->output ? f->vtable->output(f) : NULL,

@@ -415,10 +415,12 @@ END_TEST
 /* Such a wake is only noted on the polling thread (td_tls_self_woken) and
  * applied when the poll ends.  The note must not outlive the poll: a task
  * that wakes itself, spawns `idle` and finishes leaves nothing behind for
- * the next poll on that thread, which is idle's (the FIFO's only task on
- * current-thread, the LIFO slot on multi-thread), so idle is polled exactly
- * once.  And an abort during the poll still wins over the self-wake: the
- * task is cancelled and dropped once, never polled again. */
+ * the next poll on that thread, which is idle's (the only queued task on
+ * current-thread, the LIFO slot on multi-thread: the aborting task is
+ * spawned only afterwards), so idle is polled exactly once.  And an abort
+ * during the poll still wins over the self-wake: the task is cancelled
+ * and dropped once, never polled again (task_state's
+ * to_idle_self_woken_from_each_state checks the transition itself). */
 struct self_wake_shared {
 	atomic_int finisher_polls, aborted_polls, idle_polls, drops;
 	atomic_bool armed;
@@ -480,14 +482,16 @@ static td_poll self_wake_main_poll(td_future *f, td_context *cx)
 	{
 		self_waker fin = {{&self_waker_vtable}, sh, false};
 		ck_assert_int_eq(td_spawn(NULL, &fin, &sh->finisher), 0);
+	}
+	td_join_init(&m->join, &sh->finisher);
+	TD_AWAIT(&m->as, &m->join, cx);
+	ck_assert_int_eq(m->join.error, 0);
+	{
 		self_waker ab = {{&self_waker_vtable}, sh, true};
 		ck_assert_int_eq(td_spawn(NULL, &ab, &sh->aborted), 0);
 		sh->aborted_self = sh->aborted;
 		atomic_store(&sh->armed, true);
 	}
-	td_join_init(&m->join, &sh->finisher);
-	TD_AWAIT(&m->as, &m->join, cx);
-	ck_assert_int_eq(m->join.error, 0);
 	td_join_init(&m->join, &sh->aborted);
 	TD_AWAIT(&m->as, &m->join, cx);
 	ck_assert_int_eq(m->join.error, -ECANCELED);

@@ -186,11 +186,6 @@ START_TEST(to_complete_release_drops_refs_unless_a_joiner_waits)
 	ck_assert_uint_eq(s, R | COMPLETE | NOTIFIED | JOIN_INTEREST);
 	ck_assert_uint_eq(ld(&st), s);
 
-	/* A waker left by a handle that was dropped since: no joiner. */
-	atomic_store(&st, 2 * R | RUNNING | JOIN_WAKER);
-	ck_assert(td_state_to_complete_release(&st, 1, &s));
-	ck_assert_uint_eq(s, R | COMPLETE | JOIN_WAKER);
-
 	/* A joiner waits: COMPLETE only, every reference kept. */
 	atomic_store(&st, 3 * R | RUNNING | JOIN_INTEREST | JOIN_WAKER);
 	ck_assert(!td_state_to_complete_release(&st, 2, &s));
