@@ -90,15 +90,12 @@ static inline enum td_to_running td_state_to_running(_Atomic uint64_t *st);
  * NOTIFIED bit stays set and the caller's reference becomes the new
  * Notified reference; on TD_TO_IDLE_OK the caller's reference is dropped
  * in the same atomic step (never the last one: the owned list holds one);
- * on TD_TO_IDLE_CANCELLED RUNNING is kept. */
-static inline enum td_to_idle td_state_to_idle(_Atomic uint64_t *st);
-
-/* The end of a poll during which the poller itself woke the task (a
- * yield, noted in td_tls_self_woken rather than in the word): RUNNING ->
- * NOTIFIED, the caller's reference becoming the Notified one, as
- * td_state_to_idle does for a task woken during its poll.  Returns
- * TD_TO_IDLE_NOTIFIED, or TD_TO_IDLE_CANCELLED (RUNNING kept). */
-static inline enum td_to_idle td_state_to_idle_self_woken(_Atomic uint64_t *st);
+ * on TD_TO_IDLE_CANCELLED RUNNING is kept.  `self_woken`: the poller woke
+ * the task itself during the poll (a yield, noted in td_tls_self_woken
+ * rather than in the word), so NOTIFIED is set here, as if the word said
+ * so. */
+static inline enum td_to_idle td_state_to_idle(_Atomic uint64_t *st,
+					       bool self_woken);
 
 /* RUNNING -> COMPLETE; returns the new state. */
 uint64_t td_state_to_complete(_Atomic uint64_t *st);
@@ -185,30 +182,20 @@ static inline enum td_to_running td_state_to_running(_Atomic uint64_t *st)
 	}
 }
 
-static inline enum td_to_idle td_state_to_idle(_Atomic uint64_t *st)
+static inline enum td_to_idle td_state_to_idle(_Atomic uint64_t *st,
+					       bool self_woken)
 {
+	const uint64_t woken = self_woken ? TD_ST_NOTIFIED : 0;
 	uint64_t s = atomic_load_explicit(st, memory_order_acquire);
 	for (;;) {
 		if (s & TD_ST_CANCELLED)
 			return TD_TO_IDLE_CANCELLED;
-		uint64_t n = s & ~TD_ST_RUNNING;
-		bool notified = (s & TD_ST_NOTIFIED) != 0;
+		uint64_t n = (s & ~TD_ST_RUNNING) | woken;
+		bool notified = (n & TD_ST_NOTIFIED) != 0;
 		if (!notified)
 			n -= TD_ST_REF_ONE;
 		if (td_state_cas(st, &s, n))
 			return notified ? TD_TO_IDLE_NOTIFIED : TD_TO_IDLE_OK;
-	}
-}
-
-static inline enum td_to_idle td_state_to_idle_self_woken(_Atomic uint64_t *st)
-{
-	uint64_t s = atomic_load_explicit(st, memory_order_acquire);
-	for (;;) {
-		if (s & TD_ST_CANCELLED)
-			return TD_TO_IDLE_CANCELLED;
-		uint64_t n = (s & ~TD_ST_RUNNING) | TD_ST_NOTIFIED;
-		if (td_state_cas(st, &s, n))
-			return TD_TO_IDLE_NOTIFIED;
 	}
 }
 

@@ -168,8 +168,9 @@ bool td_task_run(struct td_task *t, int worker)
 			 false);
 		return false;
 	}
-	switch (self_woken ? td_state_to_idle_self_woken(&t->state)
-			   : td_state_to_idle(&t->state)) {
+	/* Two calls with constant arguments: each inlines to its own loop. */
+	switch (self_woken ? td_state_to_idle(&t->state, true)
+			   : td_state_to_idle(&t->state, false)) {
 	case TD_TO_IDLE_OK:
 		return false;
 	case TD_TO_IDLE_NOTIFIED:

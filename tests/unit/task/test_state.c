@@ -111,18 +111,18 @@ START_TEST(to_idle_from_each_state)
 
 	/* Not woken: RUNNING goes and the poller's reference with it. */
 	atomic_init(&st, 3 * R | RUNNING | JOIN_INTEREST);
-	ck_assert_int_eq(td_state_to_idle(&st), TD_TO_IDLE_OK);
+	ck_assert_int_eq(td_state_to_idle(&st, false), TD_TO_IDLE_OK);
 	ck_assert_uint_eq(ld(&st), 2 * R | JOIN_INTEREST);
 
 	/* Woken during the poll: the poller's reference becomes the new
 	 * Notified one; NOTIFIED stays. */
 	atomic_store(&st, 3 * R | RUNNING | NOTIFIED | JOIN_INTEREST);
-	ck_assert_int_eq(td_state_to_idle(&st), TD_TO_IDLE_NOTIFIED);
+	ck_assert_int_eq(td_state_to_idle(&st, false), TD_TO_IDLE_NOTIFIED);
 	ck_assert_uint_eq(ld(&st), 3 * R | NOTIFIED | JOIN_INTEREST);
 
 	/* Aborted during the poll: RUNNING stays (the caller cancels). */
 	atomic_store(&st, 3 * R | RUNNING | CANCELLED | NOTIFIED);
-	ck_assert_int_eq(td_state_to_idle(&st), TD_TO_IDLE_CANCELLED);
+	ck_assert_int_eq(td_state_to_idle(&st, false), TD_TO_IDLE_CANCELLED);
 	ck_assert_uint_eq(ld(&st), 3 * R | RUNNING | CANCELLED | NOTIFIED);
 }
 END_TEST
@@ -135,17 +135,17 @@ START_TEST(to_idle_self_woken_from_each_state)
 	_Atomic uint64_t st;
 
 	atomic_init(&st, 3 * R | RUNNING | JOIN_INTEREST);
-	ck_assert_int_eq(td_state_to_idle_self_woken(&st), TD_TO_IDLE_NOTIFIED);
+	ck_assert_int_eq(td_state_to_idle(&st, true), TD_TO_IDLE_NOTIFIED);
 	ck_assert_uint_eq(ld(&st), 3 * R | NOTIFIED | JOIN_INTEREST);
 
 	/* Also woken by another thread: still one Notified reference. */
 	atomic_store(&st, 2 * R | RUNNING | NOTIFIED);
-	ck_assert_int_eq(td_state_to_idle_self_woken(&st), TD_TO_IDLE_NOTIFIED);
+	ck_assert_int_eq(td_state_to_idle(&st, true), TD_TO_IDLE_NOTIFIED);
 	ck_assert_uint_eq(ld(&st), 2 * R | NOTIFIED);
 
 	/* Aborted during the poll: RUNNING stays (the caller cancels). */
 	atomic_store(&st, 3 * R | RUNNING | CANCELLED | NOTIFIED);
-	ck_assert_int_eq(td_state_to_idle_self_woken(&st),
+	ck_assert_int_eq(td_state_to_idle(&st, true),
 			 TD_TO_IDLE_CANCELLED);
 	ck_assert_uint_eq(ld(&st), 3 * R | RUNNING | CANCELLED | NOTIFIED);
 }
@@ -280,11 +280,11 @@ START_TEST(wake_while_running_requeues_once)
 	ck_assert_int_eq(td_state_wake_by_val(&st), TD_WAKE_NOTHING);
 	/* One clone left: owned + poller + join + clone. */
 	ck_assert_uint_eq(td_st_refs(ld(&st)), 4);
-	ck_assert_int_eq(td_state_to_idle(&st), TD_TO_IDLE_NOTIFIED);
+	ck_assert_int_eq(td_state_to_idle(&st, false), TD_TO_IDLE_NOTIFIED);
 	ck_assert_uint_eq(ld(&st), 4 * R | NOTIFIED | JOIN_INTEREST);
 	/* The re-queued entry runs; nothing woke it this time. */
 	ck_assert_int_eq(td_state_to_running(&st), TD_TO_RUNNING_OK);
-	ck_assert_int_eq(td_state_to_idle(&st), TD_TO_IDLE_OK);
+	ck_assert_int_eq(td_state_to_idle(&st, false), TD_TO_IDLE_OK);
 	ck_assert_uint_eq(ld(&st), 3 * R | JOIN_INTEREST);
 	/* Now idle: the clone's wake queues it once more. */
 	ck_assert_int_eq(td_state_wake_by_val(&st), TD_WAKE_SUBMIT);
@@ -316,7 +316,7 @@ START_TEST(cancel_from_each_state)
 	ck_assert_int_eq(td_state_cancel(&st), TD_WAKE_NOTHING);
 	ck_assert(ld(&st) & CANCELLED);
 	ck_assert_uint_eq(td_st_refs(ld(&st)), 2);
-	ck_assert_int_eq(td_state_to_idle(&st), TD_TO_IDLE_CANCELLED);
+	ck_assert_int_eq(td_state_to_idle(&st, false), TD_TO_IDLE_CANCELLED);
 	ck_assert(ld(&st) & RUNNING);
 
 	/* Complete: nothing. */
@@ -450,7 +450,7 @@ START_TEST(lifecycle_refcounts)
 	/* First poll stores a waker (clone: +1) and returns PENDING. */
 	ck_assert_int_eq(td_state_to_running(&st), TD_TO_RUNNING_OK);
 	td_state_ref_inc(&st);
-	ck_assert_int_eq(td_state_to_idle(&st), TD_TO_IDLE_OK);
+	ck_assert_int_eq(td_state_to_idle(&st, false), TD_TO_IDLE_OK);
 	ck_assert_uint_eq(td_st_refs(ld(&st)), 3); /* owned, join, waker */
 	/* The joiner registers its waker. */
 	ck_assert(td_state_set_join_waker(&st));
@@ -708,7 +708,7 @@ static void run_race(bool with_abort, int wakers, long per_waker,
 				REQUIRE(!(ld(&r->st) & TRACING));
 			if ((atomic_load(&r->polls) & 15) == 0)
 				sched_yield();
-			switch (td_state_to_idle(&r->st)) {
+			switch (td_state_to_idle(&r->st, false)) {
 			case TD_TO_IDLE_OK:
 				break;
 			case TD_TO_IDLE_NOTIFIED:
