@@ -9,6 +9,7 @@
 
 #include "io/driver.h"
 #include "sched/context.h"
+#include "sched/park.h"
 #include "sched/runtime_impl.h"
 
 #define WAKE_TOKEN UINT64_MAX
@@ -227,6 +228,7 @@ int td_io_register(td_runtime *rt, td_io *io, int fd)
 	/* A registration keeps the runtime's memory (this driver) alive, so
 	 * that deregistering after td_runtime_free is still safe. */
 	td_runtime_ref(rt);
+	td_driver_ensure_watched(rt);
 	return 0;
 }
 

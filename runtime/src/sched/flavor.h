@@ -96,6 +96,9 @@ struct td_flavor_ops {
 	 * multi-thread flavor; the current-thread flavor only while a thread
 	 * is inside block_on). */
 	bool (*has_thread)(struct td_runtime *rt);
+	/* Wake one thread asleep on its futex (not in the driver), so that
+	 * it takes the free driver (sched/park.h); NULL: no such thread. */
+	void (*wake_driver_waiter)(struct td_runtime *rt);
 };
 
 /* ---- inline bodies --------------------------------------------------- */

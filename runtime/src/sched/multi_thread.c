@@ -548,6 +548,21 @@ static bool mt_has_thread(struct td_runtime *rt)
 	return true;
 }
 
+static void mt_wake_driver_waiter(struct td_runtime *rt)
+{
+	struct td_mt *mt = rt->mt;
+	for (unsigned i = 0; i < mt->n; i++) {
+		struct td_parker *p = &mt->workers[i].parker;
+		if (atomic_load_explicit(&p->state, memory_order_acquire) ==
+		    TD_PARK_FUTEX) {
+			/* It stays on the sleepers list: woken, it finds no
+			 * work of its own and parks again, in the driver. */
+			td_parker_unpark(p, rt);
+			return;
+		}
+	}
+}
+
 static const struct td_flavor_ops mt_flavor_ops = {
 	.block_on = mt_block_on,
 	.stop_threads = mt_stop_threads,
@@ -557,6 +572,7 @@ static const struct td_flavor_ops mt_flavor_ops = {
 	.worker_status = mt_worker_status,
 	.for_each_queued = mt_for_each_queued,
 	.has_thread = mt_has_thread,
+	.wake_driver_waiter = mt_wake_driver_waiter,
 };
 
 int td_mt_create(struct td_runtime *rt)

@@ -29,9 +29,41 @@ static bool driver_try_lock(struct td_runtime *rt)
 		memory_order_relaxed);
 }
 
+/* Something may need the driver: timers armed or descriptors
+ * registered. */
+static bool driver_has_work(struct td_runtime *rt)
+{
+	return atomic_load_explicit(&rt->timers_armed, memory_order_relaxed) ||
+	       atomic_load_explicit(&rt->io.registered, memory_order_relaxed);
+}
+
+static void wake_driver_waiter(struct td_runtime *rt)
+{
+	if (rt->fops && rt->fops->wake_driver_waiter)
+		rt->fops->wake_driver_waiter(rt);
+}
+
+/* Release the driver.  Its holder goes on to poll tasks - possibly for
+ * long, if a task blocks its thread - so a thread asleep on its futex
+ * because the driver was taken (driver_waiters) is woken to take it over
+ * when there is anything to watch: timers and I/O keep firing while any
+ * worker is stuck.  The seq_cst store and the load of driver_waiters pair
+ * with the waiter's increment and load of driver_busy (td_parker_park):
+ * at least one of the two sees the other. */
 static void driver_unlock(struct td_runtime *rt)
 {
-	atomic_store_explicit(&rt->driver_busy, false, memory_order_release);
+	atomic_store_explicit(&rt->driver_busy, false, memory_order_seq_cst);
+	if (atomic_load_explicit(&rt->driver_waiters, memory_order_seq_cst) &&
+	    driver_has_work(rt))
+		wake_driver_waiter(rt);
+}
+
+void td_driver_ensure_watched(struct td_runtime *rt)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_load_explicit(&rt->driver_busy, memory_order_seq_cst) &&
+	    atomic_load_explicit(&rt->driver_waiters, memory_order_seq_cst))
+		wake_driver_waiter(rt);
 }
 
 /* Take a pending notification; true if there was one. */
@@ -60,23 +92,53 @@ void td_parker_park(struct td_parker *p, struct td_runtime *rt)
 {
 	if (consume_notified(p))
 		return;
-	if (rt && driver_try_lock(rt)) {
-		if (enter(p, TD_PARK_DRIVER)) {
-			int timeout = td_time_driver_park_timeout(&rt->time);
-			td_io_driver_poll(&rt->io, timeout);
-			td_time_driver_unparked(&rt->time);
-			atomic_exchange_explicit(&p->state, TD_PARK_EMPTY,
-						 memory_order_acq_rel);
-			td_time_driver_process(&rt->time);
+	for (;;) {
+		if (rt && driver_try_lock(rt)) {
+			if (enter(p, TD_PARK_DRIVER)) {
+				int timeout =
+					td_time_driver_park_timeout(&rt->time);
+				td_io_driver_poll(&rt->io, timeout);
+				td_time_driver_unparked(&rt->time);
+				atomic_exchange_explicit(&p->state,
+							 TD_PARK_EMPTY,
+							 memory_order_acq_rel);
+				td_time_driver_process(&rt->time);
+			}
+			driver_unlock(rt);
+			return;
 		}
-		driver_unlock(rt);
-		return;
+		if (!enter(p, TD_PARK_FUTEX))
+			return;
+		if (!rt)
+			break;
+		/* Asleep because the driver is taken: count ourselves, then
+		 * look again - its holder may have left it just now, seeing
+		 * no waiter (see driver_unlock). */
+		atomic_fetch_add_explicit(&rt->driver_waiters, 1,
+					  memory_order_seq_cst);
+		if (!atomic_load_explicit(&rt->driver_busy,
+					  memory_order_seq_cst)) {
+			atomic_fetch_sub_explicit(&rt->driver_waiters, 1,
+						  memory_order_seq_cst);
+			uint32_t expect = TD_PARK_FUTEX;
+			if (atomic_compare_exchange_strong_explicit(
+				    &p->state, &expect, TD_PARK_EMPTY,
+				    memory_order_acq_rel,
+				    memory_order_acquire))
+				continue; /* take the driver after all */
+			/* Unparked meanwhile: that wake-up is ours. */
+			atomic_store_explicit(&p->state, TD_PARK_EMPTY,
+					      memory_order_release);
+			return;
+		}
+		break;
 	}
-	if (!enter(p, TD_PARK_FUTEX))
-		return;
 	while (atomic_load_explicit(&p->state, memory_order_acquire) ==
 	       TD_PARK_FUTEX)
 		td_futex_wait(&p->state, TD_PARK_FUTEX);
+	if (rt)
+		atomic_fetch_sub_explicit(&rt->driver_waiters, 1,
+					  memory_order_seq_cst);
 	atomic_store_explicit(&p->state, TD_PARK_EMPTY, memory_order_release);
 }
 

@@ -48,6 +48,17 @@ void td_parker_unpark(struct td_parker *p, struct td_runtime *rt);
  * fire due timers and I/O wake-ups.  Returns false when it was busy. */
 bool td_driver_poll_now(struct td_runtime *rt);
 
+/* A timer or a descriptor was registered: if nobody holds the driver and
+ * a thread sleeps on its futex waiting for it, wake that thread so that
+ * it takes the driver (the thread that would otherwise come back to the
+ * driver may be stuck in a long poll).
+ *
+ * The rule that keeps timers and I/O watched while some worker is stuck:
+ * a thread that parks without the driver (someone else held it) counts
+ * itself in `driver_waiters`; whoever releases the driver, or registers
+ * something while nobody holds it, wakes one such waiter. */
+void td_driver_ensure_watched(struct td_runtime *rt);
+
 /* Futex helpers. */
 void td_futex_wait(_Atomic uint32_t *word, uint32_t expect);
 void td_futex_wake(_Atomic uint32_t *word, int n);

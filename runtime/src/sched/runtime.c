@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "sched/context.h"
+#include "sched/park.h"
 #include "sched/runtime_impl.h"
 #include "task/core.h"
 #include "task/current.h"
@@ -123,19 +124,29 @@ void td_runtime_unpark_driver(void *arg)
 	td_io_driver_wake(&rt->io);
 }
 
+static void time_unwatched(void *arg)
+{
+	td_driver_ensure_watched(arg);
+}
+
 static void time_hold(void *arg)
 {
-	td_runtime_ref(arg);
+	struct td_runtime *rt = arg;
+	td_runtime_ref(rt);
+	atomic_fetch_add_explicit(&rt->timers_armed, 1, memory_order_relaxed);
 }
 
 static void time_release(void *arg)
 {
-	td_runtime_unref(arg);
+	struct td_runtime *rt = arg;
+	atomic_fetch_sub_explicit(&rt->timers_armed, 1, memory_order_relaxed);
+	td_runtime_unref(rt);
 }
 
 /* A registered timer holds a runtime reference (see time/driver.h). */
 static const struct td_time_hooks runtime_time_hooks = {
 	.unpark = td_runtime_unpark_driver,
+	.unwatched = time_unwatched,
 	.hold = time_hold,
 	.release = time_release,
 };

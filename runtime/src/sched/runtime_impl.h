@@ -75,8 +75,13 @@ struct td_runtime {
 	/* Written on every spawn and task release. */
 	alignas(TD_CACHE_PAIR) _Atomic uint64_t refs;
 
-	/* Written by whoever polls the drivers. */
-	alignas(TD_CACHE_PAIR) _Atomic bool driver_busy; /* sched/park.c */
+	/* Written by whoever polls the drivers (sched/park.c): who holds
+	 * them, how many threads sleep on their futex because someone else
+	 * held them, and whether there is anything to watch (timers armed;
+	 * I/O registrations are counted by the I/O driver). */
+	alignas(TD_CACHE_PAIR) _Atomic bool driver_busy;
+	_Atomic uint32_t driver_waiters;
+	_Atomic uint32_t timers_armed;
 	struct td_time_driver time;
 	struct td_io_driver io;
 

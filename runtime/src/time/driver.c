@@ -132,7 +132,7 @@ int td_time_driver_register(struct td_time_driver *d, td_timer_entry *e,
 			    uint64_t deadline_ms, const td_waker *w)
 {
 	uint64_t deadline = tick_of(d, deadline_ms);
-	bool earlier = false;
+	bool earlier = false, unwatched = false;
 
 	pthread_mutex_lock(&d->lock);
 	if (__atomic_load_n(&e->fired, __ATOMIC_RELAXED) || d->closed) {
@@ -149,13 +149,17 @@ int td_time_driver_register(struct td_time_driver *d, td_timer_entry *e,
 		/* A registration keeps the owner (and this lock) alive. */
 		if (d->hooks && d->hooks->hold)
 			d->hooks->hold(d->hooks_arg);
-		earlier = deadline < atomic_load_explicit(&d->parked_until,
-							  memory_order_seq_cst);
+		uint64_t until = atomic_load_explicit(&d->parked_until,
+						      memory_order_seq_cst);
+		earlier = deadline < until;
+		unwatched = until == 0;
 	}
 	td_waker_register(&e->waker, w);
 	pthread_mutex_unlock(&d->lock);
 	if (earlier && d->hooks && d->hooks->unpark)
 		d->hooks->unpark(d->hooks_arg);
+	else if (unwatched && d->hooks && d->hooks->unwatched)
+		d->hooks->unwatched(d->hooks_arg);
 	return 0;
 }
 

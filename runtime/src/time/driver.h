@@ -24,6 +24,8 @@
 /* What a timer driver needs from its owner (all optional). */
 struct td_time_hooks {
 	void (*unpark)(void *arg); /* an earlier timer: re-park the driver */
+	void (*unwatched)(void *arg); /* a timer, and nobody sleeps in the
+				       * driver: make sure somebody will */
 	void (*hold)(void *arg);   /* a timer was registered */
 	void (*release)(void *arg);/* a timer left (fired or cancelled);
 				    * may free the driver */
