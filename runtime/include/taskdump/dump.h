@@ -12,10 +12,14 @@
  *  3. the threads resume;
  *  4. the addresses are symbolized (libdw) and the result is assembled.
  *
- * A thread that does not reach a safe point before the deadline (a task
- * stuck in a long poll) does not hang the dump: it is reported as running
- * its task for so long, with that thread's native stack, and every other
- * task is still traced.
+ * A thread that does not reach a safe point within a short grace period
+ * (a task stuck in a long poll, CPU-bound or blocked in a system call)
+ * does not hold up the dump or the other threads: it is reported as
+ * running its task for so long, with the system call it is blocked in and
+ * its native stack (taken after the others resume, without signalling or
+ * stopping it), and every other task is still traced - on the
+ * multi-thread runtime also the tasks queued on that thread.  Nothing a
+ * dump does makes a system call of the program return early.
  *
  * The result is plain data (below), readable directly and printable as
  * text (td_dump_write_text) or JSON (td_dump_write_json); both formats are
@@ -40,12 +44,20 @@ extern "C" {
 /* The version of both output formats. */
 #define TD_DUMP_FORMAT_VERSION 1
 
-/* Default time the dump waits for threads to reach a safe point. */
+/* Default bound of a whole dump (waiting for threads, sampling a busy
+ * thread's stack). */
 #define TD_DUMP_DEFAULT_TIMEOUT_MS 1000
+
+/* Default time the dump waits for every thread to reach a safe point; a
+ * thread still in a poll then is reported busy, and the others resume as
+ * soon as the tasks are traced. */
+#define TD_DUMP_DEFAULT_GRACE_MS 10
 
 typedef struct td_dump_options {
 	uint32_t timeout_ms; /* 0: TD_DUMP_DEFAULT_TIMEOUT_MS */
 	bool no_symbolize;   /* keep raw addresses only */
+	uint32_t grace_ms;   /* 0: TD_DUMP_DEFAULT_GRACE_MS (at most
+			      * timeout_ms) */
 } td_dump_options;
 
 /* One frame, outermost-first within a backtrace. */
@@ -117,6 +129,14 @@ typedef struct td_dump_worker {
 	td_dump_frame *stack;  /* busy: its native stack, innermost first */
 	size_t nstack;
 	const char *stack_error; /* busy: why there is no stack, or NULL */
+	/* busy and blocked in a system call: which (e.g. "read",
+	 * "nanosleep", "futex"), else NULL. */
+	const char *syscall;
+	int64_t syscall_fd;         /* the descriptor it waits on, or -1 */
+	const char *syscall_fd_target; /* what that is ("pipe:[123]"), or NULL */
+	int64_t syscall_timeout_ms; /* its timeout (relative calls) or time
+				     * left to its deadline; -1: none */
+	const char *stack_note;   /* the stack is partial: why, or NULL */
 } td_dump_worker;
 
 typedef struct td_dump_runtime {
@@ -144,6 +164,10 @@ typedef struct td_dump {
 	td_dump_runtime *runtimes;
 	size_t nruntimes;
 	size_t ntasks;         /* over all runtimes */
+	/* What went wrong on the way, one line each (e.g. "symbolization
+	 * could not open libc.so.6: Too many open files"). */
+	const char **warnings;
+	size_t nwarnings;
 } td_dump;
 
 /* Dump one runtime.  Returns 0 and stores the dump in *out, or -EINVAL

@@ -88,6 +88,12 @@ static inline bool in_range(const struct ip_range *r, uintptr_t ip)
 	return ip >= r->start && ip < r->end;
 }
 
+bool td_trace_ip_in_root(uintptr_t ip)
+{
+	td_trace_init_ranges();
+	return in_range(&root_range, ip);
+}
+
 __attribute__((noinline)) td_poll td_trace_root_poll(td_future *f,
 						     td_context *cx)
 {

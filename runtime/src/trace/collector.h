@@ -53,6 +53,10 @@ void td_collector_finish(struct td_collector *c);
 /* Free the collector's arrays. */
 void td_collector_release(struct td_collector *c);
 
+/* ip lies in td_trace_root_poll: a native stack that contains it passes
+ * through a task's (or block_on's) trace root. */
+bool td_trace_ip_in_root(uintptr_t ip);
+
 /* Poll `f` inside a trace root: the boundary of every backtrace recorded
  * under it.  Calls f through its vtable so that no user code is inlined
  * into the root's own frame. */

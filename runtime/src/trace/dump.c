@@ -32,9 +32,10 @@
 #include "trace/collector.h"
 #include "trace/dump_build.h"
 #include "trace/thread_stack.h"
+#include "trace/unwind.h"
 
-/* How long a busy thread gets to answer the stack-capture signal. */
-#define STACK_TIMEOUT_MS 200
+/* At most this long waiting for a running busy thread to be sampled. */
+#define STACK_WAIT_MS 250
 #define MAX_STACK 128
 
 static pthread_mutex_t dump_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -97,6 +98,12 @@ static const struct queued *find_queued(const struct queued_list *l,
 
 /* ---- one runtime ----------------------------------------------------- */
 
+/* The time bounds of one dump (td_now_ms clock). */
+struct limits {
+	uint64_t deadline_ms; /* the whole dump's end */
+	unsigned grace_ms;    /* waiting for threads to stop */
+};
+
 struct rt_capture {
 	struct td_runtime *rt;
 	td_dump_runtime *out;
@@ -122,10 +129,17 @@ static const char *activity_name(int a)
 	}
 }
 
-/* Workers: states and, for busy ones, native stacks. */
-static void capture_workers(struct dump_build *b, struct td_runtime *rt,
-			    td_dump_runtime *out, const bool *parked,
-			    int self)
+static bool worker_is_busy(const td_dump_worker *w)
+{
+	return w->state && strcmp(w->state, "busy") == 0;
+}
+
+/* While paused: every worker's state.  A busy worker's stack is taken
+ * later (capture_busy_stacks), once the others run again - except the
+ * calling worker's own, which is here and now. */
+static void read_workers(struct dump_build *b, struct td_runtime *rt,
+			 td_dump_runtime *out, struct td_worker_info *infos,
+			 const bool *parked, int self)
 {
 	out->nworkers = rt->nworkers;
 	out->workers = td_arena_calloc(&b->arena, rt->nworkers,
@@ -135,39 +149,95 @@ static void capture_workers(struct dump_build *b, struct td_runtime *rt,
 		return;
 	}
 	for (unsigned i = 0; i < rt->nworkers; i++) {
-		struct td_worker_info info;
+		struct td_worker_info *info = &infos[i];
 		td_dump_worker *w = &out->workers[i];
-		rt->fops->worker_status(rt, i, &info);
+		rt->fops->worker_status(rt, i, info);
 		w->index = i;
-		w->tid = info.tid;
-		w->queued = info.queued;
-		if (parked[i] || info.activity == TD_WORKER_IDLE) {
+		w->tid = info->tid;
+		w->queued = info->queued;
+		w->syscall_fd = -1;
+		w->syscall_timeout_ms = -1;
+		if (parked[i] || info->activity == TD_WORKER_IDLE) {
 			w->paused = parked[i];
 			w->state = parked[i] ? "paused" : "idle";
 			continue;
 		}
-		w->state = activity_name(info.activity);
-		w->task_id = info.activity == TD_WORKER_POLLING ? info.task_id
-								: 0;
-		uintptr_t ips[MAX_STACK];
-		int n;
-		if ((int)i == self)
-			n = td_thread_stack_self(ips, MAX_STACK);
-		else
-			n = td_thread_stack_capture(info.thread, info.tid,
-						    info.stack_lo,
-						    info.stack_hi, ips,
-						    MAX_STACK,
-						    STACK_TIMEOUT_MS);
-		if (n < 0) {
-			w->stack_error =
-				n == -ETIMEDOUT
-					? "the thread did not answer the "
-					  "stack signal (blocked?)"
-					: "the stack signal could not be sent";
+		w->state = activity_name(info->activity);
+		w->task_id = info->activity == TD_WORKER_POLLING ? info->task_id
+								 : 0;
+		if ((int)i == self) {
+			uintptr_t ips[MAX_STACK];
+			int n = td_thread_stack_self(ips, MAX_STACK);
+			dump_build_note_stack(b, w, ips, (size_t)n, false);
+		}
+	}
+}
+
+/* What the thread's system call is, into the worker entry. */
+static void note_syscall(struct dump_build *b, td_dump_worker *w,
+			 const struct td_thread_syscall *sys)
+{
+	struct td_syscall_info si;
+	td_thread_syscall_describe(sys, &si);
+	if (!si.name)
+		return;
+	w->syscall = si.name;
+	w->syscall_fd = si.fd;
+	w->syscall_timeout_ms = si.timeout_ms;
+	if (si.fd_target[0])
+		w->syscall_fd_target = td_arena_strdup(&b->arena,
+						       si.fd_target);
+}
+
+/* After the pause: the native stacks of the workers that did not stop,
+ * taken without disturbing them (trace/thread_stack.h), each checked to
+ * belong to the poll the worker was found in. */
+static void capture_busy_stacks(struct dump_build *b, struct td_runtime *rt,
+				td_dump_runtime *out,
+				const struct td_worker_info *infos, int self,
+				uint64_t deadline_ms)
+{
+	for (size_t i = 0; i < out->nworkers; i++) {
+		td_dump_worker *w = &out->workers[i];
+		const struct td_worker_info *info = &infos[i];
+		if (!worker_is_busy(w) || (int)i == self)
+			continue;
+		uint64_t now = td_now_ms();
+		unsigned wait = now < deadline_ms
+					? (unsigned)(deadline_ms - now)
+					: 0;
+		if (wait > STACK_WAIT_MS)
+			wait = STACK_WAIT_MS;
+		char why[200];
+		struct td_thread_snapshot snap;
+		int r = td_thread_snapshot_take(info->tid, info->stack_lo,
+						info->stack_hi, wait, &snap,
+						why, sizeof(why));
+		/* Still in the poll it was found in?  Then the snapshot is
+		 * of that poll. */
+		struct td_worker_info again;
+		rt->fops->worker_status(rt, (unsigned)i, &again);
+		bool same = again.activity == info->activity &&
+			    again.task_id == info->task_id;
+		if (r != 0) {
+			w->stack_error = td_arena_strdup(&b->arena, why);
 			continue;
 		}
-		dump_build_note_stack(b, w, ips, (size_t)n, (int)i != self);
+		if (!same) {
+			w->stack_error = "the worker finished its poll while "
+					 "its stack was being taken";
+			td_thread_snapshot_free(&snap);
+			continue;
+		}
+		note_syscall(b, w, &snap.sys);
+		uintptr_t ips[MAX_STACK];
+		const char *note = NULL;
+		int n = td_unwind_snapshot(dump_build_symbolizer(b), &snap, ips,
+					   MAX_STACK, &note);
+		td_thread_snapshot_free(&snap);
+		if (n > 0)
+			dump_build_note_stack(b, w, ips, (size_t)n, true);
+		w->stack_note = note;
 	}
 }
 
@@ -380,7 +450,7 @@ static size_t count_mains(struct td_runtime *rt)
 }
 
 static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
-			    td_dump_runtime *out, unsigned timeout_ms)
+			    td_dump_runtime *out, const struct limits *lim)
 {
 	out->id = rt->id;
 	out->name = td_arena_strdup(&b->arena, rt->name);
@@ -406,12 +476,14 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	/* 0. Memory for what the pause records, touched before pausing. */
 	size_t expect = td_owned_count(&rt->owned) + 1024;
 	bool *parked = calloc(rt->nworkers, sizeof(*parked));
+	struct td_worker_info *infos = calloc(rt->nworkers, sizeof(*infos));
 	struct seen_task *seen = calloc(expect, sizeof(*seen));
 	size_t nmains = count_mains(rt) + 4; /* room for late arrivals */
 	td_dump_task *mains = td_arena_calloc(&b->arena, nmains,
 					      sizeof(*mains));
-	if (!parked || !seen || !mains) {
+	if (!parked || !infos || !seen || !mains) {
 		free(parked);
+		free(infos);
 		free(seen);
 		pthread_mutex_unlock(&rt->dump_lock);
 		out->error = "out of memory";
@@ -420,23 +492,25 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	td_collector_reserve(&b->collector, b->collector.nbts + expect,
 			     b->collector.nips + expect * 8);
 
-	/* 1. Stop everyone at a safe point. */
+	/* 1. Stop everyone at a safe point, waiting only the grace period:
+	 * a thread still in a poll then is busy, and holds nobody up. */
 	double t_open = mono_ms();
 	uint64_t round = td_dump_gate_open(&rt->gate, self);
 	rt->fops->unpark_all(rt);
-	uint64_t deadline = td_now_ms() + timeout_ms;
-	td_dump_gate_wait_arrivals(&rt->gate, round, deadline, parked,
+	uint64_t grace_end = td_now_ms() + lim->grace_ms;
+	if (grace_end > lim->deadline_ms)
+		grace_end = lim->deadline_ms;
+	td_dump_gate_wait_arrivals(&rt->gate, round, grace_end, parked,
 				   nobody_drives, rt);
 	double t_paused = mono_ms();
 
 	/* 2. Who is where. */
-	capture_workers(b, rt, out, parked, self);
+	read_workers(b, rt, out, infos, parked, self);
 	/* A worker that did not stop may complete tasks under us: then the
 	 * snapshot holds references. */
 	bool all_stopped = true;
-	for (unsigned i = 0; i < rt->nworkers; i++)
-		if ((int)i != self && out->workers && out->workers[i].state &&
-		    strcmp(out->workers[i].state, "busy") == 0)
+	for (unsigned i = 0; out->workers && i < rt->nworkers; i++)
+		if ((int)i != self && worker_is_busy(&out->workers[i]))
 			all_stopped = false;
 	size_t ntasks = 0;
 	bool oom = false;
@@ -450,11 +524,16 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 			ntasks = expect; /* the rest are listed nowhere */
 		oom |= !more;
 	}
+	/* Queue positions.  A busy multi-thread worker's local queue and
+	 * LIFO slot are atomics that only it changes (by pushing, while its
+	 * poll wakes tasks), so reading them gives each entry's position at
+	 * some moment of the dump; the current-thread queue is a plain list
+	 * of its thread's, not read while that thread runs. */
 	struct queued_list ql = {0};
-	for (unsigned i = 0; i < rt->nworkers; i++) {
-		if (!out->workers || !out->workers[i].state ||
-		    strcmp(out->workers[i].state, "busy") == 0)
-			continue; /* its queues are still moving */
+	for (unsigned i = 0; out->workers && i < rt->nworkers; i++) {
+		if (worker_is_busy(&out->workers[i]) &&
+		    rt->flavor != TD_FLAVOR_MULTI_THREAD)
+			continue;
 		ql.worker = i;
 		rt->fops->for_each_queued(rt, i, visit_worker_queue, &ql);
 	}
@@ -493,9 +572,11 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	}
 	td_collector_pop(&b->collector);
 
-	/* 4. Let everyone go. */
+	/* 4. Let everyone go; then take the stacks of those that never
+	 * stopped (under dump_lock still: the runtime cannot be freed). */
 	td_dump_gate_release(&rt->gate);
 	double t_release = mono_ms();
+	capture_busy_stacks(b, rt, out, infos, self, lim->deadline_ms);
 	pthread_mutex_unlock(&rt->dump_lock);
 	out->pause_ms = t_release - t_open;
 	b->capture_ms += t_release - t_paused;
@@ -532,6 +613,7 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	free(seen);
 	free(ql.items);
 	free(parked);
+	free(infos);
 	if (oom || !out->tasks)
 		out->error = "out of memory";
 	for (size_t i = 0; i < out->ntasks; i++)
@@ -543,7 +625,7 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 
 struct all_arg {
 	struct dump_build *b;
-	unsigned timeout_ms;
+	struct limits lim;
 	td_dump_runtime *list;
 	size_t n, cap;
 };
@@ -553,7 +635,7 @@ static void visit_runtime(struct td_runtime *rt, void *argp)
 	struct all_arg *a = argp;
 	if (a->n == a->cap)
 		return;
-	capture_runtime(a->b, rt, &a->list[a->n++], a->timeout_ms);
+	capture_runtime(a->b, rt, &a->list[a->n++], &a->lim);
 }
 
 static void count_runtime(struct td_runtime *rt, void *arg)
@@ -571,7 +653,11 @@ static int dump_common(td_runtime *only, const td_dump_options *opts,
 	unsigned timeout_ms = opts && opts->timeout_ms
 				      ? opts->timeout_ms
 				      : TD_DUMP_DEFAULT_TIMEOUT_MS;
+	unsigned grace_ms = opts && opts->grace_ms ? opts->grace_ms
+						   : TD_DUMP_DEFAULT_GRACE_MS;
 	double t0 = mono_ms();
+	struct limits lim = {td_now_ms() + timeout_ms,
+			     grace_ms < timeout_ms ? grace_ms : timeout_ms};
 
 	pthread_mutex_lock(&dump_mutex);
 	struct dump_build *b = dump_build_new();
@@ -579,7 +665,7 @@ static int dump_common(td_runtime *only, const td_dump_options *opts,
 		pthread_mutex_unlock(&dump_mutex);
 		return -ENOMEM;
 	}
-	struct all_arg a = {.b = b, .timeout_ms = timeout_ms};
+	struct all_arg a = {.b = b, .lim = lim};
 	if (only) {
 		a.cap = 1;
 	} else {
@@ -589,7 +675,7 @@ static int dump_common(td_runtime *only, const td_dump_options *opts,
 	a.list = td_arena_calloc(&b->arena, a.cap, sizeof(*a.list));
 	if (a.list) {
 		if (only)
-			capture_runtime(b, only, &a.list[a.n++], timeout_ms);
+			capture_runtime(b, only, &a.list[a.n++], &lim);
 		else
 			td_registry_for_each(visit_runtime, &a);
 	}

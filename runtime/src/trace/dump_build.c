@@ -360,15 +360,43 @@ void dump_build_frames(struct dump_build *b, bool symbols)
 
 	td_collector_finish(&b->collector);
 	if (symbols)
-		fc.sym = td_symbolizer_new();
+		fc.sym = dump_build_symbolizer(b);
 	uint64_t now = td_now_ms();
 	for (size_t i = 0; i < b->ntraces; i++)
 		build_task_traces(&fc, &seqs, &b->traces[i], now);
 	for (size_t i = 0; i < b->nstacks; i++)
 		build_stack(&fc, &b->stacks[i]);
-	/* The symbolizer holds module file descriptors: close them now. */
-	td_symbolizer_free(fc.sym);
 	free(seqs.slots);
+}
+
+struct td_symbolizer *dump_build_symbolizer(struct dump_build *b)
+{
+	if (!b->sym_tried) {
+		bool renewed;
+		b->sym_tried = true;
+		b->sym = td_symbolizer_shared(&renewed);
+		if (!b->sym)
+			dump_build_warn(b, "symbolization unavailable: the "
+					   "process's modules could not be "
+					   "read");
+	}
+	return b->sym;
+}
+
+void dump_build_warn(struct dump_build *b, const char *text)
+{
+	td_dump *d = b->dump;
+	for (size_t i = 0; i < d->nwarnings; i++)
+		if (strcmp(d->warnings[i], text) == 0)
+			return;
+	const char **v = td_arena_alloc(&b->arena,
+					(d->nwarnings + 1) * sizeof(*v));
+	char *copy = td_arena_strdup(&b->arena, text);
+	if (!v || !copy)
+		return;
+	memcpy(v, d->warnings, d->nwarnings * sizeof(*v));
+	v[d->nwarnings++] = copy;
+	d->warnings = v;
 }
 
 int dump_build_finish(struct dump_build *b)
@@ -385,6 +413,8 @@ int dump_build_finish(struct dump_build *b)
 		if (d->runtimes[i].pause_ms > d->pause_ms)
 			d->pause_ms = d->runtimes[i].pause_ms;
 	}
+	if (b->sym && td_symbolizer_open_error(b->sym))
+		dump_build_warn(b, td_symbolizer_open_error(b->sym));
 	if (b->collector.out_of_memory || b->arena.failed || b->out_of_memory)
 		return -ENOMEM;
 	return 0;

@@ -33,6 +33,8 @@ struct dump_build {
 	const char *last_file, *last_function;
 	double capture_ms;
 	bool out_of_memory;
+	struct td_symbolizer *sym; /* the process's, once asked for */
+	bool sym_tried;
 };
 
 /* A new builder with an empty dump (wall-clock time taken now). */
@@ -54,6 +56,14 @@ void dump_build_retarget_traces(struct dump_build *b, td_dump_task *from,
  * instruction, not a return address. */
 void dump_build_note_stack(struct dump_build *b, td_dump_worker *w,
 			   const uintptr_t *ips, size_t n, bool exact_first);
+
+/* The process's symbolizer (kept across dumps), for unwinding and
+ * symbols; NULL when unavailable (a warning in the dump says so).  Only
+ * after the threads resume. */
+struct td_symbolizer *dump_build_symbolizer(struct dump_build *b);
+
+/* Add a line to the dump's warnings (once per distinct text). */
+void dump_build_warn(struct dump_build *b, const char *text);
 
 /* Give every trace and stack its frames, symbolized when `symbols`. */
 void dump_build_frames(struct dump_build *b, bool symbols);

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "trace/symbolize.h"
@@ -71,6 +72,13 @@ struct module_note {
 	bool cus_built;
 };
 
+/* A descriptor libdwfl opened through our callbacks, and what it was. */
+struct owned_fd {
+	int fd;
+	dev_t dev;
+	ino_t ino;
+};
+
 struct td_symbolizer {
 	Dwfl *dwfl;
 	Dwfl_Callbacks callbacks; /* libdwfl keeps a pointer: must outlive it */
@@ -79,7 +87,15 @@ struct td_symbolizer {
 	size_t count;
 	struct arena_chunk *arena;
 	unsigned long long dl_adds, dl_subs; /* loader counters last reported */
+	struct owned_fd *fds;     /* every module file libdwfl holds open */
+	size_t nfds, cap_fds;
+	char open_error[160];     /* the last module that could not be opened
+				   * for want of descriptors or memory */
 };
+
+/* The symbolizer whose libdwfl call is under way on this thread: the
+ * callbacks below get only a module, and record what they open in it. */
+static __thread struct td_symbolizer *tls_current;
 
 /* Frames of the address being resolved, before they move to the arena. */
 struct builder {
@@ -118,6 +134,72 @@ static const char *arena_strdup(struct td_symbolizer *s, const char *str)
 	if (p != NULL)
 		memcpy(p, str, len + 1);
 	return p;
+}
+
+/* ---- descriptors libdwfl holds --------------------------------------- */
+
+/* libdwfl opens module files with plain open() and keeps them until
+ * dwfl_end().  Kept across dumps, they must not leak into programs the
+ * process execs (close-on-exec), and the program may close them - or
+ * close them and open its own files under the same numbers.  So every
+ * descriptor is recorded with its file's identity, and checked before the
+ * symbolizer is used again (td_symbolizer_fds_intact). */
+static void note_open(int fd, int err, const char *what)
+{
+	struct td_symbolizer *s = tls_current;
+
+	if (s == NULL)
+		return;
+	if (fd < 0) {
+		if (err == EMFILE || err == ENFILE || err == ENOMEM)
+			snprintf(s->open_error, sizeof(s->open_error),
+				 "symbolization could not open %s: %s",
+				 what ? what : "a module", strerror(err));
+		return;
+	}
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return;
+	if (s->nfds == s->cap_fds) {
+		size_t cap = s->cap_fds ? s->cap_fds * 2 : 16;
+		struct owned_fd *v = realloc(s->fds, cap * sizeof(*v));
+		if (v == NULL)
+			return; /* unchecked, like any fd of libdwfl's */
+		s->fds = v;
+		s->cap_fds = cap;
+	}
+	s->fds[s->nfds++] = (struct owned_fd){fd, st.st_dev, st.st_ino};
+}
+
+static int find_elf_tracked(Dwfl_Module *mod, void **userdata,
+			    const char *modname, Dwarf_Addr base,
+			    char **file_name, Elf **elfp)
+{
+	errno = 0;
+	int fd = dwfl_linux_proc_find_elf(mod, userdata, modname, base,
+					  file_name, elfp);
+	int err = errno;
+	/* No descriptor is normal for the vDSO (read from memory). */
+	if (fd >= 0 || *elfp == NULL)
+		note_open(fd, err, modname);
+	return fd;
+}
+
+bool td_symbolizer_fds_intact(const struct td_symbolizer *s)
+{
+	for (size_t i = 0; i < s->nfds; i++) {
+		struct stat st;
+		if (fstat(s->fds[i].fd, &st) != 0 ||
+		    st.st_dev != s->fds[i].dev || st.st_ino != s->fds[i].ino)
+			return false;
+	}
+	return true;
+}
+
+const char *td_symbolizer_open_error(const struct td_symbolizer *s)
+{
+	return s->open_error[0] ? s->open_error : NULL;
 }
 
 /* ---- debug information search (no debuginfod) ------------------------- */
@@ -182,13 +264,15 @@ static int find_debuginfo_local(Dwfl_Module *mod, void **userdata,
 				const char *file_name, const char *debuglink,
 				GElf_Word crc, char **debuginfo_file_name)
 {
+	errno = 0;
 	int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base,
 					      file_name, debuglink, crc,
 					      debuginfo_file_name);
-	if (fd >= 0 || file_name == NULL || debuglink == NULL)
-		return fd;
-	return find_by_debuglink(mod, file_name, debuglink,
-				 debuginfo_file_name);
+	if (fd < 0 && file_name != NULL && debuglink != NULL)
+		fd = find_by_debuglink(mod, file_name, debuglink,
+				       debuginfo_file_name);
+	note_open(fd, errno, debuglink ? debuglink : modname);
+	return fd;
 }
 
 /* ---- module reporting ----------------------------------------------- */
@@ -247,7 +331,10 @@ int td_symbolizer_refresh(struct td_symbolizer *s)
 
 	if (c.adds == s->dl_adds && c.subs == s->dl_subs)
 		return 0;
+	struct td_symbolizer *outer = tls_current;
+	tls_current = s;
 	int r = report_modules(s);
+	tls_current = outer;
 	/* Even a failed report changed the module list: forget everything
 	 * cached (the arena keeps returned arrays alive). */
 	cache_clear(s);
@@ -698,7 +785,10 @@ int td_symbolize(struct td_symbolizer *s, uintptr_t ip, bool is_return_address,
 	}
 	/* resolve() may re-report modules and clear the cache: insert
 	 * afterwards, looking the slot up again. */
+	struct td_symbolizer *outer = tls_current;
+	tls_current = s;
 	int r = resolve(s, ip, is_return_address, &b);
+	tls_current = outer;
 	if (r == 0)
 		r = cache_insert(s, ip, is_return_address, &b, frames);
 	if (r == 0)
@@ -713,23 +803,27 @@ struct td_symbolizer *td_symbolizer_new(void)
 
 	if (s == NULL)
 		return NULL;
-	s->callbacks.find_elf = dwfl_linux_proc_find_elf;
+	s->callbacks.find_elf = find_elf_tracked;
 	s->callbacks.find_debuginfo = find_debuginfo_local;
 	s->bits = CACHE_MIN_BITS;
 	s->table = calloc((size_t)1 << s->bits, sizeof(*s->table));
 	s->dwfl = dwfl_begin(&s->callbacks);
-	if (s->table == NULL || s->dwfl == NULL || report_modules(s) != 0) {
+	struct td_symbolizer *outer = tls_current;
+	tls_current = s;
+	int r = s->table == NULL || s->dwfl == NULL ? -ENOMEM
+						    : report_modules(s);
+	tls_current = outer;
+	if (r != 0) {
 		td_symbolizer_free(s);
 		return NULL;
 	}
 	return s;
 }
 
-void td_symbolizer_free(struct td_symbolizer *s)
+/* Free what is ours; the Dwfl only when `end_dwfl`. */
+static void release(struct td_symbolizer *s, bool end_dwfl)
 {
-	if (s == NULL)
-		return;
-	if (s->dwfl != NULL)
+	if (s->dwfl != NULL && end_dwfl)
 		dwfl_end(s->dwfl);
 	while (s->arena != NULL) {
 		struct arena_chunk *c = s->arena;
@@ -737,6 +831,52 @@ void td_symbolizer_free(struct td_symbolizer *s)
 		s->arena = c->next;
 		free(c);
 	}
+	free(s->fds);
 	free(s->table);
 	free(s);
+}
+
+void td_symbolizer_free(struct td_symbolizer *s)
+{
+	if (s != NULL)
+		release(s, true);
+}
+
+int td_symbolizer_with_dwfl(struct td_symbolizer *s,
+			    int (*fn)(Dwfl *dwfl, void *arg), void *arg)
+{
+	struct td_symbolizer *outer = tls_current;
+	tls_current = s;
+	int r = fn(s->dwfl, arg);
+	tls_current = outer;
+	return r;
+}
+
+/* ---- the process's symbolizer ---------------------------------------- */
+
+/* Kept from one dump to the next (only the first dump pays for reading
+ * the mappings and each module's DWARF); used under the dump lock only. */
+static struct td_symbolizer *shared;
+
+struct td_symbolizer *td_symbolizer_shared(bool *renewed)
+{
+	*renewed = false;
+	if (shared != NULL && !td_symbolizer_fds_intact(shared)) {
+		/* The program closed a descriptor of ours, or reused its
+		 * number: dwfl_end() would close the program's file.  Leave
+		 * the Dwfl be (its memory is lost) and start afresh. */
+		release(shared, false);
+		shared = NULL;
+		*renewed = true;
+	}
+	if (shared == NULL) {
+		shared = td_symbolizer_new();
+		return shared;
+	}
+	shared->open_error[0] = '\0';
+	if (td_symbolizer_refresh(shared) < 0) {
+		td_symbolizer_free(shared);
+		shared = td_symbolizer_new();
+	}
+	return shared;
 }

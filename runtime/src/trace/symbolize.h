@@ -14,7 +14,9 @@
  * lock); separate instances may be used from different threads at once.
  * Creating one only reads /proc/self/{maps,auxv}; no thread is stopped,
  * nothing is ptrace()d.  The instance keeps file descriptors of the
- * modules it has read open until td_symbolizer_free().
+ * modules it has read open (close-on-exec) until td_symbolizer_free(); it
+ * records each with its file's identity, so that a program that closed
+ * them (or reused their numbers) is noticed before any is used again.
  *
  * Debug information is searched locally only: in the module itself, by
  * build-id under /usr/lib/debug/.build-id/, and through .gnu_debuglink
@@ -25,6 +27,7 @@
 #ifndef TD_TRACE_SYMBOLIZE_H
 #define TD_TRACE_SYMBOLIZE_H
 
+#include <elfutils/libdwfl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -95,5 +98,29 @@ int td_symbolizer_refresh(struct td_symbolizer *s);
 /* Free the symbolizer, its cache and every frame and string it returned
  * (NULL is ignored). */
 void td_symbolizer_free(struct td_symbolizer *s);
+
+/* The process's own symbolizer, kept across dumps so that only the first
+ * dump pays for the mappings and each module's DWARF: refreshed when the
+ * loader's counters moved (dlopen/dlclose), and replaced - setting
+ * *renewed - when the program closed or reused a descriptor it held (the
+ * old Dwfl is then abandoned, never ended: ending it would close the
+ * program's files).  Callers serialize (the dump lock).  NULL when none
+ * can be created. */
+struct td_symbolizer *td_symbolizer_shared(bool *renewed);
+
+/* Every descriptor the symbolizer holds still refers to the file it
+ * opened. */
+bool td_symbolizer_fds_intact(const struct td_symbolizer *s);
+
+/* Why a module could not be opened since the last td_symbolizer_shared()
+ * (out of descriptors or memory: e.g. "symbolization could not open
+ * /usr/lib/libc.so.6: Too many open files"), or NULL. */
+const char *td_symbolizer_open_error(const struct td_symbolizer *s);
+
+/* Run fn on the symbolizer's Dwfl (for unwinding with the same modules,
+ * trace/unwind.c), so that files libdwfl opens meanwhile are recorded as
+ * the symbolizer's.  Returns fn's result. */
+int td_symbolizer_with_dwfl(struct td_symbolizer *s,
+			    int (*fn)(Dwfl *dwfl, void *arg), void *arg);
 
 #endif /* TD_TRACE_SYMBOLIZE_H */

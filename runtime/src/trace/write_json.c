@@ -310,6 +310,28 @@ static void put_worker(struct td_wbuf *b, const td_dump_worker *w)
 		put_null(b);
 	KEY(b, "native_stack_error");
 	td_wbuf_json_str(b, stack_error(w, busy, has_stack));
+	KEY(b, "native_stack_note");
+	td_wbuf_json_str(b, has_stack ? w->stack_note : NULL);
+	KEY(b, "syscall");
+	if (!w->syscall) {
+		put_null(b);
+	} else {
+		td_wbuf_lit(b, "{\"name\":");
+		td_wbuf_json_str(b, w->syscall);
+		KEY(b, "fd");
+		if (w->syscall_fd >= 0)
+			td_wbuf_i64(b, w->syscall_fd);
+		else
+			put_null(b);
+		KEY(b, "fd_target");
+		td_wbuf_json_str(b, w->syscall_fd_target);
+		KEY(b, "timeout_ms");
+		if (w->syscall_timeout_ms >= 0)
+			td_wbuf_i64(b, w->syscall_timeout_ms);
+		else
+			put_null(b);
+		td_wbuf_putc(b, '}');
+	}
 	td_wbuf_putc(b, '}');
 }
 
@@ -368,6 +390,13 @@ static void put_top(struct td_wbuf *b, const td_dump *d)
 	put_ms(b, d->total_ms);
 	KEY(b, "tasks_total");
 	td_wbuf_u64(b, d->ntasks);
+	KEY(b, "warnings");
+	td_wbuf_putc(b, '[');
+	for (size_t i = 0; d->warnings && i < d->nwarnings; i++) {
+		put_sep(b, i);
+		td_wbuf_json_str(b, d->warnings[i]);
+	}
+	td_wbuf_putc(b, ']');
 }
 
 int td_dump_write_json(const td_dump *d, FILE *f)

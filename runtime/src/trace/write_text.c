@@ -91,6 +91,10 @@ static void put_header(struct td_wbuf *b, const td_dump *d)
 	td_wbuf_u64(b, d->runtimes ? d->nruntimes : 0);
 	td_wbuf_lit(b, "\ntasks ");
 	td_wbuf_u64(b, d->ntasks);
+	for (size_t i = 0; d->warnings && i < d->nwarnings; i++) {
+		td_wbuf_lit(b, "\nwarning ");
+		td_wbuf_text(b, d->warnings[i], TD_ESC_FREE);
+	}
 	td_wbuf_lit(b, "\n\n");
 }
 
@@ -181,6 +185,23 @@ static void put_worker(struct td_wbuf *b, const td_dump_worker *w)
 	}
 	td_wbuf_lit(b, " queued=");
 	td_wbuf_u64(b, w->queued);
+	if (busy && w->syscall) {
+		td_wbuf_lit(b, " syscall=");
+		td_wbuf_text(b, w->syscall, TD_ESC_TOKEN);
+		if (w->syscall_fd >= 0) {
+			td_wbuf_lit(b, " syscall_fd=");
+			td_wbuf_i64(b, w->syscall_fd);
+		}
+		if (w->syscall_fd_target)
+			put_quoted(b, " syscall_fd_target=", 19,
+				   w->syscall_fd_target);
+		if (w->syscall_timeout_ms >= 0) {
+			td_wbuf_lit(b, " syscall_timeout_ms=");
+			td_wbuf_i64(b, w->syscall_timeout_ms);
+		}
+	}
+	if (busy && w->stack_note && w->stack && w->nstack > 0)
+		put_quoted(b, " stack_note=", 12, w->stack_note);
 	td_wbuf_putc(b, '\n');
 	if (busy || (w->stack && w->nstack > 0))
 		put_native_stack(b, w);
