@@ -100,8 +100,7 @@ def expected(src_root, app, m):
     sleep = leaf('td_sleep_poll', 'runtime/src/time/sleep.c')
     notified = leaf('td_notified_poll', 'runtime/src/sync/notify.c')
     recv = leaf('td_mpsc_recv_poll', 'runtime/src/sync/mpsc.c')
-    here = lambda fn, mark: r'%s at (?:.*/)?%s:%d' % (fn, re.escape(app),
-                                                      m[mark])
+    here = lambda fn, mark: r'%s at %s:%d' % (fn, re.escape(app), m[mark])
     wait = r' \[waiting: %s\]$'
     return {
         'then': [r'^╼ ' + here('branch_poll', 'then') + '$',
@@ -134,8 +133,7 @@ def check_dump(label, text, want, app):
         if e is None:
             problems.append('task %r missing' % name)
             continue
-        if not re.search(r' spawned=(?:.*/)?%s:\d+ ' % re.escape(app),
-                         e['task']):
+        if not re.search(r' spawned=%s:\d+ ' % re.escape(app), e['task']):
             problems.append('task %r: spawn site is not %s: %s'
                             % (name, app, e['task']))
         tree = e['tree']
