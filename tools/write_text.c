@@ -372,7 +372,9 @@ size_t *tdc_group_tasks(const tdc_runtime *rt)
 		size_t h;
 
 		g[i] = i;
-		if (!t->traced || t->ntraces == 0)
+		/* As the runtime groups: every traced task, also one that
+		 * reached no leaf (no traces: all equal). */
+		if (!t->traced)
 			continue;
 		for (h = tdc_task_hash(t) & (cap - 1); table[h];
 		     h = (h + 1) & (cap - 1)) {
