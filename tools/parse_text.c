@@ -419,6 +419,8 @@ static int task_line(parser *p, char *line)
 	while ((r = next_kv(p, &s, &k)) > 0) {
 		if (key_is(&k, "name"))
 			t->name = k.val;
+		else if (key_is(&k, "type"))
+			t->type = k.val;
 		else if (key_is(&k, "block_on"))
 			t->block_on = strcmp(k.val, "0") != 0;
 		else if (key_is(&k, "state"))

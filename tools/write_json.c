@@ -206,6 +206,8 @@ static void task(FILE *f, const tdc_task *t)
 	ju64(f, t->worker);
 	fputs(",\n" IND_FIELD "\"spawned\": ", f);
 	spawned(f, t);
+	fputs(", \"type\": ", f);
+	jstr(f, t->type);
 	fprintf(f, ",\n" IND_FIELD "\"traced\": %s, \"not_traced\": ",
 		jbool(t->traced));
 	jstr(f, t->traced ? NULL : t->not_traced ? t->not_traced : "unknown");

@@ -246,6 +246,10 @@ static void task_line(FILE *f, const tdc_task *t)
 	}
 	if (t->spawn_function)
 		put_token(f, "in", t->spawn_function);
+	if (t->type) {
+		fputs(" type=", f);
+		put_quoted(f, t->type);
+	}
 	fputc('\n', f);
 }
 

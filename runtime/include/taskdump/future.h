@@ -78,7 +78,8 @@ typedef struct td_future_vtable {
 	/* Optional.  The pointer-sized result a task's join handle reports;
 	 * called once, right after the task's future returned TD_READY. */
 	void *(*output)(td_future *self);
-	/* Optional.  A name for this kind of future, for diagnostics. */
+	/* Optional.  A name for this kind of future, for diagnostics: task
+	 * dumps show it for a task's (or block_on's) top-level future. */
 	const char *type_name;
 } td_future_vtable;
 

@@ -81,6 +81,18 @@ void dump_build_site(struct dump_build *b, td_dump_task *dt,
 	dt->spawn_line = site->line;
 }
 
+const char *dump_build_type_name(struct dump_build *b, const char *type_name)
+{
+	if (!type_name)
+		return NULL;
+	/* Copied: the module may be unloaded before the dump is read. */
+	if (type_name != b->last_type) {
+		b->last_type = type_name;
+		b->last_type_copy = td_arena_strdup(&b->arena, type_name);
+	}
+	return b->last_type_copy;
+}
+
 void dump_build_note_traces(struct dump_build *b, td_dump_task *dt,
 			    size_t first, size_t n)
 {

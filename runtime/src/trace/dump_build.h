@@ -31,6 +31,7 @@ struct dump_build {
 	size_t nstacks, cap_stacks;
 	const struct td_spawn_site *last_site; /* td_spawn_site cache */
 	const char *last_file, *last_function;
+	const char *last_type, *last_type_copy; /* type name cache */
 	double capture_ms;
 	bool out_of_memory;
 };
@@ -41,6 +42,11 @@ struct dump_build *dump_build_new(void);
 /* Copy a spawn site into the task entry (cached across tasks). */
 void dump_build_site(struct dump_build *b, td_dump_task *dt,
 		     const struct td_spawn_site *site);
+
+/* A future's type name (static in the module that defines the future),
+ * copied into the dump (cached: tasks of one type follow each other);
+ * NULL stays NULL. */
+const char *dump_build_type_name(struct dump_build *b, const char *type_name);
 
 /* Collector backtraces [first, first + n) belong to task `dt`. */
 void dump_build_note_traces(struct dump_build *b, td_dump_task *dt,

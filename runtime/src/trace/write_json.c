@@ -254,6 +254,8 @@ static void put_task(struct td_wbuf *b, const td_dump_task *t)
 		put_null(b);
 	KEY(b, "spawned");
 	put_spawned(b, t);
+	KEY(b, "type");
+	td_wbuf_json_str(b, t->type_name);
 	KEY(b, "traced");
 	put_bool(b, t->traced);
 	KEY(b, "not_traced");

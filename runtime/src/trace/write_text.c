@@ -241,6 +241,8 @@ static void put_task_line(struct td_wbuf *b, const td_dump_task *t)
 		};
 		td_wbuf_cached(b, &k, put_spawned, t);
 	}
+	if (t->type_name)
+		put_quoted(b, " type=", 6, t->type_name);
 	td_wbuf_putc(b, '\n');
 }
 
