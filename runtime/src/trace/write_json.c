@@ -370,6 +370,10 @@ static void put_top(struct td_wbuf *b, const td_dump *d)
 	put_ms(b, d->total_ms);
 	KEY(b, "tasks_total");
 	td_wbuf_u64(b, d->ntasks);
+	/* A sentence about the whole dump; only the agent's dump of a
+	 * process without a runtime has one (agent/noruntime.c). */
+	KEY(b, "note");
+	put_null(b);
 }
 
 int td_dump_write_json(const td_dump *d, FILE *f)

@@ -241,7 +241,7 @@ static const char golden_text_grouped[] =
 static const char golden_json[] =
 	"{\"taskdump\":1,\"pid\":4242,\"program\":\"/usr/local/bin/taskdump demo\","
 	"\"time\":\"2026-11-27T15:20:31.123Z\",\"pause_ms\":0.412,\"capture_ms\":0.380,"
-	"\"symbolize_ms\":1.210,\"total_ms\":2.103,\"tasks_total\":16,\n"
+	"\"symbolize_ms\":1.210,\"total_ms\":2.103,\"tasks_total\":16,\"note\":null,\n"
 	"\"runtimes\":[\n"
 	"{\"id\":1,\"name\":\"demo\",\"flavor\":\"multi_thread\",\"tasks_total\":13,"
 	"\"traced\":10,\"pause_ms\":0.398,\"error\":null,\n"
