@@ -24,7 +24,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "taskdump/dump.h"
 #include "taskdump/taskdump.h"
 
 #define HOUR_MS (3600u * 1000u)

@@ -83,14 +83,18 @@ void dump_build_site(struct dump_build *b, td_dump_task *dt,
 
 const char *dump_build_type_name(struct dump_build *b, const char *type_name)
 {
+	const size_t n = sizeof(b->types) / sizeof(b->types[0]);
+	size_t i = (size_t)(((uintptr_t)type_name * 0x9e3779b97f4a7c15ull) >>
+			    60) % n;
+
 	if (!type_name)
 		return NULL;
 	/* Copied: the module may be unloaded before the dump is read. */
-	if (type_name != b->last_type) {
-		b->last_type = type_name;
-		b->last_type_copy = td_arena_strdup(&b->arena, type_name);
+	if (b->types[i] != type_name) {
+		b->types[i] = type_name;
+		b->type_copies[i] = td_arena_strdup(&b->arena, type_name);
 	}
-	return b->last_type_copy;
+	return b->type_copies[i];
 }
 
 void dump_build_note_traces(struct dump_build *b, td_dump_task *dt,

@@ -31,7 +31,9 @@ struct dump_build {
 	size_t nstacks, cap_stacks;
 	const struct td_spawn_site *last_site; /* td_spawn_site cache */
 	const char *last_file, *last_function;
-	const char *last_type, *last_type_copy; /* type name cache */
+	/* Type names seen, by address, and their copies (a few types are
+	 * usually spread over many tasks, in any order). */
+	const char *types[16], *type_copies[16];
 	double capture_ms;
 	bool out_of_memory;
 };
@@ -44,8 +46,8 @@ void dump_build_site(struct dump_build *b, td_dump_task *dt,
 		     const struct td_spawn_site *site);
 
 /* A future's type name (static in the module that defines the future),
- * copied into the dump (cached: tasks of one type follow each other);
- * NULL stays NULL. */
+ * copied into the dump once per distinct address (mostly); NULL stays
+ * NULL. */
 const char *dump_build_type_name(struct dump_build *b, const char *type_name);
 
 /* Collector backtraces [first, first + n) belong to task `dt`. */
