@@ -47,6 +47,16 @@ struct agent_runtime_api {
  * fills *api when found. */
 bool agent_find_runtime(struct agent_runtime_api *api);
 
+/* ---- noruntime.c ---- */
+
+/* Write the dump of a process without a taskdump runtime (text, or JSON
+ * with `json`) whose request came total_ms ago.  Returns 0 or -EIO. */
+int agent_write_no_runtime(FILE *f, bool json, double total_ms);
+
+/* ms with three decimals into buf, rounded as the dump writers round
+ * (so that the stderr line and the file agree); returns buf. */
+const char *agent_ms3(char *buf, size_t size, double ms);
+
 /* ---- dumpfile.c ---- */
 
 /* Take one dump and write it; reports on stderr.  `requested_ns` is when

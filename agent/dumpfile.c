@@ -31,53 +31,9 @@ static double ms_since(int64_t ns)
 	return (double)(now - ns) / 1e6;
 }
 
-static void iso_time(char *buf, size_t size)
-{
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-}
-
-/* The dump of a process that has no taskdump runtime: a valid file with
- * no runtimes and a note saying why.  The JSON carries every top-level key
- * td_dump_write_json writes (README.md (dump file formats)), "tasks_total" included, so
- * that readers need no special case. */
-static int write_no_runtime(FILE *f, bool json, int64_t requested_ns)
-{
-	static const char note[] =
-		"no taskdump runtime (libtaskdump) is loaded in this process";
-	char exe[PATH_MAX], when[80];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	exe[n > 0 ? n : 0] = '\0';
-	for (char *p = exe; *p; p++)
-		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
-			*p = '?';
-	iso_time(when, sizeof(when));
-	double total = ms_since(requested_ns);
-	if (json)
-		fprintf(f,
-			"{\"taskdump\": 1, \"pid\": %d, \"program\": \"%s\", "
-			"\"time\": \"%s\", \"pause_ms\": 0.000, "
-			"\"capture_ms\": 0.000, \"symbolize_ms\": 0.000, "
-			"\"total_ms\": %.3f, \"tasks_total\": 0, "
-			"\"runtimes\": [], \"note\": \"%s\"}\n",
-			(int)getpid(), exe, when, total, note);
-	else
-		fprintf(f,
-			"taskdump 1\npid %d\nprogram %s\ntime %s\n"
-			"pause_ms 0.000\ncapture_ms 0.000\nsymbolize_ms 0.000\n"
-			"total_ms %.3f\nruntimes 0\ntasks 0\nnote %s\n\n",
-			(int)getpid(), exe, when, total, note);
-	return ferror(f) ? -EIO : 0;
-}
-
 struct outcome {
 	size_t runtimes, tasks;
-	double pause_ms;
+	double pause_ms, total_ms; /* as the file says them */
 	bool have_runtime;
 };
 
@@ -86,7 +42,8 @@ static int write_dump(FILE *f, const struct agent_config *cfg,
 {
 	struct agent_runtime_api api;
 	if (!agent_find_runtime(&api))
-		return write_no_runtime(f, cfg->json, requested_ns);
+		return agent_write_no_runtime(f, cfg->json,
+					      ms_since(requested_ns));
 	o->have_runtime = true;
 	td_dump_options opts = {.timeout_ms = cfg->timeout_ms};
 	td_dump *d = NULL;
@@ -98,6 +55,7 @@ static int write_dump(FILE *f, const struct agent_config *cfg,
 	o->runtimes = d->nruntimes;
 	o->tasks = d->ntasks;
 	o->pause_ms = d->pause_ms;
+	o->total_ms = d->total_ms;
 	td_write_options wopts = {.group = cfg->group};
 	err = cfg->json ? api.write_json(d, f) : api.write_text(d, f, &wopts);
 	api.free_dump(d);
@@ -232,6 +190,7 @@ void agent_dump_to_file(const struct agent_config *cfg, int64_t requested_ns,
 	forget_tmp(dfd, tmp, false);
 	if (cfg->quiet)
 		return;
+	char pause[32], total[32];
 	if (!o.have_runtime)
 		fprintf(stderr,
 			"taskdump: dump written to %s/%s: no taskdump runtime "
@@ -240,8 +199,9 @@ void agent_dump_to_file(const struct agent_config *cfg, int64_t requested_ns,
 	else
 		fprintf(stderr,
 			"taskdump: dump written to %s/%s: %zu runtime%s, %zu "
-			"task%s, paused %.3f ms, total %.3f ms\n",
+			"task%s, paused %s ms, total %s ms\n",
 			dir, final, o.runtimes, o.runtimes == 1 ? "" : "s",
-			o.tasks, o.tasks == 1 ? "" : "s", o.pause_ms,
-			ms_since(requested_ns));
+			o.tasks, o.tasks == 1 ? "" : "s",
+			agent_ms3(pause, sizeof(pause), o.pause_ms),
+			agent_ms3(total, sizeof(total), o.total_ms));
 }

@@ -165,19 +165,28 @@ static bool word_u64(const char **s, tdc_u64 *out, char stop)
 	return out->set;
 }
 
-/* An object address: "0x..." (or "(nil)"). */
-static void word_object(tdc_arena *a, const char **s, tdc_wait *w)
+/* The wait's object, if the next word is one: "0x..." (a trailing comma
+ * belongs to the text after it).  The word is consumed only then. */
+static void maybe_object(tdc_arena *a, const char **s, tdc_wait *w)
 {
-	const char *start;
-	size_t n = word(s, &start);
+	const char *rest = *s, *start;
+	size_t n = word(&rest, &start);
 	uint64_t v;
 
-	if (n && start[n - 1] == ',')
+	if (n > 2 && start[n - 1] == ',')
 		n--;
-	if (tdc_parse_hex(start, n, &v))
+	if (n > 2 && start[0] == '0' && start[1] == 'x' &&
+	    tdc_parse_hex(start, n, &v)) {
 		w->object = tdc_arena_strndup(a, start, n);
+		*s = start + n; /* the comma, if any, stays for the caller */
+		if (**s == ',')
+			(*s)++;
+	}
 }
 
+/* The text after the object: td_wait_format's kinds (README.md, "Wait
+ * texts").  Old dumps (before the object was written for io waits) read
+ * the same, without an object. */
 void tdc_wait_from_text(tdc_arena *a, const char *text, tdc_wait *w)
 {
 	const char *s = text, *start;
@@ -186,12 +195,17 @@ void tdc_wait_from_text(tdc_arena *a, const char *text, tdc_wait *w)
 #define IS(lit) (n == sizeof(lit) - 1 && memcmp(start, lit, n) == 0)
 	if (IS("sleep") || IS("sleep,")) {
 		w->kind = "sleep";
+		if (IS("sleep"))
+			maybe_object(a, &s, w);
 	} else if (IS("yield")) {
 		w->kind = "yield";
-	} else if (IS("none") && !*s) {
+		maybe_object(a, &s, w);
+	} else if (IS("none")) {
 		w->kind = "none"; /* td_wait_format of no wait at all */
+		maybe_object(a, &s, w);
 	} else if (IS("io")) {
 		w->kind = "io";
+		maybe_object(a, &s, w);
 		if (word_is(&s, "fd")) {
 			tdc_u64 fd;
 
@@ -215,24 +229,25 @@ void tdc_wait_from_text(tdc_arena *a, const char *text, tdc_wait *w)
 		}
 	} else if (IS("join")) {
 		w->kind = "join";
+		maybe_object(a, &s, w);
 		if (word_is(&s, "task"))
 			word_u64(&s, &w->task_id, 0);
 	} else if (IS("mutex")) {
 		w->kind = "mutex";
-		word_object(a, &s, w);
+		maybe_object(a, &s, w);
 		if (word_is(&s, "held") && word_is(&s, "by") &&
 		    word_is(&s, "task"))
 			word_u64(&s, &w->task_id, 0);
 	} else if (IS("semaphore")) {
 		w->kind = "semaphore";
-		word_object(a, &s, w);
+		maybe_object(a, &s, w);
 		if (word_is(&s, "wants") && word_u64(&s, &w->count, 0) &&
 		    word_is(&s, "of"))
 			word_u64(&s, &w->value, 0);
 	} else if (IS("channel")) {
 		const char *dir;
 
-		word_object(a, &s, w);
+		maybe_object(a, &s, w);
 		n = word(&s, &dir);
 		if (n >= 4 && memcmp(dir, "send", 4) == 0) {
 			w->kind = "chan_send";
@@ -244,21 +259,27 @@ void tdc_wait_from_text(tdc_arena *a, const char *text, tdc_wait *w)
 		}
 	} else if (IS("oneshot")) {
 		w->kind = "oneshot";
-		word_object(a, &s, w);
+		maybe_object(a, &s, w);
 	} else if (IS("notify")) {
 		w->kind = "notify";
-		word_object(a, &s, w);
+		maybe_object(a, &s, w);
+	} else if (IS("other")) {
+		w->kind = "other"; /* neither label nor object, or no label */
+		maybe_object(a, &s, w);
 	} else {
-		/* td_wait_format's "other": "<label> <object>". */
+		/* td_wait_format's "other": "<label> <object>" or "<label>". */
 		const char *sp = strrchr(text, ' ');
 		uint64_t v;
 
 		w->kind = "other";
-		if (sp && tdc_parse_hex(sp + 1, strlen(sp + 1), &v)) {
+		if (sp && sp[1] == '0' && sp[2] == 'x' &&
+		    tdc_parse_hex(sp + 1, strlen(sp + 1), &v)) {
 			w->object = tdc_arena_strndup(a, sp + 1,
 						      strlen(sp + 1));
 			w->label = tdc_arena_strndup(a, text,
 						     (size_t)(sp - text));
+		} else {
+			w->label = tdc_arena_strndup(a, text, strlen(text));
 		}
 	}
 #undef IS

@@ -63,6 +63,7 @@ typedef struct tdc_trace {
 typedef struct tdc_task {
 	uint64_t id;
 	const char *name;           /* NULL: unnamed */
+	const char *type;           /* the future's type name, or NULL */
 	bool block_on;
 	const char *state;          /* never NULL ("unknown" if missing) */
 	const char *queue;          /* NULL: none */

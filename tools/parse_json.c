@@ -283,6 +283,7 @@ static int task(jp *j, json_object *o, tdc_task *t)
 
 	if (need_object(j, o) < 0 || get_u64(j, o, "id", &id) < 0 ||
 	    get_str(j, o, "name", &t->name, false) < 0 ||
+	    get_str(j, o, "type", &t->type, false) < 0 ||
 	    get_bool(j, o, "block_on", &t->block_on) < 0 ||
 	    get_str(j, o, "state", &t->state, true) < 0 ||
 	    get_str(j, o, "queue", &t->queue, true) < 0 ||

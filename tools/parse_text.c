@@ -419,6 +419,8 @@ static int task_line(parser *p, char *line)
 	while ((r = next_kv(p, &s, &k)) > 0) {
 		if (key_is(&k, "name"))
 			t->name = k.val;
+		else if (key_is(&k, "type"))
+			t->type = k.val;
 		else if (key_is(&k, "block_on"))
 			t->block_on = strcmp(k.val, "0") != 0;
 		else if (key_is(&k, "state"))
@@ -514,7 +516,7 @@ static int check_counts(parser *p)
 int tdc_parse_text(tdc_input *in, tdc_dump **out, tdc_err *e)
 {
 	parser p = {.in = in, .e = e, .child_offset = -1};
-	bool header = true;
+	bool header = true, blank = false;
 	char *line;
 	size_t len;
 	int r;
@@ -528,6 +530,7 @@ int tdc_parse_text(tdc_input *in, tdc_dump **out, tdc_err *e)
 	if ((r = version_line(&p, line, len)) < 0)
 		goto out;
 	while ((r = tdc_input_line(in, &line, &len, e)) > 0) {
+		blank = len == 0;
 		if (len == 0) {
 			tdc_pt_finish_entry(&p);
 			p.native = NULL;
@@ -541,6 +544,15 @@ int tdc_parse_text(tdc_input *in, tdc_dump **out, tdc_err *e)
 			     body_line(&p, line, len);
 		if (r < 0)
 			goto out;
+	}
+	if (r == 0 && !blank) {
+		/* Every runtime block - and the header when there is none -
+		 * ends in a blank line: a file cut at a line end in the last
+		 * entry (its tree half there, the counts still right) is
+		 * not a dump, and its last trace must not be invented. */
+		tdc_seterr(e, "%s: truncated: the file does not end with the "
+			   "blank line that closes its last block", in->name);
+		r = -1;
 	}
 	if (r == 0) {
 		tdc_pt_finish_entry(&p);

@@ -206,6 +206,8 @@ static void task(FILE *f, const tdc_task *t)
 	ju64(f, t->worker);
 	fputs(",\n" IND_FIELD "\"spawned\": ", f);
 	spawned(f, t);
+	fputs(", \"type\": ", f);
+	jstr(f, t->type);
 	fprintf(f, ",\n" IND_FIELD "\"traced\": %s, \"not_traced\": ",
 		jbool(t->traced));
 	jstr(f, t->traced ? NULL : t->not_traced ? t->not_traced : "unknown");
@@ -287,10 +289,8 @@ void tdc_write_json(FILE *f, const tdc_dump *d)
 	jf64(f, d->symbolize_ms);
 	fputs(", \"total_ms\": ", f);
 	jf64(f, d->total_ms);
-	if (d->note) {
-		fputs(",\n  \"note\": ", f);
-		jstr(f, d->note);
-	}
+	fprintf(f, ",\n  \"tasks_total\": %zu, \"note\": ", tdc_dump_ntasks(d));
+	jstr(f, d->note);
 	fputs(",\n  \"runtimes\": [", f);
 	for (size_t i = 0; i < d->nruntimes; i++) {
 		fputs(i ? ",\n" : "\n", f);

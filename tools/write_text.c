@@ -246,6 +246,10 @@ static void task_line(FILE *f, const tdc_task *t)
 	}
 	if (t->spawn_function)
 		put_token(f, "in", t->spawn_function);
+	if (t->type) {
+		fputs(" type=", f);
+		put_quoted(f, t->type);
+	}
 	fputc('\n', f);
 }
 
@@ -372,7 +376,9 @@ size_t *tdc_group_tasks(const tdc_runtime *rt)
 		size_t h;
 
 		g[i] = i;
-		if (!t->traced || t->ntraces == 0)
+		/* As the runtime groups: every traced task, also one that
+		 * reached no leaf (no traces: all equal). */
+		if (!t->traced)
 			continue;
 		for (h = tdc_task_hash(t) & (cap - 1); table[h];
 		     h = (h + 1) & (cap - 1)) {

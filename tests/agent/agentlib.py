@@ -369,6 +369,12 @@ def check_written_line(proc, d, path, dump, after=0):
         check(int(m.group(3)) == len(dump.runtimes) and
               int(m.group(4)) == len(dump.tasks()),
               'stderr line %r disagrees with the file', lines[0])
+        # The times are the file's own (total: from the signal to the
+        # data being ready, as the header says).
+        for group, key in ((5, 'pause_ms'), (6, 'total_ms')):
+            check(m.group(group) == '%.3f' % float(dump.header[key]),
+                  'stderr line %r: %s %s, the file says %s', lines[0], key,
+                  m.group(group), dump.header[key])
     else:
         check(not dump.runtimes, 'no-runtime line for a dump with runtimes')
 

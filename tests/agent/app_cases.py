@@ -104,6 +104,61 @@ def case_no_runtime(tmp):
         rc = p.finish()
         check(rc == 0, 'exit %d', rc)
         p.wait_line(r'^noruntime: results: .*: ok$')
+    no_runtime_written_rules(tmp)
+
+
+# The top-level keys of every JSON dump, in the writers' order.
+JSON_TOP_KEYS = ['taskdump', 'pid', 'program', 'time', 'pause_ms',
+                 'capture_ms', 'symbolize_ms', 'total_ms', 'tasks_total',
+                 'note', 'runtimes']
+
+
+def json_layout(raw):
+    """`raw` (bytes) without the contents of its strings."""
+    return re.sub(rb'"(?:[^"\\]|\\.)*"', b'""', raw)
+
+
+def no_runtime_written_rules(tmp):
+    """The no-runtime dump follows the formats' written rules, also for a
+    program whose path holds a quote, a backslash, a tab and a byte that
+    is not UTF-8: compact JSON with the runtime writer's keys in its order
+    and the documented note, the path escaped in both formats."""
+    strange = os.path.join(os.fsencode(tmp), b'no"run\\ti\tme\xff')
+    shutil.copy(ENV['TD_NORUNTIME'], strange)
+    shown = os.fsdecode(strange)
+    for fmt in ('text', 'json'):
+        d = os.path.join(tmp, 'strange-' + fmt)
+        os.mkdir(d)
+        p = Proc([strange], env={'TASKDUMP_DIR': d, 'TASKDUMP_FORMAT': fmt},
+                 name='noruntime-strange-' + fmt)
+        p.wait_line(r'^noruntime: pid \d+ ready ')
+        path, dump = trigger(p, d, 1)
+        check_no_runtime(dump, path)
+        with open(path, 'rb') as f:
+            raw = f.read()
+        if fmt == 'json':
+            doc = json.loads(raw.decode('utf-8'))  # strict UTF-8
+            pairs = json.loads(raw.decode('utf-8'),
+                               object_pairs_hook=lambda kv: [k for k, _ in kv])
+            check(pairs == JSON_TOP_KEYS, 'json keys %r', pairs)
+            check(doc['program'] == os.path.realpath(strange).decode(
+                  'utf-8', 'replace'), 'json program %r', doc['program'])
+            check(doc['note'].startswith('no taskdump runtime'),
+                  'json note %r', doc['note'])
+            layout = json_layout(raw)
+            check(b' ' not in layout and layout.count(b'\n') == 2 and
+                  layout.endswith(b',\n"":[]}\n'),
+                  'json not in the writers\' compact layout: %r', raw)
+        else:
+            want = (b'program ' + os.path.realpath(strange)
+                    .replace(b'\t', b'\\t').replace(b'\xff', b'\\xff') +
+                    b'\n')
+            check(want in raw, 'text program line: %r (want %r)', raw, want)
+            check(raw.endswith(b'\nnote no taskdump runtime (libtaskdump) '
+                               b'is loaded in this process\n\n'),
+                  'text note: %r', raw)
+        rc = p.finish()
+        check(rc == 0, '%s exited %d', shown, rc)
 
 
 # ---- dlopen --------------------------------------------------------------

@@ -13,6 +13,9 @@ from agentlib import *  # noqa: F401,F403 (the shared test vocabulary)
 
 # ---- the demo's expected dump --------------------------------------------
 
+# An I/O wait's text: its registration (the wait's identity), fd, direction.
+IO_WAIT = r'^io 0x[0-9a-f]+ fd \d+ '
+
 # The demo's tasks with --clients DEMO_CLIENTS.  More clients than the
 # default 4 make a client caught in the middle of a round trip (a window of
 # some microseconds every 50 ms per client) show up in fewer dumps.
@@ -72,10 +75,10 @@ def check_demo_dump(dump, flavor, seen):
     check(bo.block_on and bo.id == 0, 'block_on entry: %r', bo)
     for tr in one_trace(bo, 'demo_main_poll'):
         check(subseq(['demo_main_poll', 'td_select_poll', 'stop_wait_poll'],
-                     tr.functions) and tr.wait.startswith('io fd '),
+                     tr.functions) and re.match(IO_WAIT, tr.wait),
               'block_on trace %r [%s]', tr.functions, tr.wait)
     for tr in one_trace(dump.by_name('listener')[0], 'listener_poll'):
-        check(tr.wait.startswith('io fd ') and 'accept' in tr.wait,
+        check(re.match(IO_WAIT, tr.wait) and 'accept' in tr.wait,
               'listener waits on %r', tr.wait)
     for tr in one_trace(dump.by_name('ticker')[0], 'ticker_poll'):
         check(tr.wait.startswith('sleep'), 'ticker waits on %r', tr.wait)
@@ -100,18 +103,18 @@ def check_demo_dump(dump, flavor, seen):
                 if 'read_line_poll' in f:
                     check(f[2] == 'read_line_poll' and
                           f[3] == 'td_io_read_poll' and
-                          re.match(r'^io fd \d+ readable', tr.wait),
+                          re.match(IO_WAIT + r'readable', tr.wait),
                           'client read trace %r [%s]', f, tr.wait)
                     seen.add('client_roundtrip_read')
                 else:
-                    check(tr.wait.startswith('io fd '),
+                    check(re.match(IO_WAIT, tr.wait),
                           'client write trace %r [%s]', f, tr.wait)
             else:
                 check(f[1:] in (['td_sleep_poll'], ['td_io_connect_poll']),
                       'client trace %r [%s]', f, tr.wait)
     for c in dump.by_name('connection'):
         for tr in one_trace(c, 'connection_poll'):
-            check(tr.wait.startswith('io fd '), 'connection waits %r',
+            check(re.match(IO_WAIT, tr.wait), 'connection waits %r',
                   tr.wait)
     # Accountants: resting, holding the ledger (a sleep under the lock), or
     # waiting for the lock, which someone (an accountant or the fanout's

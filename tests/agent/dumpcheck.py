@@ -123,7 +123,8 @@ TASK_RE = re.compile(
     r' state=(idle|notified|running|cancelled|complete)'
     r'(?: queue=(lifo|local|inject|unknown))?(?: queue_worker=(\d+))?'
     r' polls=(\d+) idle_ms=(\d+)(?: worker=(\d+))?'
-    r'(?: spawned=(' + BARE + r'))?(?: in=(' + BARE + r'))?$')
+    r'(?: spawned=(' + BARE + r'))?(?: in=(' + BARE + r'))?'
+    r'(?: type=(' + QUOTED + r'))?$')
 IDENT = r'[A-Za-z_][A-Za-z0-9_.$]*'
 FUNC = r'(?:' + IDENT + r'|\S+\+0x[0-9a-f]+|0x[0-9a-f]+)'
 FRAME_RE = re.compile(
@@ -305,7 +306,7 @@ def _parse_runtime(L):
             if not tm:
                 L.fail('bad task line')
             (tid, tname, bo, state, queue, qworker, polls, _, worker,
-             _, _) = tm.groups()
+             _, _, _) = tm.groups()
             if (qworker is not None) != (queue in ('lifo', 'local')):
                 L.fail('queue_worker= without lifo/local, or missing')
             if (queue is not None) != (state == 'notified') and \

@@ -107,6 +107,7 @@ static void build(void)
 		.idle_ms = 196, .worker = 1, .traced = true,
 		.spawn_file = "dir with space/ticker.c", .spawn_line = 42,
 		.spawn_function = "demo_spawn_ticker",
+		.type_name = "ticker \"v2\"\t",
 		.traces = t_tick, .ntraces = 1};
 	tasks1[2] = (td_dump_task){
 		.id = 3, .state = TD_DUMP_NOTIFIED,
@@ -261,6 +262,10 @@ static void check_task(const tdc_task *got, const td_dump_task *want,
 		ck_assert_str_eq(got->name, want->name);
 	else
 		ck_assert_ptr_null(got->name);
+	if (want->type_name)
+		ck_assert_str_eq(got->type, want->type_name);
+	else
+		ck_assert_ptr_null(got->type);
 	ck_assert_int_eq(got->block_on, want->is_block_on);
 	ck_assert_str_eq(got->state, td_dump_task_state_name(want->state));
 	if (want->queue)
@@ -423,6 +428,79 @@ START_TEST(frameless_trace)
 }
 END_TEST
 
+/* Every wait text td_wait_format writes reads back to its facts: kind,
+ * object (the identity), fd, direction, label, task, count, value. */
+START_TEST(wait_texts_parse)
+{
+	static const td_wait waits[] = {
+		{.kind = TD_WAIT_SLEEP, .deadline_ms = 500},
+		{.kind = TD_WAIT_SLEEP, .object = (void *)0x51, .deadline_ms = 9},
+		{.kind = TD_WAIT_YIELD},
+		{.kind = TD_WAIT_IO, .object = (void *)0x5581e2a0, .fd = 4,
+		 .events = TD_WAIT_READ, .label = "read"},
+		{.kind = TD_WAIT_IO, .object = (void *)0x5581e2a0, .fd = 0,
+		 .events = TD_WAIT_READ | TD_WAIT_WRITE, .label = "two words"},
+		{.kind = TD_WAIT_IO, .fd = 7, .events = TD_WAIT_WRITE},
+		{.kind = TD_WAIT_JOIN, .task_id = 12},
+		{.kind = TD_WAIT_MUTEX, .object = (void *)0x77, .task_id = 3},
+		{.kind = TD_WAIT_MUTEX, .object = (void *)0x77},
+		{.kind = TD_WAIT_MUTEX},
+		{.kind = TD_WAIT_SEMAPHORE, .object = (void *)0x78, .count = 2,
+		 .value = 1},
+		{.kind = TD_WAIT_CHAN_SEND, .object = (void *)0x79, .count = 1,
+		 .value = 4},
+		{.kind = TD_WAIT_CHAN_RECV, .object = (void *)0x7a, .count = 6},
+		{.kind = TD_WAIT_ONESHOT, .object = (void *)0x7b},
+		{.kind = TD_WAIT_NOTIFY, .object = (void *)0x7c},
+		{.kind = TD_WAIT_NOTIFY},
+		{.kind = TD_WAIT_OTHER, .object = (void *)0x7d, .label = "gate"},
+		{.kind = TD_WAIT_OTHER, .label = "my gate"},
+		{.kind = TD_WAIT_OTHER, .object = (void *)0x7e},
+		{.kind = TD_WAIT_OTHER},
+		{.kind = TD_WAIT_NONE},
+	};
+	for (size_t i = 0; i < sizeof(waits) / sizeof(waits[0]); i++) {
+		const td_wait *w = &waits[i];
+		char text[160], obj[32];
+		tdc_arena a = {0};
+		tdc_wait got = {0};
+
+		td_wait_format(w, 100, text, sizeof(text));
+		tdc_wait_from_text(&a, text, &got);
+		ck_assert_msg(got.kind && strcmp(got.kind,
+						 td_wait_kind_name(w->kind)) == 0,
+			      "%s: kind %s", text, got.kind);
+		if (w->object) {
+			snprintf(obj, sizeof(obj), "%p", w->object);
+			ck_assert_msg(got.object && strcmp(got.object, obj) == 0,
+				      "%s: object %s", text, got.object);
+		} else {
+			ck_assert_msg(!got.object, "%s: object %s", text,
+				      got.object);
+		}
+		if (w->kind == TD_WAIT_IO) {
+			ck_assert(got.has_fd && got.fd == w->fd);
+			ck_assert(got.has_events && got.events == w->events);
+		}
+		if (w->label && (w->kind == TD_WAIT_IO ||
+				 w->kind == TD_WAIT_OTHER))
+			ck_assert_msg(got.label && !strcmp(got.label, w->label),
+				      "%s: label %s", text, got.label);
+		if (w->kind == TD_WAIT_JOIN || (w->kind == TD_WAIT_MUTEX &&
+						w->task_id))
+			ck_assert_uint_eq(got.task_id.v, w->task_id);
+		if (w->kind == TD_WAIT_SEMAPHORE ||
+		    w->kind == TD_WAIT_CHAN_SEND ||
+		    w->kind == TD_WAIT_CHAN_RECV)
+			ck_assert_uint_eq(got.count.v, w->count);
+		if (w->kind == TD_WAIT_SEMAPHORE ||
+		    w->kind == TD_WAIT_CHAN_SEND)
+			ck_assert_uint_eq(got.value.v, w->value);
+		tdc_arena_free(&a);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tools_roundtrip");
@@ -437,6 +515,7 @@ int main(void)
 	tcase_add_test(tc, tool_json_reads_back);
 	tcase_add_test(tc, tool_text_is_stable);
 	tcase_add_test(tc, frameless_trace);
+	tcase_add_test(tc, wait_texts_parse);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

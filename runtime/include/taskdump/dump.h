@@ -101,6 +101,7 @@ typedef enum td_dump_queue {
 typedef struct td_dump_task {
 	uint64_t id;           /* 0 for a block_on future */
 	const char *name;      /* NULL: unnamed */
+	const char *type_name; /* its future's vtable->type_name, or NULL */
 	bool is_block_on;      /* the future of a td_runtime_block_on call */
 	td_dump_task_state state;
 	td_dump_queue queue;

@@ -78,7 +78,8 @@ typedef struct td_future_vtable {
 	/* Optional.  The pointer-sized result a task's join handle reports;
 	 * called once, right after the task's future returned TD_READY. */
 	void *(*output)(td_future *self);
-	/* Optional.  A name for this kind of future, for diagnostics. */
+	/* Optional.  A name for this kind of future, for diagnostics: task
+	 * dumps show it for a task's (or block_on's) top-level future. */
 	const char *type_name;
 } td_future_vtable;
 
@@ -172,15 +173,24 @@ static inline td_poll td_async_poll_child(td_future *child, td_context *cx)
 	case 0:
 
 /* Await `child` (a td_future *, usually &self->some_child): poll it, and
- * return TD_PENDING from the enclosing poll function until it is ready. */
+ * return TD_PENDING from the enclosing poll function until it is ready.
+ *
+ * The empty asm that names __LINE__ makes the code after each await's call
+ * differ from every other await's: without it an optimiser that merges
+ * identical code tails (GCC's cross-jumping and tail merging, at -O2, -O3
+ * and -Os) folds two equal TD_AWAITs - the two branches of an `if` - into
+ * one call, and a dump would show both at one line.  It emits nothing and
+ * needs no compiler flag. */
 #define TD_AWAIT(as, child, cx)                                                \
 	do {                                                                   \
 		(as)->awaiting = (td_future *)(child);                         \
 		(as)->resume = __LINE__;                                       \
 		__attribute__((fallthrough));                                  \
 	case __LINE__:                                                         \
-		if (td_async_poll_child((as)->awaiting, (cx)) == TD_PENDING)   \
+		if (td_async_poll_child((as)->awaiting, (cx)) == TD_PENDING) { \
+			__asm__ volatile("" : : "i"(__LINE__));                \
 			return TD_PENDING;                                     \
+		}                                                              \
 		(as)->awaiting = NULL;                                         \
 	} while (0)
 

@@ -15,6 +15,7 @@
 #define TASKDUMP_TASKDUMP_H
 
 #include "taskdump/combinators.h"
+#include "taskdump/dump.h"
 #include "taskdump/future.h"
 #include "taskdump/io.h"
 #include "taskdump/mpsc.h"

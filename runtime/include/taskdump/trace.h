@@ -97,6 +97,10 @@ typedef struct td_backtrace {
 	size_t n;
 	td_wait wait;
 	bool truncated; /* the root was not reached within the frame limit */
+	/* The name of the runtime leaf's poll function when ips[0] is an
+	 * address inside it (the runtime's own leaves), else NULL (leaves
+	 * that call td_trace_leaf: ips[0] returns into the leaf). */
+	const char *leaf_function;
 } td_backtrace;
 
 /* The result of a capture: one backtrace per leaf reached. */

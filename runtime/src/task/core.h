@@ -43,7 +43,9 @@ struct td_task {
 	const td_spawn_site *site;       /* static; may be NULL */
 	char *name;                      /* owned copy; may be NULL */
 	td_waker join_waker;
-	unsigned char spare[16];         /* unused: puts `state` at 48 */
+	const char *type_name;           /* the future's vtable->type_name,
+					  * for dumps; may be NULL */
+	unsigned char spare[8];          /* unused: puts `state` at 48 */
 	/* Hot: touched on every poll, and by a completion's own steps
 	 * (output, owned-list removal, state), which then need not fetch
 	 * the cold line of a task spawned long ago; only freeing the task

@@ -46,6 +46,7 @@ struct td_task *td_task_alloc(const td_future *future, size_t size,
 					  memory_order_relaxed);
 	t->site = opts ? opts->site : NULL;
 	t->name = name;
+	t->type_name = future->vtable ? future->vtable->type_name : NULL;
 	t->join_waker = (td_waker){NULL, NULL};
 	t->owned_index = TD_OWNED_NONE;
 	t->cancelled_output = 0;

@@ -77,18 +77,19 @@ static td_poll td_timeout_poll(td_future *f, td_context *cx)
 
 	if (t->done)
 		return TD_READY;
-	/* Inner first: a result that is ready wins over an expired timer. */
-	td_poll r = td_async_poll_child(t->inner, cx);
-	if (r == TD_READY && !td_capture_on(cx)) {
-		td_time_entry_cancel(&t->sleep.entry);
-		t->timed_out = false;
-		t->done = true;
-		return TD_READY;
-	}
-	r = td_async_poll_child(&t->sleep.base, cx);
-	if (r == TD_READY && !td_capture_on(cx)) {
-		td_future_drop(t->inner);
-		t->timed_out = true;
+	/* Inner first: a result that is ready wins over an expired timer.
+	 * Both are polled from one call site, so that a dump shows the
+	 * timeout as one node with both branches below it. */
+	td_future *const branch[2] = {t->inner, &t->sleep.base};
+	for (int i = 0; i < 2; i++) {
+		if (td_async_poll_child(branch[i], cx) != TD_READY ||
+		    td_capture_on(cx))
+			continue;
+		t->timed_out = i == 1;
+		if (t->timed_out)
+			td_future_drop(t->inner);
+		else
+			td_time_entry_cancel(&t->sleep.entry);
 		t->done = true;
 		return TD_READY;
 	}

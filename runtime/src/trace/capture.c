@@ -208,7 +208,7 @@ static struct ip_range leaf_function(struct td_collector *c,
  * into both entry points, so that the walk starts in one of the recorder
  * ranges skipped below. */
 static inline __attribute__((always_inline)) void
-record(const td_wait *what, const void *leaf_ip)
+record(const td_wait *what, const void *leaf_ip, const char *leaf_name)
 {
 	enum { FULL = TD_TRACE_MAX_FRAMES + 8 };
 	struct td_collector *c = td_tls_collector;
@@ -267,6 +267,7 @@ record(const td_wait *what, const void *leaf_ip)
 	bt->n = count;
 	bt->wait = *what;
 	bt->truncated = truncated;
+	bt->leaf_function = prepend && count > 0 ? leaf_name : NULL;
 	uintptr_t *out = c->ips + c->nips;
 	size_t k = 0;
 	if (prepend && count > 0)
@@ -277,14 +278,15 @@ record(const td_wait *what, const void *leaf_ip)
 
 __attribute__((noinline)) bool td_trace_record_leaf(const td_wait *what)
 {
-	record(what, NULL);
+	record(what, NULL, NULL);
 	return true;
 }
 
 __attribute__((noinline)) td_poll
-td_trace_record_leaf_at(const td_wait *what, const void *leaf_ip)
+td_trace_record_leaf_at(const td_wait *what, const void *leaf_ip,
+			const char *leaf_function)
 {
-	record(what, leaf_ip);
+	record(what, leaf_ip, leaf_function);
 	return TD_PENDING;
 }
 

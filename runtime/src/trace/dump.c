@@ -294,6 +294,7 @@ struct seen_task {
 	const char *not_traced; /* set when tracing was not attempted */
 	uint64_t id;
 	const char *name; /* arena copy */
+	const char *type_name; /* static, copied after the pause */
 	const td_spawn_site *site;
 	uint64_t state;
 	uint32_t polls;
@@ -311,6 +312,7 @@ static void trace_task(struct dump_build *b, struct seen_task *st,
 	st->id = t->id;
 	st->name = t->name ? td_arena_strdup(&b->arena, t->name) : NULL;
 	st->site = t->site;
+	st->type_name = t->type_name;
 	st->polls = atomic_load_explicit(&t->polls, memory_order_relaxed);
 	st->last_poll = atomic_load_explicit(&t->last_poll,
 					     memory_order_relaxed);
@@ -341,6 +343,7 @@ static void fill_task(struct dump_build *b, td_dump_runtime *out,
 {
 	dt->id = st->id;
 	dt->name = st->name;
+	dt->type_name = dump_build_type_name(b, st->type_name);
 	dump_build_site(b, dt, st->site);
 	dt->polls = st->polls;
 	dt->idle_ms = st->polls ? (uint32_t)((uint32_t)now - st->last_poll) : 0;
@@ -400,6 +403,10 @@ static size_t capture_mains(struct dump_build *b, struct td_runtime *rt,
 		td_dump_task *dt = &tasks[n++];
 		dt->is_block_on = true;
 		dt->name = "block_on";
+		/* The future stays in place while it is listed (mains_lock),
+		 * and its vtable pointer is never written after it was made. */
+		dt->type_name = dump_build_type_name(
+			b, m->future->vtable->type_name);
 		dt->worker = -1;
 		dt->queue_worker = -1;
 		dt->polls = atomic_load_explicit(&m->polls,

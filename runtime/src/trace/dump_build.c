@@ -81,6 +81,22 @@ void dump_build_site(struct dump_build *b, td_dump_task *dt,
 	dt->spawn_line = site->line;
 }
 
+const char *dump_build_type_name(struct dump_build *b, const char *type_name)
+{
+	const size_t n = sizeof(b->types) / sizeof(b->types[0]);
+	size_t i = (size_t)(((uintptr_t)type_name * 0x9e3779b97f4a7c15ull) >>
+			    60) % n;
+
+	if (!type_name)
+		return NULL;
+	/* Copied: the module may be unloaded before the dump is read. */
+	if (b->types[i] != type_name) {
+		b->types[i] = type_name;
+		b->type_copies[i] = td_arena_strdup(&b->arena, type_name);
+	}
+	return b->type_copies[i];
+}
+
 void dump_build_note_traces(struct dump_build *b, td_dump_task *dt,
 			    size_t first, size_t n)
 {
@@ -243,29 +259,43 @@ static size_t frames_of(struct frame_ctx *fc, uintptr_t ip, bool ret_addr,
 
 #define MAX_INLINE_DEPTH 16
 
-/* Plumbing inlined into the frames that matter: the await helper of
- * future.h (at every TD_AWAIT) and the combinators' child-polling
+/* Plumbing between the frames that matter: the await helper of future.h
+ * (at every TD_AWAIT), td_future_poll, and the combinators' child-polling
  * helpers.  Their frames say nothing the line of the frame around them
- * does not, so traces leave them out. */
+ * does not, so traces leave them out - inlined or not: a user's -O0 or -Os
+ * build keeps td_async_poll_child out of line, a frame of its own. */
 static bool is_await_helper(const td_dump_frame *f)
 {
 	static const char *const hidden[] = {
-		"td_async_poll_child", "td_comb_poll_child", "td_comb_poll",
-		"td_join_all_trace",   "td_select_trace",
+		"td_async_poll_child", "td_future_poll",    "td_comb_poll_child",
+		"td_comb_poll",        "td_join_all_trace", "td_select_trace",
 	};
-	if (!f->inlined)
-		return false;
 	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
 		if (strcmp(f->function, hidden[i]) == 0)
 			return true;
 	return false;
 }
 
+/* Of the k frames of a runtime leaf's own address (innermost first), the
+ * index of the leaf function: what lies inside it was inlined into the
+ * hook (an argument's helper) and is not part of the trace.  0 when the
+ * leaf is not named there (no DWARF) or `leaf` is NULL. */
+static size_t leaf_start(const td_dump_frame *f, size_t k, const char *leaf)
+{
+	if (!leaf)
+		return 0;
+	for (size_t j = 0; j < k; j++)
+		if (strcmp(f[j].function, leaf) == 0)
+			return j;
+	return 0;
+}
+
 /* A trace's frames, outermost first: ips[n-1] is the outermost return
- * address; each address's inline chain is reversed to outer-to-inner. */
+ * address; each address's inline chain is reversed to outer-to-inner.
+ * `leaf`: td_backtrace.leaf_function. */
 static td_dump_frame *trace_frames(struct frame_ctx *fc,
 				   const uintptr_t *ips, size_t n,
-				   size_t *nframes)
+				   const char *leaf, size_t *nframes)
 {
 	td_dump_frame tmp[MAX_INLINE_DEPTH];
 	size_t total = 0, cap = n + 8;
@@ -274,6 +304,7 @@ static td_dump_frame *trace_frames(struct frame_ctx *fc,
 		return NULL;
 	for (size_t i = n; i-- > 0;) {
 		size_t k = frames_of(fc, ips[i], true, tmp, MAX_INLINE_DEPTH);
+		size_t lo = i == 0 ? leaf_start(tmp, k, leaf) : 0;
 		if (total + k > cap) {
 			cap = (total + k) * 2;
 			td_dump_frame *p = realloc(out, cap * sizeof(*out));
@@ -283,7 +314,7 @@ static td_dump_frame *trace_frames(struct frame_ctx *fc,
 			}
 			out = p;
 		}
-		for (size_t j = k; j-- > 0;)
+		for (size_t j = k; j-- > lo;)
 			if (!is_await_helper(&tmp[j]))
 				out[total++] = tmp[j];
 	}
@@ -323,6 +354,7 @@ static void build_task_traces(struct frame_ctx *fc, struct seq_table *seqs,
 			e->ips = bt->ips ? bt->ips : (const uintptr_t *)"";
 			e->n = bt->n;
 			e->frames = trace_frames(fc, bt->ips, bt->n,
+						 bt->leaf_function,
 						 &e->nframes);
 			seqs->used++;
 		}

@@ -31,6 +31,9 @@ struct dump_build {
 	size_t nstacks, cap_stacks;
 	const struct td_spawn_site *last_site; /* td_spawn_site cache */
 	const char *last_file, *last_function;
+	/* Type names seen, by address, and their copies (a few types are
+	 * usually spread over many tasks, in any order). */
+	const char *types[16], *type_copies[16];
 	double capture_ms;
 	bool out_of_memory;
 	struct td_symbolizer *sym; /* the process's, once asked for */
@@ -43,6 +46,11 @@ struct dump_build *dump_build_new(void);
 /* Copy a spawn site into the task entry (cached across tasks). */
 void dump_build_site(struct dump_build *b, td_dump_task *dt,
 		     const struct td_spawn_site *site);
+
+/* A future's type name (static in the module that defines the future),
+ * copied into the dump once per distinct address (mostly); NULL stays
+ * NULL. */
+const char *dump_build_type_name(struct dump_build *b, const char *type_name);
 
 /* Collector backtraces [first, first + n) belong to task `dt`. */
 void dump_build_note_traces(struct dump_build *b, td_dump_task *dt,

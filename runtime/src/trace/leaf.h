@@ -62,8 +62,11 @@ bool td_trace_record_leaf(const td_wait *what);
 /* Slow path of TD_LEAF_HOOK: record a backtrace for `what` whose first
  * frame is `leaf_ip` (an address inside the leaf, plus one, so that it
  * symbolizes like a return address into the leaf), followed by the leaf's
- * callers up to the innermost root.  Returns TD_PENDING, which the leaf
- * returns.
+ * callers up to the innermost root.  `leaf_function` is the leaf's name
+ * (its __func__): the address may lie in a helper inlined into the hook's
+ * arguments (peek_len() in a channel's count), and the dump shows the leaf
+ * itself as the last frame, whatever the compiler inlined there.  Returns
+ * TD_PENDING, which the leaf returns.
  *
  * The hook enters it by a tail call, so that the leaf's fast path needs no
  * stack frame (a call would make GCC set one up on entry to every leaf).
@@ -71,7 +74,8 @@ bool td_trace_record_leaf(const td_wait *what);
  * the compiler did not make it a tail call (-O0, sanitizers) the leaf's
  * frame is still there, and is recognised by its function's address range
  * and skipped. */
-td_poll td_trace_record_leaf_at(const td_wait *what, const void *leaf_ip);
+td_poll td_trace_record_leaf_at(const td_wait *what, const void *leaf_ip,
+				const char *leaf_function);
 
 /* Where the hook builds its wait description.  Thread-local rather than a
  * local variable: a stack object would keep the slow path from being a
@@ -94,7 +98,7 @@ extern __thread td_wait td_tls_leaf_wait
 			td_tls_leaf_wait = (td_wait){__VA_ARGS__};            \
 			return td_trace_record_leaf_at(                       \
 				&td_tls_leaf_wait,                            \
-				(const char *)&&td_leaf_here + 1);            \
+				(const char *)&&td_leaf_here + 1, __func__);  \
 		}                                                             \
 	} while (0)
 #endif

@@ -542,6 +542,33 @@ static int udata_attr(Dwarf_Die *die, unsigned name)
 	return (int)v;
 }
 
+/* A file name of CU `cu` as the compiler was given it - what __FILE__
+ * says in that file (README.md, "File names"): libdw joins the names of
+ * files that sit in the compilation directory itself with that directory,
+ * so `cc app.c` would read "/home/me/app.c" in frames and "app.c" in
+ * spawned=.  Undone for a CU whose own name is relative (a build that
+ * names its files by absolute paths keeps them absolute). */
+static const char *as_given(Dwarf_Die *cu, const char *file)
+{
+	Dwarf_Attribute attr;
+	const char *name, *dir;
+	size_t n;
+
+	if (file == NULL || file[0] != '/')
+		return file;
+	name = dwarf_formstring(dwarf_attr(cu, DW_AT_name, &attr));
+	dir = dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &attr));
+	if (name == NULL || name[0] == '/' || dir == NULL)
+		return file;
+	n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n > 1 && strncmp(file, dir, n) == 0 && file[n] == '/' &&
+	    file[n + 1] != '\0')
+		return file + n + 1;
+	return file;
+}
+
 /* Where the inlined_subroutine `die` was called from. */
 static struct srcloc call_site(Dwarf_Die *die)
 {
@@ -556,7 +583,7 @@ static struct srcloc call_site(Dwarf_Die *die)
 		    0 &&
 	    dwarf_diecu(die, &cu, NULL, NULL) != NULL &&
 	    dwarf_getsrcfiles(&cu, &files, &nfiles) == 0 && idx < nfiles)
-		loc.file = dwarf_filesrc(files, idx, NULL, NULL);
+		loc.file = as_given(&cu, dwarf_filesrc(files, idx, NULL, NULL));
 	loc.line = udata_attr(die, DW_AT_call_line);
 	loc.column = udata_attr(die, DW_AT_call_column);
 	return loc;
@@ -633,7 +660,7 @@ static int push_dwarf_frames(struct td_symbolizer *s, struct builder *b,
 		return 0;
 	Dwarf_Line *line = dwarf_getsrc_die(cu, a - bias);
 	if (line != NULL) {
-		loc->file = dwarf_linesrc(line, NULL, NULL);
+		loc->file = as_given(cu, dwarf_linesrc(line, NULL, NULL));
 		dwarf_lineno(line, &loc->line);
 		dwarf_linecol(line, &loc->column);
 	}

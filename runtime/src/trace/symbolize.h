@@ -39,8 +39,9 @@ typedef struct td_sym_frame {
 	 * "module+0xoffset" (no symbol covers the address), else "0xaddr"
 	 * (no module maps the address). */
 	const char *function;
-	/* Source file as DWARF names it (usually absolute, may contain
-	 * "../"); NULL when unknown. */
+	/* Source file as the compiler was given it (what __FILE__ says in
+	 * that file; may be absolute, may start with "../"); NULL when
+	 * unknown. */
 	const char *file;
 	int line, column;        /* 0 when unknown */
 	/* This frame was inlined into the next (outer) frame of the same

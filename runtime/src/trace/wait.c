@@ -41,6 +41,14 @@ static const char *io_direction(uint32_t events)
 	}
 }
 
+/* A wait's text names its object - the wait's identity, which grouping
+ * compares (README.md, "Wait texts") - right after the kind's first word:
+ * " 0x55d1c0a01a2b", or nothing when the leaf gave none (never "(nil)").
+ * One snprintf per text: dumps format one for every trace. */
+#define WITH_OBJ(w, buf, size, with, without, ...)                          \
+	((w)->object ? snprintf(buf, size, with, (w)->object, ##__VA_ARGS__) \
+		     : snprintf(buf, size, without, ##__VA_ARGS__))
+
 int td_wait_format(const td_wait *w, uint64_t now_ms, char *buf, size_t size)
 {
 	const char *label = w->label ? w->label : "";
@@ -49,7 +57,8 @@ int td_wait_format(const td_wait *w, uint64_t now_ms, char *buf, size_t size)
 	switch (w->kind) {
 	case TD_WAIT_SLEEP: {
 		if (now_ms == 0)
-			return snprintf(buf, size, "sleep until %" PRIu64 " ms",
+			return WITH_OBJ(w, buf, size, "sleep %p until %" PRIu64
+					" ms", "sleep until %" PRIu64 " ms",
 					w->deadline_ms);
 		bool due = w->deadline_ms < now_ms;
 		uint64_t d = due ? now_ms - w->deadline_ms
@@ -59,42 +68,58 @@ int td_wait_format(const td_wait *w, uint64_t now_ms, char *buf, size_t size)
 			snprintf(span, sizeof(span), "%" PRIu64 " ms", d);
 		else
 			snprintf(span, sizeof(span), "%.1f s", (double)d / 1e3);
-		return snprintf(buf, size, due ? "sleep, due %s ago"
-					       : "sleep, %s left",
-				span);
+		if (due)
+			return WITH_OBJ(w, buf, size, "sleep %p, due %s ago",
+					"sleep, due %s ago", span);
+		return WITH_OBJ(w, buf, size, "sleep %p, %s left",
+				"sleep, %s left", span);
 	}
 	case TD_WAIT_YIELD:
-		return snprintf(buf, size, "yield");
+		return WITH_OBJ(w, buf, size, "yield %p", "yield");
 	case TD_WAIT_IO:
-		return snprintf(buf, size, "io fd %d %s%s%s", w->fd,
+		return WITH_OBJ(w, buf, size, "io %p fd %d %s%s%s",
+				"io fd %d %s%s%s", w->fd,
 				io_direction(w->events), sep, label);
 	case TD_WAIT_JOIN:
-		return snprintf(buf, size, "join task %" PRIu64, w->task_id);
+		return WITH_OBJ(w, buf, size, "join %p task %" PRIu64,
+				"join task %" PRIu64, w->task_id);
 	case TD_WAIT_MUTEX:
 		if (w->task_id)
-			return snprintf(buf, size, "mutex %p held by task %" PRIu64,
-					w->object, w->task_id);
-		return snprintf(buf, size, "mutex %p", w->object);
+			return WITH_OBJ(w, buf, size,
+					"mutex %p held by task %" PRIu64,
+					"mutex held by task %" PRIu64,
+					w->task_id);
+		return WITH_OBJ(w, buf, size, "mutex %p", "mutex");
 	case TD_WAIT_SEMAPHORE:
-		return snprintf(buf, size,
+		return WITH_OBJ(w, buf, size,
 				"semaphore %p wants %" PRIu64 " of %" PRIu64
 				" available",
-				w->object, w->count, w->value);
+				"semaphore wants %" PRIu64 " of %" PRIu64
+				" available",
+				w->count, w->value);
 	case TD_WAIT_CHAN_SEND:
-		return snprintf(buf, size,
+		return WITH_OBJ(w, buf, size,
 				"channel %p send, %" PRIu64 "/%" PRIu64 " queued",
-				w->object, w->count, w->value);
+				"channel send, %" PRIu64 "/%" PRIu64 " queued",
+				w->count, w->value);
 	case TD_WAIT_CHAN_RECV:
-		return snprintf(buf, size, "channel %p recv, %" PRIu64 " queued",
-				w->object, w->count);
+		return WITH_OBJ(w, buf, size,
+				"channel %p recv, %" PRIu64 " queued",
+				"channel recv, %" PRIu64 " queued", w->count);
 	case TD_WAIT_ONESHOT:
-		return snprintf(buf, size, "oneshot %p recv", w->object);
+		return WITH_OBJ(w, buf, size, "oneshot %p recv", "oneshot recv");
 	case TD_WAIT_NOTIFY:
-		return snprintf(buf, size, "notify %p", w->object);
+		return WITH_OBJ(w, buf, size, "notify %p", "notify");
 	case TD_WAIT_OTHER:
-		return snprintf(buf, size, "%s%s%p", label, sep, w->object);
+		/* The label stands for the kind's word: "<label> 0x...". */
+		label = label[0] ? label : "other";
+		break;
 	case TD_WAIT_NONE:
 	default:
-		return snprintf(buf, size, "%s", label[0] ? label : "none");
+		label = label[0] ? label : "none";
+		break;
 	}
+	if (w->object)
+		return snprintf(buf, size, "%s %p", label, w->object);
+	return snprintf(buf, size, "%s", label);
 }

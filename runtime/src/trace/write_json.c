@@ -188,10 +188,19 @@ static void put_trace(struct td_wbuf *b, const td_dump_trace *tr)
 
 /* ---- tasks, workers, runtimes ---------------------------------------- */
 
+/* `"spawned":{...} or null,"type":...`: the spawn site and the future's
+ * type, which most tasks share with many others. */
 static void render_spawned(struct td_wbuf *b, const void *arg)
 {
 	const td_dump_task *t = arg;
 
+	td_wbuf_lit(b, "\"spawned\":");
+	if (!t->spawn_file && !t->spawn_function) {
+		put_null(b);
+		KEY(b, "type");
+		td_wbuf_json_str(b, t->type_name);
+		return;
+	}
 	td_wbuf_lit(b, "{\"file\":");
 	td_wbuf_json_str(b, t->spawn_file ? td_dump_file_name(t->spawn_file)
 					  : NULL);
@@ -203,21 +212,22 @@ static void render_spawned(struct td_wbuf *b, const void *arg)
 	KEY(b, "function");
 	td_wbuf_json_str(b, t->spawn_function);
 	td_wbuf_putc(b, '}');
+	KEY(b, "type");
+	td_wbuf_json_str(b, t->type_name);
 }
 
-/* Where the task was spawned: most tasks share a few spawn sites. */
+/* Where the task was spawned and its type: from the cache for all but
+ * the first task of a site and type. */
 static void put_spawned(struct td_wbuf *b, const td_dump_task *t)
 {
 	static const char tag; /* tells this key from a frame's */
 	struct td_wcache_key k = {
 		{t->spawn_file, t->spawn_function, &tag},
-		(uint64_t)(uint32_t)t->spawn_line, 0, 0,
+		(uint64_t)(uint32_t)t->spawn_line,
+		(uint64_t)(uintptr_t)t->type_name, 0,
 	};
 
-	if (!t->spawn_file && !t->spawn_function)
-		put_null(b);
-	else
-		td_wbuf_cached(b, &k, render_spawned, t);
+	td_wbuf_cached(b, &k, render_spawned, t);
 }
 
 static void put_task(struct td_wbuf *b, const td_dump_task *t)
@@ -252,7 +262,7 @@ static void put_task(struct td_wbuf *b, const td_dump_task *t)
 		td_wbuf_i64(b, t->worker);
 	else
 		put_null(b);
-	KEY(b, "spawned");
+	td_wbuf_putc(b, ',');
 	put_spawned(b, t);
 	KEY(b, "traced");
 	put_bool(b, t->traced);
@@ -390,6 +400,10 @@ static void put_top(struct td_wbuf *b, const td_dump *d)
 	put_ms(b, d->total_ms);
 	KEY(b, "tasks_total");
 	td_wbuf_u64(b, d->ntasks);
+	/* A sentence about the whole dump; only the agent's dump of a
+	 * process without a runtime has one (agent/noruntime.c). */
+	KEY(b, "note");
+	put_null(b);
 	KEY(b, "warnings");
 	td_wbuf_putc(b, '[');
 	for (size_t i = 0; d->warnings && i < d->nwarnings; i++) {

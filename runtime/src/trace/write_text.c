@@ -209,7 +209,7 @@ static void put_worker(struct td_wbuf *b, const td_dump_worker *w)
 
 /* ---- task entries ---------------------------------------------------- */
 
-/* " spawned=file:line in=function", each part when known. */
+/* " spawned=file:line in=function type=\"...\"", each part when known. */
 static void put_spawned(struct td_wbuf *b, const void *arg)
 {
 	const td_dump_task *t = arg;
@@ -224,6 +224,8 @@ static void put_spawned(struct td_wbuf *b, const void *arg)
 		td_wbuf_lit(b, " in=");
 		td_wbuf_text(b, t->spawn_function, TD_ESC_TOKEN);
 	}
+	if (t->type_name)
+		put_quoted(b, " type=", 6, t->type_name);
 }
 
 static void put_task_line(struct td_wbuf *b, const td_dump_task *t)
@@ -253,12 +255,13 @@ static void put_task_line(struct td_wbuf *b, const td_dump_task *t)
 		td_wbuf_lit(b, " worker=");
 		td_wbuf_i64(b, t->worker);
 	}
-	if (t->spawn_file || t->spawn_function) {
-		/* Most tasks come from a few spawn sites. */
+	if (t->spawn_file || t->spawn_function || t->type_name) {
+		/* Most tasks come from a few spawn sites, of a few types. */
 		static const char tag; /* tells this key from a frame's */
 		struct td_wcache_key k = {
 			{t->spawn_file, t->spawn_function, &tag},
-			(uint64_t)(uint32_t)t->spawn_line, 0, 0,
+			(uint64_t)(uint32_t)t->spawn_line,
+			(uint64_t)(uintptr_t)t->type_name, 0,
 		};
 		td_wbuf_cached(b, &k, put_spawned, t);
 	}

@@ -136,7 +136,8 @@ static void chain_one_drop(td_future *f)
 }
 
 static const td_future_vtable chain_one_vt = {.poll = chain_one_poll,
-					      .drop = chain_one_drop};
+					      .drop = chain_one_drop,
+					      .type_name = "chain_one"};
 
 /* ---- join_all over three pending children ------------------------------ */
 
@@ -244,7 +245,8 @@ static void fan_drop(td_future *f)
 	td_async_drop(&((fan *)f)->as);
 }
 
-static const td_future_vtable fan_vt = {.poll = fan_poll, .drop = fan_drop};
+static const td_future_vtable fan_vt = {.poll = fan_poll, .drop = fan_drop,
+					.type_name = "fan"};
 
 /* ---- select between a long sleep and a notify --------------------------- */
 
@@ -312,6 +314,8 @@ enum { T_CHAIN, T_FAN, T_RACE, T_NAP, NT };
 
 static const char *const task_names[NT] = {"chain", "fan", "race",
 					   "napper"};
+/* Their futures' type names (td_future_vtable.type_name; NULL: none). */
+static const char *const task_types[NT] = {"chain_one", "fan", NULL, NULL};
 
 struct ctx {
 	uint64_t ids[NT];
@@ -453,10 +457,15 @@ static void check_entries(const td_dump *d, const struct ctx *c,
 	ck_assert_uint_eq(d->ntasks, NT + 1);
 	ck_assert_uint_eq(r->traced, NT + 1);
 	ck_assert(r->tasks[0].is_block_on);
+	ck_assert_str_eq(r->tasks[0].type_name, "fx_main");
 	for (int k = 0; k < NT; k++) {
 		const td_dump_task *t = &r->tasks[k + 1];
 		ck_assert_uint_eq(t->id, c->ids[k]);
 		ck_assert_str_eq(t->name, task_names[k]);
+		if (task_types[k])
+			ck_assert_str_eq(t->type_name, task_types[k]);
+		else
+			ck_assert_ptr_null(t->type_name);
 		ck_assert(!t->is_block_on);
 		ck_assert_int_eq(t->state, TD_DUMP_IDLE);
 		ck_assert_int_eq(t->queue, TD_DUMP_QUEUE_NONE);
@@ -583,12 +592,108 @@ START_TEST(test_known_chains)
 }
 END_TEST
 
+/* ---- timeout: one node over both of its branches ----------------------- */
+
+static atomic_int line_guard;
+
+typedef struct guard {
+	td_future base;
+	td_async as;
+	td_notify *go;
+	td_notified wait;
+	td_timeout limit;
+} guard;
+
+static td_poll guard_poll(td_future *f, td_context *cx)
+{
+	guard *g = (guard *)f;
+	TD_BEGIN(&g->as);
+	td_notified_init(&g->wait, g->go);
+	td_timeout_init(&g->limit, &g->wait.base, HOUR_MS);
+	FX_AWAIT_AT(line_guard, &g->as, &g->limit, cx);
+	TD_END(&g->as);
+}
+
+static void guard_drop(td_future *f)
+{
+	td_async_drop(&((guard *)f)->as);
+}
+
+static const td_future_vtable guard_vt = {.poll = guard_poll,
+					  .drop = guard_drop};
+
+static bool guard_finished(void *arg)
+{
+	return td_join_handle_is_finished(arg);
+}
+
+static bool guard_idle(const td_dump *d, void *arg)
+{
+	return fx_tasks_idle(fx_only_runtime(d), arg, 1, 1);
+}
+
+/* td_timeout(notified): the inner future and the timer are two leaves
+ * under one td_timeout_poll frame (one call site polls both), so the tree
+ * shows one timeout node with two children, not two timeout nodes. */
+START_TEST(test_timeout_one_node)
+{
+	td_notify go;
+	td_join_handle h;
+
+	td_notify_init(&go);
+	td_runtime *rt = fx_runtime_new(_i, "timeout");
+	fx_driver *drv = fx_driver_start(rt);
+	guard g = {.base = {&guard_vt}, .go = &go};
+	ck_assert_int_eq(td_spawn_named(rt, "guard", &g, &h), 0);
+	uint64_t id = td_join_handle_id(&h);
+
+	td_dump *d = fx_dump_until(rt, NULL, guard_idle, &id, 20000,
+				   "the guard parked");
+	const td_dump_task *t = fx_find_task(fx_only_runtime(d), id);
+	ck_assert_uint_eq(t->ntraces, 2);
+	static const char *const inner[] = {"guard_poll", "td_timeout_poll",
+					    FX_LEAF_NOTIFY};
+	static const char *const timer[] = {"guard_poll", "td_timeout_poll",
+					    FX_LEAF_SLEEP};
+	fx_assert_names(&t->traces[0], inner, 3);
+	fx_assert_names(&t->traces[1], timer, 3);
+	fx_assert_frame_at(&t->traces[0], "guard_poll", THIS_FILE,
+			   atomic_load(&line_guard));
+	int a = fx_frame_index(&t->traces[0], "td_timeout_poll", 0);
+	int b = fx_frame_index(&t->traces[1], "td_timeout_poll", 0);
+	const td_dump_frame *fa = &t->traces[0].frames[a];
+	const td_dump_frame *fb = &t->traces[1].frames[b];
+	ck_assert_str_eq(fa->file, fb->file);
+	ck_assert_msg(fa->line == fb->line,
+		      "td_timeout_poll polls its branches at lines %d and %d",
+		      fa->line, fb->line);
+	char *text = fx_text(d);
+	const char *entry = strstr(text, "name=\"guard\"");
+	ck_assert_ptr_nonnull(entry);
+	const char *at = strstr(entry, "td_timeout_poll at ");
+	ck_assert_ptr_nonnull(at);
+	ck_assert_msg(!strstr(at + 1, "td_timeout_poll at "),
+		      "two timeout nodes:\n%s", entry);
+	free(text);
+	td_dump_free(d);
+
+	/* The inner branch still answers its own wake-up. */
+	td_notify_one(&go);
+	ck_assert(fx_wait_until(guard_finished, &h, 20000));
+	td_join_handle_detach(&h);
+	fx_driver_stop(drv);
+	td_runtime_free(rt);
+	td_notify_destroy(&go);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("dump_chains");
 	TCase *tc = tcase_create("chains");
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_known_chains, 0, FX_NFLAVORS);
+	tcase_add_loop_test(tc, test_timeout_one_node, 0, FX_NFLAVORS);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -192,7 +192,13 @@ static void check_text(const td_dump *d, const struct ids *ids, int flavor)
 	}
 
 	/* Every task, by id, and the block_on future. */
-	ck_assert(line_starting(text, "task 0 name=\"block_on\" block_on=1 "));
+	const char *main_line =
+		line_starting(text, "task 0 name=\"block_on\" block_on=1 ");
+	ck_assert(main_line);
+	/* Last on its line: the future's type name (its vtable's). */
+	ck_assert_msg(strstr(main_line, " type=\"fx_main\"\n") ==
+			      strchr(main_line, '\n') - 15,
+		      "no type on %.200s", main_line);
 	for (int k = 0; k < 1 + NSLEEPERS; k++) {
 		snprintf(buf, sizeof(buf), "task %llu ",
 			 (unsigned long long)ids->v[k]);
@@ -263,8 +269,9 @@ static const char json_script[] =
 	"    for t in r['tasks']:\n"
 	"        last = [tr['frames'][-1]['function'] + '/' + tr['wait']['kind']\n"
 	"                for tr in t['traces']]\n"
-	"        out.append('T%d:%s:%s:%d:%s' % (t['id'], t['state'],\n"
-	"                   t['traced'], t['polls'], ','.join(last)))\n"
+	"        out.append('T%d:%s:%s:%d:%s:%s' % (t['id'], t['state'],\n"
+	"                   t['traced'], t['polls'], t['type'],\n"
+	"                   ','.join(last)))\n"
 	"print(' '.join(out))\n";
 
 static bool have_python(void)
@@ -286,11 +293,12 @@ static char *expected_summary(const td_dump *d)
 			r->name, r->flavor, r->nworkers);
 		for (size_t k = 0; k < r->ntasks; k++) {
 			const td_dump_task *t = &r->tasks[k];
-			fprintf(f, " T%llu:%s:%s:%llu:",
+			fprintf(f, " T%llu:%s:%s:%llu:%s:",
 				(unsigned long long)t->id,
 				td_dump_task_state_name(t->state),
 				t->traced ? "True" : "False",
-				(unsigned long long)t->polls);
+				(unsigned long long)t->polls,
+				t->type_name ? t->type_name : "None");
 			for (size_t j = 0; j < t->ntraces; j++) {
 				const td_dump_trace *tr = &t->traces[j];
 				fprintf(f, "%s%s/%s", j ? "," : "",

@@ -288,7 +288,10 @@ static void check_dump(const td_dump *d, const struct ctx *c,
 	ck_assert_int_eq(tr->wait.kind, TD_WAIT_IO);
 	ck_assert_int_eq(tr->wait.fd, sock);
 	ck_assert_uint_eq(tr->wait.events, TD_WAIT_READ);
-	snprintf(text, sizeof(text), "io fd %d readable", sock);
+	/* ... named by its registration, the wait's identity. */
+	ck_assert_ptr_nonnull(tr->wait.object);
+	snprintf(text, sizeof(text), "io %p fd %d readable", tr->wait.object,
+		 sock);
 	ck_assert_msg(strncmp(tr->wait_text, text, strlen(text)) == 0,
 		      "wait text %s, expected %s...", tr->wait_text, text);
 }
