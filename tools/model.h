@@ -84,6 +84,10 @@ typedef struct tdc_worker {
 	const tdc_frame **stack;    /* innermost first */
 	size_t nstack;
 	const char *stack_error;
+	const char *stack_note;     /* the stack is partial: why */
+	const char *syscall;        /* blocked in this system call, or NULL */
+	tdc_u64 syscall_fd, syscall_timeout_ms;
+	const char *syscall_fd_target;
 } tdc_worker;
 
 typedef struct tdc_runtime {
@@ -105,6 +109,8 @@ typedef struct tdc_dump {
 	tdc_u64 pid;
 	const char *program, *time;
 	const char *note;     /* e.g. why there are no runtimes */
+	const char **warnings;/* what went wrong while dumping */
+	size_t nwarnings;
 	tdc_f64 pause_ms, capture_ms, symbolize_ms, total_ms;
 	tdc_runtime *runtimes;
 	size_t nruntimes;

@@ -326,8 +326,25 @@ static int worker(jp *j, json_object *o, tdc_worker *w)
 	    get_u64(j, o, "task", &w->task) < 0 ||
 	    get_u64(j, o, "busy_ms", &w->busy_ms) < 0 ||
 	    frames(j, o, "native_stack", &w->stack, &w->nstack) < 0 ||
-	    get_str(j, o, "native_stack_error", &w->stack_error, true) < 0)
+	    get_str(j, o, "native_stack_error", &w->stack_error, true) < 0 ||
+	    get_str(j, o, "native_stack_note", &w->stack_note, true) < 0)
 		return -1;
+	json_object *sc = jget(o, "syscall");
+	if (sc) {
+		size_t old = strlen(j->path);
+		snprintf(j->path + old, sizeof(j->path) - old, "%ssyscall",
+			 old ? "." : "");
+		if (need_object(j, sc) < 0 ||
+		    get_str(j, sc, "name", &w->syscall, true) < 0 ||
+		    get_u64(j, sc, "fd", &w->syscall_fd) < 0 ||
+		    get_str(j, sc, "fd_target", &w->syscall_fd_target,
+			    false) < 0 ||
+		    get_u64(j, sc, "timeout_ms", &w->syscall_timeout_ms) < 0)
+			return -1;
+		if (!w->syscall)
+			return jfail(j, "name", "missing");
+		j->path[old] = '\0';
+	}
 	if (!index.set)
 		return jfail(j, "index", "missing");
 	w->index = index.v;
@@ -380,7 +397,7 @@ static int runtime(jp *j, json_object *o, tdc_runtime *rt)
 static int dump(jp *j, json_object *o)
 {
 	tdc_dump *d = j->d;
-	json_object *v = jget(o, "taskdump"), *arr;
+	json_object *v = jget(o, "taskdump"), *arr, *warn;
 
 	if (!json_object_is_type(o, json_type_object) || !v) {
 		tdc_seterr(j->e, "%s: not a taskdump dump (a JSON dump is an "
@@ -404,10 +421,21 @@ static int dump(jp *j, json_object *o)
 	    get_f64(j, o, "capture_ms", &d->capture_ms) < 0 ||
 	    get_f64(j, o, "symbolize_ms", &d->symbolize_ms) < 0 ||
 	    get_f64(j, o, "total_ms", &d->total_ms) < 0 ||
-	    get_array(j, o, "runtimes", &arr, &d->nruntimes) < 0)
+	    get_array(j, o, "runtimes", &arr, &d->nruntimes) < 0 ||
+	    get_array(j, o, "warnings", &warn, &d->nwarnings) < 0)
 		return -1;
 	if (!arr)
 		return jfail(j, "runtimes", "missing");
+	d->warnings = tdc_arena_alloc(&d->arena,
+				      d->nwarnings * sizeof(*d->warnings));
+	for (size_t i = 0; i < d->nwarnings; i++) {
+		json_object *s = json_object_array_get_idx(warn, i);
+		if (!json_object_is_type(s, json_type_string))
+			return jfail(j, "warnings", "expected strings");
+		d->warnings[i] = tdc_arena_clean(
+			&d->arena, json_object_get_string(s),
+			(size_t)json_object_get_string_len(s), true);
+	}
 	d->runtimes = tdc_arena_alloc(&d->arena,
 				      d->nruntimes * sizeof(*d->runtimes));
 	for (size_t i = 0; i < d->nruntimes; i++) {

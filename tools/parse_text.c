@@ -46,6 +46,13 @@ static int header_line(parser *p, char *line, size_t len)
 		d->time = tdc_arena_clean(&d->arena, val, vlen, true);
 	else if (strcmp(line, "note") == 0)
 		d->note = tdc_arena_clean(&d->arena, val, vlen, true);
+	else if (strcmp(line, "warning") == 0) {
+		d->warnings = tdc_arena_grow(&d->arena, d->warnings,
+					     d->nwarnings, d->nwarnings + 1,
+					     sizeof(*d->warnings));
+		d->warnings[d->nwarnings++] =
+			tdc_arena_clean(&d->arena, val, vlen, true);
+	}
 	else if (strcmp(line, "pid") == 0)
 		u = &d->pid;
 	else if (strcmp(line, "runtimes") == 0)
@@ -299,6 +306,16 @@ static int worker_line(parser *p, char *line)
 			r = kv_u64(p, &k, &w->task);
 		else if (key_is(&k, "busy_ms"))
 			r = kv_u64(p, &k, &w->busy_ms);
+		else if (key_is(&k, "syscall"))
+			w->syscall = k.val;
+		else if (key_is(&k, "syscall_fd"))
+			r = kv_u64(p, &k, &w->syscall_fd);
+		else if (key_is(&k, "syscall_fd_target"))
+			w->syscall_fd_target = k.val;
+		else if (key_is(&k, "syscall_timeout_ms"))
+			r = kv_u64(p, &k, &w->syscall_timeout_ms);
+		else if (key_is(&k, "stack_note"))
+			w->stack_note = k.val;
 		if (r < 0)
 			return -1;
 	}

@@ -241,6 +241,22 @@ static void worker(FILE *f, const tdc_worker *w)
 		fputs("null", f);
 	fputs(", \"native_stack_error\": ", f);
 	jstr(f, w->stack_error);
+	fputs(", \"native_stack_note\": ", f);
+	jstr(f, w->nstack ? w->stack_note : NULL);
+	fputs(",\n         \"syscall\": ", f);
+	if (w->syscall) {
+		fputs("{\"name\": ", f);
+		jstr(f, w->syscall);
+		fputs(", \"fd\": ", f);
+		ju64(f, w->syscall_fd);
+		fputs(", \"fd_target\": ", f);
+		jstr(f, w->syscall_fd_target);
+		fputs(", \"timeout_ms\": ", f);
+		ju64(f, w->syscall_timeout_ms);
+		fputc('}', f);
+	} else {
+		fputs("null", f);
+	}
 	fputc('}', f);
 }
 
@@ -291,7 +307,12 @@ void tdc_write_json(FILE *f, const tdc_dump *d)
 	jf64(f, d->total_ms);
 	fprintf(f, ",\n  \"tasks_total\": %zu, \"note\": ", tdc_dump_ntasks(d));
 	jstr(f, d->note);
-	fputs(",\n  \"runtimes\": [", f);
+	fputs(", \"warnings\": [", f);
+	for (size_t i = 0; i < d->nwarnings; i++) {
+		fputs(i ? ", " : "", f);
+		jstr(f, d->warnings[i]);
+	}
+	fputs("],\n  \"runtimes\": [", f);
 	for (size_t i = 0; i < d->nruntimes; i++) {
 		fputs(i ? ",\n" : "\n", f);
 		runtime(f, &d->runtimes[i]);

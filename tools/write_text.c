@@ -263,6 +263,19 @@ static void worker_lines(FILE *f, const tdc_worker *w)
 	put_u64(f, "task", w->task);
 	put_u64(f, "busy_ms", w->busy_ms);
 	put_u64(f, "queued", w->queued);
+	if (w->syscall) {
+		put_token(f, "syscall", w->syscall);
+		put_u64(f, "syscall_fd", w->syscall_fd);
+		if (w->syscall_fd_target) {
+			fputs(" syscall_fd_target=", f);
+			put_quoted(f, w->syscall_fd_target);
+		}
+		put_u64(f, "syscall_timeout_ms", w->syscall_timeout_ms);
+	}
+	if (w->stack_note && w->nstack) {
+		fputs(" stack_note=", f);
+		put_quoted(f, w->stack_note);
+	}
 	fputc('\n', f);
 	if (w->nstack) {
 		fprintf(f, "  native stack of worker %llu:\n",
@@ -334,6 +347,8 @@ void tdc_write_text(FILE *f, const tdc_dump *d, bool group)
 	put_f64(f, "total_ms", d->total_ms, true);
 	fprintf(f, "runtimes %zu\ntasks %zu\n", d->nruntimes,
 		tdc_dump_ntasks(d));
+	for (size_t i = 0; i < d->nwarnings; i++)
+		fprintf(f, "warning %s\n", d->warnings[i]);
 	if (d->note)
 		fprintf(f, "note %s\n", d->note);
 	fputc('\n', f);

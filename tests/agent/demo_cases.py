@@ -239,6 +239,12 @@ def demo_case(tmp, flavor, fmt):
     p, port, first = start_demo_ready(tmp, args, env, DEMO_CLIENTS, ext)
     want = {'client_roundtrip_read', 'mutex_held_by_other',
             'fanout_three_branches'}
+    if flavor == 'current_thread':
+        # On one thread a client's round trip (write, the server's echo,
+        # the reply) completes within microseconds between two safe
+        # points of a 50 ms cycle: a dump lands inside it about once in
+        # 5 000 (seen: 4 429 dumps without one).  Checked when seen.
+        want.discard('client_roundtrip_read')
     seen = set()
     seq, settled_at, first_polls = 0, None, None
     deadline = time.monotonic() + 120 * SCALE

@@ -65,6 +65,7 @@ class Worker:
     busy_ms: int = None
     stack: list = field(default_factory=list)
     stack_error: str = None
+    syscall: str = None      # the system call a busy worker is blocked in
 
 
 @dataclass
@@ -117,7 +118,11 @@ RUNTIME_RE = re.compile(
     r'(?: error=(' + QUOTED + r'))?$')
 WORKER_RE = re.compile(
     r'worker (\d+) state=(paused|busy|idle)(?: tid=(\d+))?'
-    r'(?: task=(\d+) busy_ms=(\d+))? queued=(\d+)$')
+    r'(?: task=(\d+) busy_ms=(\d+))? queued=(\d+)'
+    r'(?: syscall=(' + r'[a-z_0-9]+' + r')(?: syscall_fd=(\d+))?'
+    r'(?: syscall_fd_target=(' + QUOTED + r'))?'
+    r'(?: syscall_timeout_ms=(\d+))?)?'
+    r'(?: stack_note=(' + QUOTED + r'))?$')
 TASK_RE = re.compile(
     r'task (\d+)(?: name=(' + QUOTED + r'))?( block_on=1)?'
     r' state=(idle|notified|running|cancelled|complete)'
@@ -287,14 +292,16 @@ def _parse_runtime(L):
         wm = WORKER_RE.match(L.next())
         if not wm:
             L.fail('bad worker line')
-        idx, state, tid, task, busy, _ = wm.groups()
+        idx, state, tid, task, busy, _, sysc = wm.groups()[:7]
         if int(idx) != i:
             L.fail('worker index out of order')
         if (state == 'busy') != (task is not None):
             L.fail('task=/busy_ms= on a worker that is not busy, or missing')
+        if sysc is not None and state != 'busy':
+            L.fail('syscall= on a worker that is not busy')
         w = Worker(i, state, int(tid) if tid else None,
                    int(task) if task is not None else None,
-                   int(busy) if busy is not None else None)
+                   int(busy) if busy is not None else None, syscall=sysc)
         _parse_worker_stack(L, w)
         rt.workers.append(w)
     if L.next() != '':
@@ -461,7 +468,8 @@ def parse_json(data):
     for k, ty in [('pid', int), ('program', str), ('time', str),
                   ('pause_ms', NUM), ('capture_ms', NUM),
                   ('symbolize_ms', NUM), ('total_ms', NUM),
-                  ('tasks_total', int), ('runtimes', list)]:
+                  ('tasks_total', int), ('warnings', list),
+                  ('runtimes', list)]:
         _req(d, '$', k, ty)
     runtimes = []
     for i, r in enumerate(d['runtimes']):
@@ -479,10 +487,19 @@ def parse_json(data):
                           ('queued', int), ('task', (int, NONE)),
                           ('busy_ms', (int, NONE)),
                           ('native_stack', (list, NONE)),
-                          ('native_stack_error', (str, NONE))]:
+                          ('native_stack_error', (str, NONE)),
+                          ('native_stack_note', (str, NONE)),
+                          ('syscall', (dict, NONE))]:
                 _req(w, wp, k, ty)
+            sc = w['syscall']
+            if sc is not None:
+                for k, ty in [('name', str), ('fd', (int, NONE)),
+                              ('fd_target', (str, NONE)),
+                              ('timeout_ms', (int, NONE))]:
+                    _req(sc, wp + '.syscall', k, ty)
             wk = Worker(w['index'], w['state'], w['tid'], w['task'],
-                        w['busy_ms'], [], w['native_stack_error'])
+                        w['busy_ms'], [], w['native_stack_error'],
+                        sc['name'] if sc else None)
             for k, f in enumerate(w['native_stack'] or []):
                 wk.stack.append(_frame(f, '%s.native_stack[%d]'
                                        % (wp, k)).function)

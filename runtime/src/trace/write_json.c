@@ -407,7 +407,8 @@ static void put_top(struct td_wbuf *b, const td_dump *d)
 	KEY(b, "warnings");
 	td_wbuf_putc(b, '[');
 	for (size_t i = 0; d->warnings && i < d->nwarnings; i++) {
-		put_sep(b, i);
+		if (i)
+			td_wbuf_putc(b, ',');
 		td_wbuf_json_str(b, d->warnings[i]);
 	}
 	td_wbuf_putc(b, ']');

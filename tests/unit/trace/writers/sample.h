@@ -50,9 +50,13 @@ static td_dump_worker s_workers1[] = {
 	{ .index = 0, .tid = 4243, .state = "paused", .paused = true },
 	{ .index = 1, .tid = 4244, .state = "busy", .task_id = 7,
 	  .busy_ms = 5012, .queued = 1, .stack = s_stack1,
-	  .nstack = N(s_stack1) },
+	  .nstack = N(s_stack1), .syscall = "read", .syscall_fd = 7,
+	  .syscall_fd_target = "pipe:[4711]", .syscall_timeout_ms = -1,
+	  .stack_note = "unwound partly" },
 	{ .index = 2, .tid = 4245, .state = "busy", .task_id = 0,
-	  .busy_ms = 1500, .stack_error = "thread did not answer" },
+	  .busy_ms = 1500, .stack_error = "thread did not answer",
+	  .syscall = "clock_nanosleep", .syscall_fd = -1,
+	  .syscall_timeout_ms = 30000 },
 	{ .index = 3, .tid = 4246, .state = NULL, .paused = true,
 	  .queued = 2 },
 };
@@ -275,6 +279,10 @@ static td_dump_runtime s_runtimes[] = {
 	  .error = "shutting down", .pause_ms = -1.5 },
 };
 
+static const char *s_warnings[] = {
+	"symbolization could not open libc.so.6: Too many open files",
+};
+
 static td_dump s_sample = {
 	.version = TD_DUMP_FORMAT_VERSION,
 	.pid = 4242,
@@ -287,6 +295,8 @@ static td_dump s_sample = {
 	.runtimes = s_runtimes,
 	.nruntimes = N(s_runtimes),
 	.ntasks = N(s_tasks1) + N(s_tasks2),
+	.warnings = s_warnings,
+	.nwarnings = N(s_warnings),
 };
 
 #endif /* TD_TEST_WRITERS_SAMPLE_H */

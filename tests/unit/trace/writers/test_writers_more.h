@@ -260,7 +260,8 @@ START_TEST(test_null_fields)
 			    "\"time\":\"1970-01-01T00:00:00.000Z\","
 			    "\"pause_ms\":0.000,\"capture_ms\":0.000,"
 			    "\"symbolize_ms\":0.000,\"total_ms\":0.000,"
-			    "\"tasks_total\":0,\"note\":null,\n\"runtimes\":[]}\n");
+			    "\"tasks_total\":0,\"note\":null,\"warnings\":[],\n"
+		  "\"runtimes\":[]}\n");
 	free(python_check(s));
 	free(s);
 
