@@ -22,6 +22,11 @@
 #ifndef TD_LIBDIR
 #define TD_LIBDIR "/usr/local/lib"
 #endif
+/* The install's libdir as seen from its bindir ("../lib/x86_64-linux-gnu"),
+ * or an absolute path when one of them is not under the prefix. */
+#ifndef TD_BINDIR_TO_LIBDIR
+#define TD_BINDIR_TO_LIBDIR "../lib"
+#endif
 
 #define AGENT "libtaskdump_agent.so"
 
@@ -37,7 +42,9 @@ static const char help[] =
 	"\n"
 	"The agent is $TASKDUMP_AGENT if set, else " AGENT " next to\n"
 	"the taskdump executable, else in ../agent/ relative to it (a build "
-	"tree),\nelse in " TD_LIBDIR ".\n"
+	"tree),\nelse in the libdir of the install the executable is in "
+	"(" TD_BINDIR_TO_LIBDIR ",\nrelative to it), else in " TD_LIBDIR
+	".\n"
 	"\n"
 	"Options:\n"
 	"  -a, --dump-after DUR  take the first dump DUR after the start "
@@ -143,12 +150,21 @@ static char *find_agent(void)
 		tdc_buf_printf(&b, "%s/../agent/" AGENT, self);
 		if ((found = usable(b.p)))
 			goto out;
+		/* An install moved elsewhere (a DESTDIR, a copied prefix). */
+		b.len = 0;
+		if (TD_BINDIR_TO_LIBDIR[0] != '/') {
+			tdc_buf_printf(&b, "%s/" TD_BINDIR_TO_LIBDIR "/" AGENT,
+				       self);
+			if ((found = usable(b.p)))
+				goto out;
+		}
 	}
 	if ((found = usable(TD_LIBDIR "/" AGENT)))
 		goto out;
 	tdc_die(TDC_EXIT_SYSTEM, "cannot find " AGENT " (looked next to the "
-		"taskdump executable, in ../agent/ and in " TD_LIBDIR
-		"); set TASKDUMP_AGENT to its path");
+		"taskdump executable, in ../agent/ and " TD_BINDIR_TO_LIBDIR
+		"/ relative to it, and in " TD_LIBDIR "); set TASKDUMP_AGENT to "
+		"its path");
 out:
 	tdc_buf_free(&b);
 	if (strpbrk(found, " :"))
