@@ -103,8 +103,9 @@ static int open_searchable(int basefd, const char *path)
 /* In a child that takes the credentials `as` (all of its ids, so that it
  * has no privilege the target lacks; the change also makes it
  * non-dumpable, out of the target's reach), open path O_PATH and hand the
- * descriptor back.  The parent waits at most timeout_ms: a path through
- * a hung mount kills the child, not the tool's promise. */
+ * descriptor back.  The parent waits at most timeout_ms (then kills the
+ * child), so a path through a hung mount cannot hold the tool past its
+ * timeout. */
 static int open_as(int basefd, const char *path, const tdc_creds *as,
 		   double timeout_ms, enum tdc_dir_stage *stage)
 {
@@ -113,7 +114,7 @@ static int open_as(int basefd, const char *path, const tdc_creds *as,
 	int sv[2], fd = -1, rc, wait_ms;
 	pid_t pid;
 
-	*stage = TDC_DIR_IDENTITY;
+	*stage = TDC_DIR_OPEN; /* unless the child says otherwise */
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
 		return -errno;
 	pid = fork();
@@ -143,7 +144,6 @@ static int open_as(int basefd, const char *path, const tdc_creds *as,
 		rc = poll(&p, 1, wait_ms);
 	while (rc < 0 && errno == EINTR);
 	if (rc == 0) {
-		*stage = TDC_DIR_OPEN;
 		rc = -ETIMEDOUT;
 		kill(pid, SIGKILL);
 	} else if (rc < 0) {

@@ -131,4 +131,12 @@ expect_error 4 "no dump from process $HPID in $H/cur after"
 ! grep -q SECRET "$OUT" || fail "followed the re-pointed link"
 grep -q '^hostile: signal 1' "$WORK/relink.log" || fail "the target was not signalled"
 stop_hostile
+
+# 8. Root that cannot take the target's identity (no CAP_SETUID/SETGID)
+# does not fall back to its own: it refuses, before signalling.
+start_hostile noid "$H" none
+run setpriv --bounding-set=-setuid,-setgid "$TD" dump -t 5s "$HPID"
+expect_error 3 "cannot take the identity of process $HPID's user \(uid 65534\)"
+grep -q '^hostile: signal' "$WORK/noid.log" && fail "signalled the target"
+stop_hostile
 done_ok
