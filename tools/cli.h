@@ -46,7 +46,8 @@ void tdc_finish_stdout(void);
  * open returns the stream (temporary and final names in *tmp and *dest,
  * both NULL when writing directly) or NULL after reporting; commit
  * returns 0, or an exit status after reporting and removing the temporary
- * file; abort just removes it.  Both free *tmp and *dest. */
+ * file; abort just removes it.  Both free *tmp and *dest.  A tool that
+ * exits in between (tdc_die) removes the temporary file on its way out. */
 FILE *tdc_atomic_open(const char *path, char **tmp, char **dest);
 int tdc_atomic_commit(FILE *f, char *tmp, char *dest, const char *path);
 void tdc_atomic_abort(FILE *f, char *tmp, char *dest);

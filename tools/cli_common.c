@@ -65,11 +65,11 @@ tdc_dump **tdc_load_all(char **files, int n)
 	tdc_dump **d = tdc_xcalloc((size_t)n, sizeof(*d));
 
 	for (int i = 0; i < n; i++) {
-		tdc_err e = {{0}};
+		tdc_err e = {.status = 0};
 
 		if (tdc_load_file(files[i], &d[i], &e) < 0) {
 			tdc_free_all(d, i);
-			tdc_die(TDC_EXIT_INPUT, "%s", e.msg);
+			tdc_die(tdc_err_status(&e), "%s", e.msg);
 		}
 	}
 	return d;
@@ -89,8 +89,20 @@ void tdc_finish_stdout(void)
 			strerror(errno ? errno : EIO));
 }
 
+/* The temporary file of the output being written, removed if the tool
+ * exits before it is renamed into place (tdc_die: out of memory, say), so
+ * that no partial file is ever left behind.  One output at a time. */
+static char *pending_tmp;
+
+static void remove_pending(void)
+{
+	if (pending_tmp)
+		unlink(pending_tmp);
+}
+
 FILE *tdc_atomic_open(const char *path, char **tmp, char **dest)
 {
+	static bool registered;
 	struct stat st;
 	char *real = NULL, *dir, *t;
 	size_t n;
@@ -126,6 +138,9 @@ FILE *tdc_atomic_open(const char *path, char **tmp, char **dest)
 		return NULL;
 	}
 	*tmp = t;
+	if (!registered)
+		registered = atexit(remove_pending) == 0;
+	pending_tmp = t;
 	return f;
 }
 
@@ -139,6 +154,7 @@ int tdc_atomic_commit(FILE *f, char *tmp, char *dest, const char *path)
 		err = errno;
 	if (tmp && !err && rename(tmp, dest) != 0)
 		err = errno;
+	pending_tmp = NULL;
 	if (err) {
 		if (tmp)
 			unlink(tmp);
@@ -154,6 +170,7 @@ void tdc_atomic_abort(FILE *f, char *tmp, char *dest)
 	fclose(f);
 	if (tmp)
 		unlink(tmp);
+	pending_tmp = NULL;
 	free(tmp);
 	free(dest);
 }

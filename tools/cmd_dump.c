@@ -22,6 +22,10 @@ static const char help[] =
 	"from its environment,\nsends the signal and waits for the agent's "
 	"file taskdump-PID-SEQ.txt\n(or .json) to appear.  That file stays "
 	"where the agent wrote it.\n"
+	"The signal goes to the agent's thread, so that no thread of the "
+	"program is\ninterrupted.  Nothing the process controls is trusted: "
+	"its directory is\nopened as its user would, and only a regular file "
+	"of its user, mode 0600,\nat most 1 GiB, is read.\n"
 	"\n"
 	"Options:\n"
 	"  -t, --timeout DUR   wait at most DUR for the dump (default 10s; "
@@ -41,45 +45,51 @@ static const struct option longopts[] = {
 	{NULL, 0, NULL, 0},
 };
 
-/* Copy the agent's file as it is. */
-static int copy_raw(const char *path, FILE *out)
+/* Copy the agent's file as it is, up to the size it had when checked. */
+static int copy_raw(tdc_input *in, uint64_t size, FILE *out)
 {
 	char buf[65536];
-	size_t n;
-	FILE *in = fopen(path, "re");
-
-	if (!in) {
-		tdc_error("cannot open %s: %s", path, strerror(errno));
-		return TDC_EXIT_INPUT;
-	}
-	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-		fwrite(buf, 1, n, out);
-	if (ferror(in)) {
-		tdc_error("cannot read %s: %s", path, strerror(errno));
-		fclose(in);
-		return TDC_EXIT_INPUT;
-	}
-	fclose(in);
-	return TDC_EXIT_OK;
-}
-
-/* Print the dump at `path` to `out` in `format` (NULL: as it is). */
-static int emit(const char *path, const char *format, FILE *out)
-{
-	const char *ext = strrchr(path, '.');
-	const char *have = ext && strcmp(ext, ".json") == 0 ? "json" : "text";
-	tdc_dump *d;
+	long n;
 	tdc_err e;
 
-	if (!format || strcmp(format, have) == 0)
-		return copy_raw(path, out);
-	if (tdc_load_file(path, &d, &e) < 0) {
+	while ((n = tdc_input_read(in, buf, sizeof(buf), &e)) > 0)
+		fwrite(buf, 1, (size_t)n, out);
+	if (n < 0) {
 		tdc_error("%s", e.msg);
 		return TDC_EXIT_INPUT;
 	}
-	tdc_print_dump(out, d, format, true);
-	tdc_dump_free(d);
+	if (in->got < size) {
+		tdc_error("%s became shorter while being read (%llu of %llu "
+			  "bytes)", in->name, (unsigned long long)in->got,
+			  (unsigned long long)size);
+		return TDC_EXIT_INPUT;
+	}
 	return TDC_EXIT_OK;
+}
+
+/* Print the dump `f` to `out` in `format` (NULL: as it is). */
+static int emit(tdc_dumpfile *f, const char *format, FILE *out)
+{
+	const char *ext = strrchr(f->path, '.');
+	const char *have = ext && strcmp(ext, ".json") == 0 ? "json" : "text";
+	tdc_input in;
+	tdc_dump *d;
+	tdc_err e;
+	int rc = TDC_EXIT_OK;
+
+	tdc_input_fd(&in, f->path, f->fd, f->size);
+	f->fd = -1; /* the input closes it */
+	if (!format || strcmp(format, have) == 0) {
+		rc = copy_raw(&in, f->size, out);
+	} else if (tdc_load_input(&in, &d, &e) < 0) {
+		tdc_error("%s", e.msg);
+		rc = tdc_err_status(&e);
+	} else {
+		tdc_print_dump(out, d, format, true);
+		tdc_dump_free(d);
+	}
+	tdc_input_close(&in);
+	return rc;
 }
 
 int tdc_cmd_dump(int argc, char **argv)
@@ -87,8 +97,9 @@ int tdc_cmd_dump(int argc, char **argv)
 	const char *format = NULL, *output = NULL;
 	double timeout_ms = 10000;
 	tdc_target t;
+	tdc_dumpfile df = {.fd = -1};
 	int64_t pid;
-	char *path = NULL, *tmp = NULL, *dest = NULL;
+	char *tmp = NULL, *dest = NULL;
 	FILE *f = stdout;
 	int c, rc;
 
@@ -130,16 +141,16 @@ int tdc_cmd_dump(int argc, char **argv)
 		return TDC_EXIT_SYSTEM;
 	}
 	if ((rc = tdc_target_agent(&t, false, 0)) == TDC_EXIT_OK)
-		rc = tdc_target_dump(&t, timeout_ms, &path);
+		rc = tdc_target_dump(&t, timeout_ms, &df);
 	tdc_target_close(&t);
 	if (rc == TDC_EXIT_OK)
-		rc = emit(path, format, f);
+		rc = emit(&df, format, f);
 	if (!output && rc == TDC_EXIT_OK)
 		tdc_finish_stdout();
 	else if (output && rc == TDC_EXIT_OK)
 		rc = tdc_atomic_commit(f, tmp, dest, output);
 	else if (output)
 		tdc_atomic_abort(f, tmp, dest);
-	free(path);
+	tdc_dumpfile_close(&df);
 	return rc;
 }

@@ -16,10 +16,16 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "input.h"
 #include "target.h"
 
 #ifndef TD_LIBDIR
 #define TD_LIBDIR "/usr/local/lib"
+#endif
+/* The install's libdir as seen from its bindir ("../lib/x86_64-linux-gnu"),
+ * or an absolute path when one of them is not under the prefix. */
+#ifndef TD_BINDIR_TO_LIBDIR
+#define TD_BINDIR_TO_LIBDIR "../lib"
 #endif
 
 #define AGENT "libtaskdump_agent.so"
@@ -36,7 +42,9 @@ static const char help[] =
 	"\n"
 	"The agent is $TASKDUMP_AGENT if set, else " AGENT " next to\n"
 	"the taskdump executable, else in ../agent/ relative to it (a build "
-	"tree),\nelse in " TD_LIBDIR ".\n"
+	"tree),\nelse in the libdir of the install the executable is in "
+	"(" TD_BINDIR_TO_LIBDIR ",\nrelative to it), else in " TD_LIBDIR
+	".\n"
 	"\n"
 	"Options:\n"
 	"  -a, --dump-after DUR  take the first dump DUR after the start "
@@ -142,12 +150,21 @@ static char *find_agent(void)
 		tdc_buf_printf(&b, "%s/../agent/" AGENT, self);
 		if ((found = usable(b.p)))
 			goto out;
+		/* An install moved elsewhere (a DESTDIR, a copied prefix). */
+		b.len = 0;
+		if (TD_BINDIR_TO_LIBDIR[0] != '/') {
+			tdc_buf_printf(&b, "%s/" TD_BINDIR_TO_LIBDIR "/" AGENT,
+				       self);
+			if ((found = usable(b.p)))
+				goto out;
+		}
 	}
 	if ((found = usable(TD_LIBDIR "/" AGENT)))
 		goto out;
 	tdc_die(TDC_EXIT_SYSTEM, "cannot find " AGENT " (looked next to the "
-		"taskdump executable, in ../agent/ and in " TD_LIBDIR
-		"); set TASKDUMP_AGENT to its path");
+		"taskdump executable, in ../agent/ and " TD_BINDIR_TO_LIBDIR
+		"/ relative to it, and in " TD_LIBDIR "); set TASKDUMP_AGENT to "
+		"its path");
 out:
 	tdc_buf_free(&b);
 	if (strpbrk(found, " :"))
@@ -306,40 +323,44 @@ static int exit_status(int st)
 	return TDC_EXIT_SYSTEM;
 }
 
-/* Copy a finished dump file to stdout (--show).  A read error is
- * reported but does not stop the schedule. */
-static void show_file(const char *path)
+/* Copy a finished dump file to stdout (--show), up to the size it had
+ * when checked.  A read error is reported but does not stop the
+ * schedule. */
+static void show_file(tdc_dumpfile *f)
 {
 	char buf[65536];
-	size_t n;
-	FILE *f = fopen(path, "r");
+	long n;
+	tdc_input in;
+	tdc_err e;
 
-	if (!f) {
-		fprintf(stderr, "taskdump: %s: %s\n", path, strerror(errno));
-		return;
-	}
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, stdout);
-	if (ferror(f))
-		fprintf(stderr, "taskdump: %s: read error\n", path);
-	fclose(f);
+	tdc_input_fd(&in, f->path, f->fd, f->size);
+	f->fd = -1; /* the input closes it */
+	while ((n = tdc_input_read(&in, buf, sizeof(buf), &e)) > 0)
+		fwrite(buf, 1, (size_t)n, stdout);
+	if (n < 0)
+		tdc_error("%s", e.msg);
+	else if (in.got < f->size)
+		tdc_error("%s became shorter while being read", f->path);
+	tdc_input_close(&in);
 }
 
 /* Take one dump; false once dumps can no longer be taken. */
 static bool take(tdc_target *t, const opts *o)
 {
-	char *path;
+	tdc_dumpfile f;
 
 	if (!t->ready &&
 	    tdc_target_agent(t, true, o->timeout_ms) != TDC_EXIT_OK)
 		return false;
-	if (tdc_target_dump(t, o->timeout_ms, &path) != TDC_EXIT_OK)
+	if (tdc_target_dump(t, o->timeout_ms, &f) != TDC_EXIT_OK) {
+		tdc_dumpfile_close(&f);
 		return tdc_target_alive(t);
-	printf("%s\n", path);
+	}
+	printf("%s\n", f.path);
 	if (o->show)
-		show_file(path);
+		show_file(&f);
 	fflush(stdout);
-	free(path);
+	tdc_dumpfile_close(&f);
 	return true;
 }
 
@@ -362,6 +383,7 @@ int tdc_cmd_run(int argc, char **argv)
 	install_forwarding();
 	next = tdc_now_ms() + o.after_ms;
 	memset(&t, 0, sizeof(t));
+	t.procfd = -1;
 	for (;;) {
 		pid_t r = waitpid(pid, &st, WNOHANG);
 		bool due = dumping && taken < o.count;

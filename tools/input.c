@@ -41,6 +41,17 @@ int tdc_input_open(tdc_input *in, const char *path, tdc_err *e)
 	return 0;
 }
 
+void tdc_input_fd(tdc_input *in, const char *name, int fd, uint64_t limit)
+{
+	memset(in, 0, sizeof(*in));
+	in->name = name;
+	in->fd = fd;
+	in->close_fd = true;
+	in->limited = true;
+	in->limit = limit;
+	in->size_hint = limit;
+}
+
 void tdc_input_mem(tdc_input *in, const char *name, const char *data,
 		   size_t len)
 {
@@ -93,6 +104,14 @@ static int fill(tdc_input *in, tdc_err *e)
 			in->eof = true;
 		return 0;
 	}
+	if (in->limited) {
+		if (in->got >= in->limit) {
+			in->eof = true;
+			return 0;
+		}
+		if (room > in->limit - in->got)
+			room = (size_t)(in->limit - in->got);
+	}
 	for (;;) {
 		ssize_t n = read(in->fd, in->buf + in->end, room);
 
@@ -106,6 +125,7 @@ static int fill(tdc_input *in, tdc_err *e)
 		if (n == 0)
 			in->eof = true;
 		in->end += (size_t)n;
+		in->got += (uint64_t)n;
 		return 0;
 	}
 }

@@ -25,10 +25,19 @@ typedef struct tdc_input {
 	bool eof;
 	uint64_t lineno;      /* of the last line returned */
 	uint64_t size_hint;   /* st_size of a regular file, else 0 */
+	bool limited;         /* read no more than limit bytes from fd */
+	uint64_t limit;
+	uint64_t got;         /* bytes read from fd so far */
 } tdc_input;
 
 /* Open `path` ("-": stdin).  Returns 0, or -1 with the reason in *e. */
 int tdc_input_open(tdc_input *in, const char *path, tdc_err *e);
+
+/* An input over an open descriptor (closed by tdc_input_close) that ends
+ * after `limit` bytes, whatever follows: a file taken from a live process
+ * is read up to the size it had when it was checked (tdc_dumpfile_open).
+ * `name` is used in messages and must outlive the input. */
+void tdc_input_fd(tdc_input *in, const char *name, int fd, uint64_t limit);
 
 /* An input over data[0..len) (not copied). */
 void tdc_input_mem(tdc_input *in, const char *name, const char *data,

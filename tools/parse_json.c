@@ -8,6 +8,7 @@
 #include "input.h"
 #include "textfmt.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <math.h>
 #include <string.h>
@@ -515,6 +516,17 @@ static size_t utf8_boundary(const char *buf, size_t n)
 
 #define CHUNK 65536
 
+/* json-c 0.17 and later say so themselves when an allocation fails. */
+static bool out_of_memory(enum json_tokener_error jerr)
+{
+#if JSON_C_VERSION_NUM >= ((0 << 16) | (17 << 8))
+	return jerr == json_tokener_error_memory;
+#else
+	(void)jerr;
+	return false;
+#endif
+}
+
 /* Read and tokenize the whole document; returns the root or NULL. */
 static json_object *read_json(tdc_input *in, tdc_err *e)
 {
@@ -551,8 +563,24 @@ static json_object *read_json(tdc_input *in, tdc_err *e)
 		}
 		/* At the end of input a split sequence is fed as it is. */
 		feed = n == 0 ? len : utf8_boundary(chunk, len);
+		errno = 0;
 		root = json_tokener_parse_ex(tok, chunk, (int)feed);
 		jerr = json_tokener_get_error(tok);
+		/* json-c 0.16 has no error for a failed allocation: it drops
+		 * what it could not allocate (a key, part of a string, the
+		 * whole document) and reports success.  A failed malloc sets
+		 * errno to ENOMEM, which nothing else json-c calls does: that
+		 * is how it is noticed, so that a dump is never read wrong.
+		 * (malloc may leave ENOMEM behind when it recovers from a
+		 * failed mmap, which happens only when memory is all but
+		 * gone: the dump is then said not to fit.) */
+		if (errno == ENOMEM || out_of_memory(jerr)) {
+			if (root)
+				json_object_put(root);
+			root = NULL;
+			tdc_seterr_oom(e, in->name);
+			break;
+		}
 		if (jerr == json_tokener_continue) {
 			line += count_lines(chunk, feed);
 			if (n == 0) {
@@ -573,8 +601,8 @@ static json_object *read_json(tdc_input *in, tdc_err *e)
 			break;
 		}
 		if (!root) {
-			tdc_seterr(e, "%s: not a taskdump dump (null)",
-				   in->name);
+			tdc_seterr(e, "%s: not a taskdump dump (the JSON "
+				   "document is null)", in->name);
 			break;
 		}
 		if (check_trailing(in, chunk + end, len - end, total, line,

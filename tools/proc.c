@@ -1,8 +1,10 @@
 /* proc.c - /proc readers and signal names (see proc.h). */
 #include "proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,17 +26,15 @@ void tdc_signal_name(int sig, char *buf, size_t size)
 	td_signame_format(sig, buf, size);
 }
 
-/* Read a whole /proc file (at most max bytes); returns a NUL-terminated
- * buffer (length in *len) or NULL with *err = -errno. */
-static char *slurp(pid_t pid, const char *what, size_t max, size_t *len,
+/* Read a whole file under `dirfd` (at most max bytes); returns a
+ * NUL-terminated buffer (length in *len) or NULL with *err = -errno. */
+static char *slurp(int dirfd, const char *what, size_t max, size_t *len,
 		   int *err)
 {
-	char path[64], *buf;
+	char *buf;
 	size_t n = 0, cap = 4096;
-	int fd;
+	int fd = openat(dirfd, what, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		*err = -errno;
 		return NULL;
@@ -69,11 +69,21 @@ static char *slurp(pid_t pid, const char *what, size_t max, size_t *len,
 	return buf;
 }
 
-int tdc_proc_stat(pid_t pid, char *state, unsigned long long *start)
+int tdc_proc_open(pid_t pid)
+{
+	char path[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int tdc_proc_stat(int procfd, char *state, unsigned long long *start)
 {
 	size_t len;
 	int err;
-	char *buf = slurp(pid, "stat", 1 << 16, &len, &err);
+	char *buf = slurp(procfd, "stat", 1 << 16, &len, &err);
 	char *p;
 	int rc = -EINVAL;
 
@@ -97,17 +107,19 @@ int tdc_proc_stat(pid_t pid, char *state, unsigned long long *start)
 	return rc;
 }
 
-int tdc_proc_has_agent(pid_t pid)
+int tdc_proc_has_agent(int procfd)
 {
-	char path[64], *line = NULL;
+	char *line = NULL;
 	size_t cap = 0;
-	int found = 0;
-	FILE *f;
+	int found = 0, fd = openat(procfd, "maps", O_RDONLY | O_CLOEXEC);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "r");
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
+	if (!f) {
+		found = -errno;
+		if (fd >= 0)
+			close(fd);
+		return found;
+	}
 	while (!found && getline(&line, &cap, f) > 0) {
 		char *name = strrchr(line, '/');
 
@@ -122,28 +134,84 @@ int tdc_proc_has_agent(pid_t pid)
 	return found;
 }
 
-int tdc_proc_catches(pid_t pid, int sig)
+/* The hex mask after `key` (e.g. "\nSigCgt:") in a status file. */
+static int status_mask(const char *buf, const char *key,
+		       unsigned long long *mask)
+{
+	const char *p = strstr(buf, key);
+
+	return p && sscanf(p + strlen(key), "%llx", mask) == 1 ? 0 : -EINVAL;
+}
+
+int tdc_proc_catches(int procfd, int sig)
 {
 	size_t len;
 	int err;
-	char *buf = slurp(pid, "status", 1 << 16, &len, &err);
-	char *p;
+	char *buf = slurp(procfd, "status", 1 << 16, &len, &err);
 	unsigned long long mask;
-	int rc = -EINVAL;
+	int rc;
 
 	if (!buf)
 		return err;
-	p = strstr(buf, "\nSigCgt:");
-	if (p && sscanf(p + 8, "%llx", &mask) == 1)
+	rc = status_mask(buf, "\nSigCgt:", &mask);
+	if (rc == 0)
 		rc = (int)((mask >> (sig - 1)) & 1);
 	free(buf);
 	return rc;
 }
 
-char *tdc_proc_getenv(pid_t pid, const char *name, int *err)
+/* Is thread `tid` (a name under task/) the agent's, accepting sig? */
+static bool accepts(int taskfd, const char *tid, int sig)
+{
+	char rel[64], *buf;
+	size_t len;
+	int err;
+	unsigned long long blocked;
+	bool yes;
+
+	snprintf(rel, sizeof(rel), "%s/comm", tid);
+	buf = slurp(taskfd, rel, 64, &len, &err);
+	yes = buf && strcmp(buf, "taskdump-agent\n") == 0;
+	free(buf);
+	if (!yes)
+		return false;
+	snprintf(rel, sizeof(rel), "%s/status", tid);
+	buf = slurp(taskfd, rel, 1 << 16, &len, &err);
+	yes = buf && status_mask(buf, "\nSigBlk:", &blocked) == 0 &&
+	      !((blocked >> (sig - 1)) & 1);
+	free(buf);
+	return yes;
+}
+
+pid_t tdc_proc_agent_thread(int procfd, int sig)
+{
+	int fd = openat(procfd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+	pid_t tid = 0;
+
+	if (!d) {
+		int err = -errno;
+
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	while (tid == 0 && (de = readdir(d)) != NULL) {
+		uint64_t v;
+
+		if (tdc_parse_u64(de->d_name, strlen(de->d_name), &v) &&
+		    v > 0 && v <= INT_MAX && accepts(dirfd(d), de->d_name, sig))
+			tid = (pid_t)v;
+	}
+	closedir(d);
+	return tid;
+}
+
+char *tdc_proc_getenv(int procfd, const char *name, int *err)
 {
 	size_t len, nl = strlen(name);
-	char *buf = slurp(pid, "environ", 16u << 20, &len, err);
+	char *buf = slurp(procfd, "environ", 16u << 20, &len, err);
 	char *val = NULL;
 
 	if (!buf)
@@ -158,13 +226,11 @@ char *tdc_proc_getenv(pid_t pid, const char *name, int *err)
 	return val;
 }
 
-char *tdc_proc_cwd(pid_t pid, int *err)
+char *tdc_proc_cwd(int procfd, int *err)
 {
-	char path[64], buf[4096];
-	ssize_t n;
+	char buf[4096];
+	ssize_t n = readlinkat(procfd, "cwd", buf, sizeof(buf) - 1);
 
-	snprintf(path, sizeof(path), "/proc/%d/cwd", (int)pid);
-	n = readlink(path, buf, sizeof(buf) - 1);
 	if (n < 0) {
 		*err = -errno;
 		return NULL;
@@ -174,18 +240,18 @@ char *tdc_proc_cwd(pid_t pid, int *err)
 	return tdc_xstrdup(buf);
 }
 
-int tdc_proc_creds(pid_t pid, tdc_creds *c)
+int tdc_proc_creds(int procfd, tdc_creds *c)
 {
-	size_t len;
+	size_t len, cap = 0;
 	int err;
-	char *buf = slurp(pid, "status", 1 << 16, &len, &err);
+	char *buf = slurp(procfd, "status", 1 << 20, &len, &err);
 	char *p;
 	unsigned euid, suid, egid, rgid, sgid;
 	unsigned ruid, fsuid, fsgid;
 
+	memset(c, 0, sizeof(*c));
 	if (!buf)
 		return err;
-	memset(c, 0, sizeof(*c));
 	p = strstr(buf, "\nUid:");
 	if (!p || sscanf(p + 5, "%u %u %u %u", &ruid, &euid, &suid,
 			 &fsuid) != 4)
@@ -201,11 +267,16 @@ int tdc_proc_creds(pid_t pid, tdc_creds *c)
 	if (p) {
 		char *s = p + 8, *end;
 
-		while (c->ngroups < 64) {
-			unsigned long g = strtoul(s, &end, 10);
+		for (;;) {
+			unsigned long g;
 
-			if (end == s)
+			while (*s == ' ' || *s == '\t')
+				s++;
+			if (*s < '0' || *s > '9')
 				break;
+			g = strtoul(s, &end, 10);
+			c->groups = tdc_grow(c->groups, &cap, c->ngroups + 1,
+					     sizeof(*c->groups));
 			c->groups[c->ngroups++] = (gid_t)g;
 			s = end;
 		}
@@ -214,26 +285,31 @@ int tdc_proc_creds(pid_t pid, tdc_creds *c)
 	return 0;
 bad:
 	free(buf);
+	tdc_creds_free(c);
 	return -EINVAL;
 }
 
-int tdc_dir_writable_by(const char *dir, const tdc_creds *c)
+void tdc_creds_free(tdc_creds *c)
 {
-	struct stat st;
+	free(c->groups);
+	c->groups = NULL;
+	c->ngroups = 0;
+}
+
+int tdc_dir_writable_by(const struct stat *st, const tdc_creds *c)
+{
 	bool group;
 
-	if (stat(dir, &st) != 0)
-		return -errno;
 	if (c->fsuid == 0)
 		return 1;
-	if (st.st_uid == c->fsuid)
-		return (st.st_mode & (S_IWUSR | S_IXUSR)) ==
+	if (st->st_uid == c->fsuid)
+		return (st->st_mode & (S_IWUSR | S_IXUSR)) ==
 		       (S_IWUSR | S_IXUSR);
-	group = st.st_gid == c->fsgid;
-	for (int i = 0; !group && i < c->ngroups; i++)
-		group = st.st_gid == c->groups[i];
+	group = st->st_gid == c->fsgid;
+	for (size_t i = 0; !group && i < c->ngroups; i++)
+		group = st->st_gid == c->groups[i];
 	if (group)
-		return (st.st_mode & (S_IWGRP | S_IXGRP)) ==
+		return (st->st_mode & (S_IWGRP | S_IXGRP)) ==
 		       (S_IWGRP | S_IXGRP);
-	return (st.st_mode & (S_IWOTH | S_IXOTH)) == (S_IWOTH | S_IXOTH);
+	return (st->st_mode & (S_IWOTH | S_IXOTH)) == (S_IWOTH | S_IXOTH);
 }

@@ -3,12 +3,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "proc.h"
 #include "util.h"
@@ -28,7 +30,7 @@ bool tdc_target_alive(const tdc_target *t)
 	unsigned long long start;
 	char state;
 
-	if (tdc_proc_stat(t->pid, &state, &start) < 0)
+	if (t->procfd < 0 || tdc_proc_stat(t->procfd, &state, &start) < 0)
 		return false;
 	return state != 'Z' && state != 'X' && start == t->start;
 }
@@ -40,6 +42,7 @@ int tdc_target_open(tdc_target *t, pid_t pid)
 
 	memset(t, 0, sizeof(*t));
 	t->pid = pid;
+	t->procfd = -1;
 	t->sig = SIGUSR1;
 	if (kill(pid, 0) != 0) {
 		struct stat st;
@@ -59,7 +62,9 @@ int tdc_target_open(tdc_target *t, pid_t pid)
 				  strerror(errno));
 		return TDC_EXIT_PROCESS;
 	}
-	rc = tdc_proc_stat(pid, &state, &t->start);
+	t->procfd = tdc_proc_open(pid);
+	rc = t->procfd < 0 ? t->procfd :
+			     tdc_proc_stat(t->procfd, &state, &t->start);
 	if (rc == -ENOENT || rc == -ESRCH) {
 		tdc_error("no such process: %d", (int)pid);
 		return TDC_EXIT_PROCESS;
@@ -83,11 +88,12 @@ static int proc_error(const tdc_target *t, const char *what, int err)
 	return TDC_EXIT_PROCESS;
 }
 
-/* TASKDUMP_DIR (relative to the process's cwd), or that cwd. */
+/* TASKDUMP_SIGNAL and TASKDUMP_DIR; the directory's path for messages
+ * (TASKDUMP_DIR relative to the process's cwd, or that cwd). */
 static int read_settings(tdc_target *t)
 {
 	int err;
-	char *sig = tdc_proc_getenv(t->pid, "TASKDUMP_SIGNAL", &err);
+	char *sig = tdc_proc_getenv(t->procfd, "TASKDUMP_SIGNAL", &err);
 	char *dir, *cwd;
 
 	if (err < 0)
@@ -96,26 +102,28 @@ static int read_settings(tdc_target *t)
 	if (t->sig < 0)
 		t->sig = SIGUSR1; /* what the agent does with a bad value */
 	free(sig);
-	dir = tdc_proc_getenv(t->pid, "TASKDUMP_DIR", &err);
+	dir = tdc_proc_getenv(t->procfd, "TASKDUMP_DIR", &err);
 	if (err < 0)
 		return proc_error(t, "environ", err);
+	if (dir && !dir[0]) {
+		free(dir);
+		dir = NULL; /* empty: as if unset, as the agent takes it */
+	}
+	t->dir_env = dir;
 	if (dir && dir[0] == '/') {
-		t->dir = dir;
+		t->dir = tdc_xstrdup(dir);
 		return TDC_EXIT_OK;
 	}
-	cwd = tdc_proc_cwd(t->pid, &err);
-	if (!cwd) {
-		free(dir);
+	cwd = tdc_proc_cwd(t->procfd, &err);
+	if (!cwd)
 		return proc_error(t, "cwd", err);
-	}
-	if (dir && dir[0]) {
+	if (dir) {
 		tdc_buf b = {0};
 
 		tdc_buf_printf(&b, "%s/%s", cwd, dir);
 		free(cwd);
 		cwd = b.p;
 	}
-	free(dir);
 	t->dir = cwd;
 	return TDC_EXIT_OK;
 }
@@ -125,7 +133,7 @@ int tdc_target_agent(tdc_target *t, bool wait, double timeout_ms)
 	double deadline = tdc_now_ms() + timeout_ms;
 
 	for (;;) {
-		int r = tdc_proc_has_agent(t->pid);
+		int r = tdc_proc_has_agent(t->procfd);
 
 		if (r == 1)
 			break;
@@ -148,20 +156,75 @@ int tdc_target_agent(tdc_target *t, bool wait, double timeout_ms)
 	return TDC_EXIT_OK;
 }
 
+/* One request: the open dump directory and whose files it should hold. */
+typedef struct request {
+	DIR *dir;
+	tdc_creds creds; /* the process's, when the directory was opened */
+} request;
+
+/* Open the dump directory as the process may (dumpdir.h).  Returns 0 or
+ * an exit status after reporting. */
+static int open_dir(const tdc_target *t, request *rq, double timeout_ms)
+{
+	enum tdc_dir_stage stage;
+	bool as_other;
+	int base = AT_FDCWD, fd, err;
+
+	if ((err = tdc_proc_creds(t->procfd, &rq->creds)) < 0)
+		return proc_error(t, "status", err);
+	/* A relative directory (or none) starts at the process's cwd, the
+	 * directory itself (reached through /proc, not by its name). */
+	if (!t->dir_env || t->dir_env[0] != '/') {
+		base = openat(t->procfd, "cwd", O_PATH | O_DIRECTORY |
+				     O_CLOEXEC);
+		if (base < 0)
+			return proc_error(t, "cwd", -errno);
+	}
+	fd = tdc_dumpdir_open(base, t->dir_env ? t->dir_env : ".", &rq->creds,
+			      timeout_ms, &stage, &as_other);
+	if (base >= 0)
+		close(base);
+	if (fd >= 0 && !(rq->dir = fdopendir(fd))) {
+		err = -errno;
+		close(fd);
+		fd = err;
+	}
+	if (fd >= 0)
+		return TDC_EXIT_OK;
+	if (stage == TDC_DIR_IDENTITY)
+		tdc_error("cannot take the identity of process %d's user (uid "
+			  "%u) to open its dump directory %s: %s", (int)t->pid,
+			  (unsigned)rq->creds.fsuid, t->dir, strerror(-fd));
+	else if (fd == -ENOENT)
+		tdc_error("the dump directory %s of process %d does not exist",
+			  t->dir, (int)t->pid);
+	else if (fd == -ETIMEDOUT)
+		tdc_error("opening the dump directory %s of process %d took "
+			  "longer than the timeout", t->dir, (int)t->pid);
+	else if (as_other)
+		tdc_error("cannot open the dump directory %s as the process's "
+			  "user (uid %u): %s", t->dir,
+			  (unsigned)rq->creds.fsuid, strerror(-fd));
+	else
+		tdc_error("cannot open the dump directory %s: %s", t->dir,
+			  strerror(-fd));
+	return fd == -ETIMEDOUT ? TDC_EXIT_TIMEOUT : TDC_EXIT_PROCESS;
+}
+
 /* The highest dump seq of the process in its directory (0: none), and
  * that file's name.  Returns 0 or -errno. */
-static int scan(const tdc_target *t, unsigned long long *max, char **name)
+static int scan(const tdc_target *t, DIR *dir, unsigned long long *max,
+		char **name)
 {
 	char prefix[40];
 	size_t plen;
 	struct dirent *de;
-	DIR *dir = opendir(t->dir);
 
-	if (!dir)
-		return -errno;
 	plen = (size_t)snprintf(prefix, sizeof(prefix), "taskdump-%d-",
 				(int)t->pid);
 	*max = 0;
+	rewinddir(dir);
+	errno = 0;
 	while ((de = readdir(dir)) != NULL) {
 		const char *s = de->d_name, *dot;
 		uint64_t seq;
@@ -181,22 +244,21 @@ static int scan(const tdc_target *t, unsigned long long *max, char **name)
 			*name = tdc_xstrdup(de->d_name);
 		}
 	}
-	closedir(dir);
-	return 0;
+	return errno ? -errno : 0;
 }
 
 /* A lasting reason why no dump appears, or false. */
-static bool diagnose(const tdc_target *t, char *msg, size_t size)
+static bool diagnose(const tdc_target *t, const request *rq, char *msg,
+		     size_t size)
 {
 	struct statvfs vfs;
-	tdc_creds creds;
-	bool have_creds = tdc_proc_creds(t->pid, &creds) == 0;
+	struct stat st;
+	int fd = dirfd(rq->dir);
 
-	if (statvfs(t->dir, &vfs) == 0) {
+	if (fstatvfs(fd, &vfs) == 0) {
 		/* Root may use the blocks reserved for it. */
 		unsigned long long avail = (unsigned long long)
-			(have_creds && creds.fsuid == 0 ? vfs.f_bfree :
-							  vfs.f_bavail) *
+			(rq->creds.fsuid == 0 ? vfs.f_bfree : vfs.f_bavail) *
 			vfs.f_frsize;
 
 		if (vfs.f_flag & ST_RDONLY) {
@@ -215,20 +277,22 @@ static bool diagnose(const tdc_target *t, char *msg, size_t size)
 			return true;
 		}
 	}
-	if (have_creds && tdc_dir_writable_by(t->dir, &creds) == 0) {
+	if (fstat(fd, &st) == 0 && tdc_dir_writable_by(&st, &rq->creds) == 0) {
 		snprintf(msg, size, "the dump directory %s is not writable by "
-			 "the process (uid %u)", t->dir, (unsigned)creds.fsuid);
+			 "the process (uid %u)", t->dir,
+			 (unsigned)rq->creds.fsuid);
 		return true;
 	}
 	return false;
 }
 
-static int timed_out(const tdc_target *t, double waited_ms, bool final)
+static int timed_out(const tdc_target *t, const request *rq,
+		     double waited_ms, bool final)
 {
 	char why[1200], sig[32], secs[32];
 
 	tdc_format_ms(waited_ms, secs, sizeof(secs));
-	if (diagnose(t, why, sizeof(why))) {
+	if (diagnose(t, rq, why, sizeof(why))) {
 		tdc_error("no dump from process %d after %s: %s", (int)t->pid,
 			  secs, why);
 		return TDC_EXIT_TIMEOUT;
@@ -249,7 +313,7 @@ static int wait_handler(const tdc_target *t, double deadline)
 	char sig[32];
 
 	for (;;) {
-		int r = tdc_proc_catches(t->pid, t->sig);
+		int r = tdc_proc_catches(t->procfd, t->sig);
 
 		if (r == 1)
 			return TDC_EXIT_OK;
@@ -268,47 +332,76 @@ static int wait_handler(const tdc_target *t, double deadline)
 	}
 }
 
-int tdc_target_dump(tdc_target *t, double timeout_ms, char **path)
+/* Send the request: to the agent's thread if one accepts the signal, so
+ * that no thread of the program sees it (a non-restartable call there
+ * would return EINTR); else to the process, as `kill` does. */
+static int deliver(const tdc_target *t)
+{
+	pid_t tid = tdc_proc_agent_thread(t->procfd, t->sig);
+
+	if (tid > 0 && tgkill(t->pid, tid, t->sig) == 0)
+		return TDC_EXIT_OK;
+	/* (A thread that just ended: ESRCH; then the process.) */
+	if (tid <= 0 || errno == ESRCH) {
+		if (kill(t->pid, t->sig) == 0)
+			return TDC_EXIT_OK;
+	}
+	if (errno == ESRCH)
+		return gone(t, "before the dump");
+	tdc_error("cannot signal process %d: %s", (int)t->pid,
+		  strerror(errno));
+	return TDC_EXIT_PROCESS;
+}
+
+/* Take the file that appeared, if it is one the agent writes. */
+static int take(const tdc_target *t, const request *rq, const char *name,
+		tdc_dumpfile *f)
+{
+	char why[256];
+	tdc_buf b = {0};
+
+	tdc_buf_printf(&b, "%s/%s", t->dir, name);
+	if (tdc_dumpfile_open(dirfd(rq->dir), name, rq->creds.fsuid, f, why,
+			      sizeof(why)) < 0) {
+		tdc_error("not reading %s: %s (the agent writes a regular "
+			  "file of the process's user, mode 0600)", b.p, why);
+		tdc_buf_free(&b);
+		return TDC_EXIT_INPUT;
+	}
+	f->path = b.p;
+	return TDC_EXIT_OK;
+}
+
+static int request_dump(tdc_target *t, request *rq, double timeout_ms,
+			tdc_dumpfile *f)
 {
 	double start = tdc_now_ms(), delay = 2;
 	unsigned long long before, now;
 	char *name = NULL;
 	bool diagnosed = false;
-	int r = scan(t, &before, NULL);
+	int r;
 
-	*path = NULL;
-	if (r == -ENOENT) {
-		tdc_error("the dump directory %s of process %d does not exist",
-			  t->dir, (int)t->pid);
-		return TDC_EXIT_PROCESS;
-	}
-	if (r < 0) {
+	if ((r = open_dir(t, rq, timeout_ms)) != TDC_EXIT_OK)
+		return r;
+	if ((r = scan(t, rq->dir, &before, NULL)) < 0) {
 		tdc_error("cannot read the dump directory %s: %s", t->dir,
 			  strerror(-r));
 		return TDC_EXIT_PROCESS;
 	}
 	if ((r = wait_handler(t, start + timeout_ms)) != TDC_EXIT_OK)
 		return r;
-	if (kill(t->pid, t->sig) != 0) {
-		if (errno == ESRCH)
-			return gone(t, "before the dump");
-		tdc_error("cannot signal process %d: %s", (int)t->pid,
-			  strerror(errno));
-		return TDC_EXIT_PROCESS;
-	}
+	if ((r = deliver(t)) != TDC_EXIT_OK)
+		return r;
 	for (;;) {
 		double waited;
 		bool alive = tdc_target_alive(t);
 
 		/* Scan after the liveness check: a process that wrote its
 		 * dump and then exited still delivered it. */
-		if (scan(t, &now, &name) == 0 && now > before) {
-			tdc_buf b = {0};
-
-			tdc_buf_printf(&b, "%s/%s", t->dir, name);
+		if (scan(t, rq->dir, &now, &name) == 0 && now > before) {
+			r = take(t, rq, name, f);
 			free(name);
-			*path = b.p;
-			return TDC_EXIT_OK;
+			return r;
 		}
 		free(name);
 		name = NULL;
@@ -316,10 +409,11 @@ int tdc_target_dump(tdc_target *t, double timeout_ms, char **path)
 			return gone(t, "before writing the dump");
 		waited = tdc_now_ms() - start;
 		if (waited >= timeout_ms)
-			return timed_out(t, waited, true);
+			return timed_out(t, rq, waited, true);
 		if (!diagnosed && waited >= DIAGNOSE_AFTER_MS) {
 			diagnosed = true;
-			if ((r = timed_out(t, waited, false)) != TDC_EXIT_OK)
+			if ((r = timed_out(t, rq, waited, false)) !=
+			    TDC_EXIT_OK)
 				return r;
 		}
 		tdc_sleep_ms(delay);
@@ -327,8 +421,26 @@ int tdc_target_dump(tdc_target *t, double timeout_ms, char **path)
 	}
 }
 
+int tdc_target_dump(tdc_target *t, double timeout_ms, tdc_dumpfile *f)
+{
+	request rq = {0};
+	int r;
+
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	r = request_dump(t, &rq, timeout_ms, f);
+	if (rq.dir)
+		closedir(rq.dir);
+	tdc_creds_free(&rq.creds);
+	return r;
+}
+
 void tdc_target_close(tdc_target *t)
 {
+	if (t->procfd >= 0)
+		close(t->procfd);
+	t->procfd = -1;
 	free(t->dir);
-	t->dir = NULL;
+	free(t->dir_env);
+	t->dir = t->dir_env = NULL;
 }

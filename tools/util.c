@@ -14,6 +14,18 @@ void tdc_seterr(tdc_err *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
+	e->status = 0;
+}
+
+void tdc_seterr_oom(tdc_err *e, const char *name)
+{
+	snprintf(e->msg, sizeof(e->msg), "out of memory reading %s", name);
+	e->status = TDC_EXIT_SYSTEM;
+}
+
+int tdc_err_status(const tdc_err *e)
+{
+	return e->status ? e->status : TDC_EXIT_INPUT;
 }
 
 static void verror(const char *fmt, va_list ap)

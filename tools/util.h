@@ -27,16 +27,26 @@ enum {
 /* Limits that keep memory bounded on hostile input. */
 #define TDC_MAX_LINE (1u << 20)          /* text: bytes per line */
 #define TDC_MAX_JSON (256ull << 20)      /* JSON: bytes per file */
+#define TDC_MAX_DUMP_FILE (1ull << 30) /* a file taken from a live process */
 /* Frames per trace or native stack (a bare number: it is stringified). */
 #define TDC_MAX_FRAMES 4096
 
-/* A parser's error message. */
+/* A parser's error message, and the exit status it calls for. */
 typedef struct tdc_err {
 	char msg[512];
+	int status; /* 0: TDC_EXIT_INPUT (see tdc_err_status) */
 } tdc_err;
 
+/* Set the message of an input error (a bad or unreadable file). */
 void tdc_seterr(tdc_err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Set "out of memory reading <name>", a system error (TDC_EXIT_SYSTEM):
+ * the file may be fine, the machine could not hold it. */
+void tdc_seterr_oom(tdc_err *e, const char *name);
+
+/* The exit status for e: TDC_EXIT_INPUT unless it says otherwise. */
+int tdc_err_status(const tdc_err *e);
 
 /* Print "taskdump: <msg>" on stderr. */
 void tdc_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -96,10 +96,10 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	stop_demo "$DEMO_PID"
 	(cd "$WORK" && exec setpriv --reuid=65534 --regid=65534 --clear-groups \
 		env "${DEMO_ENV[@]}" LD_PRELOAD="$AGENT" TASKDUMP_DIR="$WORK/open" \
-		stdbuf -oL "$DEMO") >"$WORK/nobody.log" 2>&1 &
+		stdbuf -oL "$DEMO") >"$WORK/nobody1.log" 2>&1 &
 	NOBODY=$!
 	cleanup_hooks+=("kill -KILL $NOBODY 2>/dev/null")
-	wait_for 60 grep -q '^taskdump-demo: pid' "$WORK/nobody.log"
+	wait_for 60 grep -q '^taskdump-demo: pid' "$WORK/nobody1.log"
 	run "$TD" dump "$NOBODY"
 	expect_ok
 	expect_out "^pid $NOBODY$"

@@ -140,7 +140,7 @@ run env TASKDUMP_AGENT=/nonexistent/agent.so "$TD" run -- true
 expect_error 5 'TASKDUMP_AGENT=/nonexistent/agent.so'
 
 # The program exits before its dump: one error line, its own status.
-run "$TD" run --dump-after 0 --every 50ms -- sh -c 'sleep 0.3; exit 3'
+run "$TD" run --dump-after 0 --every 50ms --dir "$WORK" -- sh -c 'sleep 0.3; exit 3'
 expect_rc 3
 # (a dump of a process without a runtime is a valid file with a note)
 grep -q '^taskdump: ' "$ERR" && [ "$(grep -c '^taskdump: ' "$ERR")" -gt 1 ] &&

@@ -198,7 +198,7 @@ static char *write_tool(const tdc_dump *d, bool json, bool group,
 static tdc_dump *load(const char *data, size_t len)
 {
 	tdc_dump *d = NULL;
-	tdc_err e = {{0}};
+	tdc_err e = {.status = 0};
 	int rc = tdc_load_mem("mem", data, len, &d, &e);
 
 	if (rc != 0)

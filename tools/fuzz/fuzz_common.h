@@ -33,7 +33,7 @@ static char *fuzz_write(const tdc_dump *d, int json, size_t *len)
 static tdc_dump *fuzz_reparse(const char *what, const char *buf, size_t len)
 {
 	tdc_dump *d = NULL;
-	tdc_err e = {{0}};
+	tdc_err e = {.status = 0};
 
 	if (tdc_load_mem("rewritten", buf, len, &d, &e) != 0) {
 		fprintf(stderr, "the tool cannot read its own %s: %s\n%.*s\n",

@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	tdc_input in;
 	tdc_dump *d = NULL;
-	tdc_err e = {{0}};
+	tdc_err e = {.status = 0};
 
 	tdc_input_mem(&in, "fuzz", (const char *)data, size);
 	if (tdc_parse_json(&in, &d, &e) == 0)

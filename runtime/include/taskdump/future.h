@@ -156,7 +156,7 @@ static inline void td_async_drop(td_async *as)
 
 /* Aborts the process with a message naming file:line: an async function was
  * polled again after it had returned TD_READY. */
-TD_API _Noreturn void td_async_polled_after_completion(const char *file, int line);
+TD_API TD_NORETURN void td_async_polled_after_completion(const char *file, int line);
 
 /* Poll a child from an await point.  The empty asm after the call keeps the
  * call out of tail position, so the awaiting function keeps its own stack
