@@ -21,7 +21,7 @@ void td_futex_wake(_Atomic uint32_t *word, int n)
 
 /* The driver is held by at most one thread: the one sleeping in (or
  * polling) epoll.  Others sleep on their futex. */
-static bool driver_try_lock(struct td_runtime *rt)
+bool td_driver_try_lock(struct td_runtime *rt)
 {
 	bool expect = false;
 	return atomic_compare_exchange_strong_explicit(
@@ -50,7 +50,7 @@ static void wake_driver_waiter(struct td_runtime *rt)
  * worker is stuck.  The seq_cst store and the load of driver_waiters pair
  * with the waiter's increment and load of driver_busy (td_parker_park):
  * at least one of the two sees the other. */
-static void driver_unlock(struct td_runtime *rt)
+void td_driver_unlock(struct td_runtime *rt)
 {
 	atomic_store_explicit(&rt->driver_busy, false, memory_order_seq_cst);
 	if (atomic_load_explicit(&rt->driver_waiters, memory_order_seq_cst) &&
@@ -93,7 +93,7 @@ void td_parker_park(struct td_parker *p, struct td_runtime *rt)
 	if (consume_notified(p))
 		return;
 	for (;;) {
-		if (rt && driver_try_lock(rt)) {
+		if (rt && td_driver_try_lock(rt)) {
 			if (enter(p, TD_PARK_DRIVER)) {
 				int timeout =
 					td_time_driver_park_timeout(&rt->time);
@@ -104,7 +104,7 @@ void td_parker_park(struct td_parker *p, struct td_runtime *rt)
 							 memory_order_acq_rel);
 				td_time_driver_process(&rt->time);
 			}
-			driver_unlock(rt);
+			td_driver_unlock(rt);
 			return;
 		}
 		if (!enter(p, TD_PARK_FUTEX))
@@ -113,7 +113,7 @@ void td_parker_park(struct td_parker *p, struct td_runtime *rt)
 			break;
 		/* Asleep because the driver is taken: count ourselves, then
 		 * look again - its holder may have left it just now, seeing
-		 * no waiter (see driver_unlock). */
+		 * no waiter (see td_driver_unlock). */
 		atomic_fetch_add_explicit(&rt->driver_waiters, 1,
 					  memory_order_seq_cst);
 		if (!atomic_load_explicit(&rt->driver_busy,
@@ -154,10 +154,10 @@ void td_parker_unpark(struct td_parker *p, struct td_runtime *rt)
 
 bool td_driver_poll_now(struct td_runtime *rt)
 {
-	if (!driver_try_lock(rt))
+	if (!td_driver_try_lock(rt))
 		return false;
 	td_io_driver_poll(&rt->io, 0);
 	td_time_driver_process(&rt->time);
-	driver_unlock(rt);
+	td_driver_unlock(rt);
 	return true;
 }

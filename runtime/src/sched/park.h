@@ -44,6 +44,12 @@ void td_parker_park(struct td_parker *p, struct td_runtime *rt);
 /* Wake the parker's thread (or make its next park return at once). */
 void td_parker_unpark(struct td_parker *p, struct td_runtime *rt);
 
+/* The driver is held by at most one thread: the one sleeping in (or
+ * polling) epoll.  Take it if free; release it - waking a driver waiter
+ * when there is anything to watch (see td_driver_ensure_watched). */
+bool td_driver_try_lock(struct td_runtime *rt);
+void td_driver_unlock(struct td_runtime *rt);
+
 /* Poll the runtime's driver without sleeping, if no one else holds it:
  * fire due timers and I/O wake-ups.  Returns false when it was busy. */
 bool td_driver_poll_now(struct td_runtime *rt);
