@@ -383,9 +383,7 @@ static void run_case(int flavor)
 		}
 		td_dump_free(d);
 	}
-	ck_assert_msg(test_now_ms() < first_started + BLOCK_MS,
-		      "the %d dumps outlasted the calls: not a test of them",
-		      NDUMPS);
+	uint64_t dumps_end = test_now_ms();
 
 	for (int k = 0; k < NKINDS; k++) {
 		ck_assert_int_eq(pthread_join(threads[k], NULL), 0);
@@ -399,6 +397,9 @@ static void run_case(int flavor)
 		call_fini(&in_thread[k]);
 		call_fini(&in_task[k]);
 	}
+	ck_assert_msg(dumps_end < first_started + BLOCK_MS,
+		      "the %d dumps outlasted the calls: not a test of them",
+		      NDUMPS);
 	for (size_t i = 0; i < nrt; i++) {
 		if (drivers[i])
 			fx_driver_stop(drivers[i]);
