@@ -22,7 +22,7 @@
 static const struct bench_workload *const workloads[] = {
 	&bench_spawn_join,  &bench_yield_many,  &bench_ping_pong,
 	&bench_idle_tasks,  &bench_idle_notify, &bench_dump_latency,
-	&bench_dump_hold,
+	&bench_dump_hold,   &bench_dump_stuck_blocked, &bench_dump_stuck_busy,
 };
 
 static void usage(void)
