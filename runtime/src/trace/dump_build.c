@@ -407,10 +407,14 @@ struct td_symbolizer *dump_build_symbolizer(struct dump_build *b)
 		bool renewed;
 		b->sym_tried = true;
 		b->sym = td_symbolizer_shared(&renewed);
-		if (!b->sym)
-			dump_build_warn(b, "symbolization unavailable: the "
-					   "process's modules could not be "
-					   "read");
+		if (!b->sym) {
+			char text[160];
+			snprintf(text, sizeof(text),
+				 "symbolization unavailable: the process's "
+				 "mappings could not be read: %s",
+				 strerror(errno));
+			dump_build_warn(b, text);
+		}
 	}
 	return b->sym;
 }

@@ -313,7 +313,7 @@ static int report_modules(struct td_symbolizer *s)
 	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0 && r == 0)
 		r = -1;
 	if (r != 0)
-		return r == ENOMEM ? -ENOMEM : -EIO;
+		return r > 0 ? -r : -EIO; /* libdwfl answers an errno */
 	s->dl_adds = c.adds;
 	s->dl_subs = c.subs;
 	return 0;
@@ -842,6 +842,7 @@ struct td_symbolizer *td_symbolizer_new(void)
 	tls_current = outer;
 	if (r != 0) {
 		td_symbolizer_free(s);
+		errno = -r;
 		return NULL;
 	}
 	return s;

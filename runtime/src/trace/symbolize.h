@@ -64,8 +64,8 @@ struct td_symbolizer;
 
 /* A symbolizer for this process: reports its mappings to libdwfl (about
  * half a millisecond).  Debug information is read lazily, per module, on
- * its first look-up.  Returns NULL when out of memory or when libdwfl
- * cannot read /proc/self/maps. */
+ * its first look-up.  Returns NULL, errno set, when out of memory or when
+ * libdwfl cannot read /proc/self/maps (EMFILE: no descriptor left). */
 struct td_symbolizer *td_symbolizer_new(void);
 
 /* The frames of one captured address, innermost first: for an address in
