@@ -430,7 +430,8 @@ void dump_build_warn(struct dump_build *b, const char *text)
 	char *copy = td_arena_strdup(&b->arena, text);
 	if (!v || !copy)
 		return;
-	memcpy(v, d->warnings, d->nwarnings * sizeof(*v));
+	if (d->nwarnings > 0)
+		memcpy(v, d->warnings, d->nwarnings * sizeof(*v));
 	v[d->nwarnings++] = copy;
 	d->warnings = v;
 }

@@ -886,6 +886,14 @@ int td_symbolizer_with_dwfl(struct td_symbolizer *s,
  * the mappings and each module's DWARF); used under the dump lock only. */
 static struct td_symbolizer *shared;
 
+/* Dwfls left behind because the program took over their descriptors.
+ * Their memory is lost either way; holding the pointers keeps it
+ * reachable, so that leak checkers (LeakSanitizer, valgrind) do not report
+ * the program for what a dump did.  Past the array's end a Dwfl is simply
+ * dropped: a program closing our descriptors that often is rare. */
+static Dwfl *abandoned[64];
+static size_t nabandoned;
+
 struct td_symbolizer *td_symbolizer_shared(bool *renewed)
 {
 	*renewed = false;
@@ -893,6 +901,8 @@ struct td_symbolizer *td_symbolizer_shared(bool *renewed)
 		/* The program closed a descriptor of ours, or reused its
 		 * number: dwfl_end() would close the program's file.  Leave
 		 * the Dwfl be (its memory is lost) and start afresh. */
+		if (nabandoned < sizeof(abandoned) / sizeof(abandoned[0]))
+			abandoned[nabandoned++] = shared->dwfl;
 		release(shared, false);
 		shared = NULL;
 		*renewed = true;
