@@ -2,7 +2,8 @@
  *
  * libtaskdump_agent.so is loaded with LD_PRELOAD.  At load it reads its
  * settings (config.h), installs its signal handler (signals.c) and starts
- * one agent thread that sleeps on an eventfd.  A signal wakes the thread,
+ * one agent thread that waits for the signal in sigwaitinfo() (it holds no
+ * descriptor between dumps).  A signal wakes the thread,
  * which finds the taskdump runtime the program actually uses (runtime.c),
  * dumps every runtime in it and writes the file (dumpfile.c).
  */
@@ -12,24 +13,32 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "taskdump/dump.h"
 
 /* ---- signals.c ---- */
 
-/* Install the handler for `sig`; it wakes the agent through eventfd `fd`.
- * Returns 0 or -errno. */
-int agent_signals_install(int sig, int fd);
+/* Install the handler for `sig`, taking over whatever action the process
+ * had for it as the program's (see signals.c).  Returns 0 or -errno. */
+int agent_signals_install(int sig);
 
-/* Point the handler at a new eventfd (after fork). */
-void agent_signals_set_fd(int fd);
+/* The agent thread's tid (0: none yet, or none in a forked child). */
+void agent_signals_set_thread(pid_t tid);
 
-/* Take the pending request, if any; *requested_ns: when the first signal
- * of the request arrived (CLOCK_MONOTONIC). */
+/* Record a request and pass it on to the agent thread (async-signal-safe;
+ * the handler's path). */
+void agent_signals_request(void);
+
+/* Take the request the handler recorded, if any; *requested_ns: when its
+ * first signal arrived (CLOCK_MONOTONIC). */
 bool agent_signals_take_request(int64_t *requested_ns);
 
-/* Forget requests inherited from the parent. */
+/* The program has set SIG_IGN for the dump signal (installed as such). */
+bool agent_signals_ignored(void);
+
+/* In a forked child: forget the parent's thread and requests. */
 void agent_signals_reset_after_fork(void);
 
 /* ---- runtime.c ---- */
@@ -67,5 +76,9 @@ void agent_dump_to_file(const struct agent_config *cfg, int64_t requested_ns,
 /* The process is exiting: remove the temporary file of a dump still being
  * written, and write no more (later failures are not reported). */
 void agent_dump_abandon(void);
+
+/* In a forked child: a dump the parent was writing is not ours (nothing
+ * of it is removed, flushed or written by the child). */
+void agent_dump_after_fork_child(void);
 
 #endif /* TD_AGENT_AGENT_H */

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "taskdump/dump.h"
 #include "signame.h"
 
 static void bad(const char *var, const char *value, const char *why,
@@ -85,6 +86,19 @@ void agent_config_load(struct agent_config *cfg)
 			bad("TASKDUMP_TIMEOUT_MS", v,
 			    "expected milliseconds from 1 to 600000", "1000");
 	}
+
+	v = getenv("TASKDUMP_GRACE_MS");
+	cfg->grace_ms = TD_DUMP_DEFAULT_GRACE_MS;
+	if (v) {
+		unsigned long ms;
+		if (td_parse_decimal(v, 600000, &ms) && ms >= 1)
+			cfg->grace_ms = (unsigned)ms;
+		else
+			bad("TASKDUMP_GRACE_MS", v,
+			    "expected milliseconds from 1 to 600000", "10");
+	}
+	if (cfg->grace_ms > cfg->timeout_ms)
+		cfg->grace_ms = cfg->timeout_ms;
 
 	cfg->group = parse_bool("TASKDUMP_GROUP", getenv("TASKDUMP_GROUP"),
 				false);

@@ -1,13 +1,19 @@
 /* config.h - the agent's settings, from TASKDUMP_* environment variables.
  *
  *   TASKDUMP_DIR         where dump files go (default: the working
- *                        directory at the time of the dump)
+ *                        directory at the time of the dump; a relative
+ *                        path is relative to the working directory the
+ *                        program had when the agent was loaded)
  *   TASKDUMP_SIGNAL      the signal that asks for a dump: a name (USR1,
  *                        SIGUSR2, rtmin+3, case-insensitive) or a number
  *                        (default SIGUSR1)
  *   TASKDUMP_FORMAT      text | json (default text)
- *   TASKDUMP_TIMEOUT_MS  how long workers get to reach a safe point,
- *                        1..600000 (default 1000)
+ *   TASKDUMP_TIMEOUT_MS  the bound of the whole dump: how long it waits
+ *                        for tasks that are being polled, 1..600000
+ *                        (default 1000)
+ *   TASKDUMP_GRACE_MS    how long workers get to reach a safe point
+ *                        before those that have not are reported busy,
+ *                        1..600000, at most the timeout (default 10)
  *   TASKDUMP_GROUP       1: group tasks with identical traces in text
  *                        dumps (default 0)
  *   TASKDUMP_QUIET       1: no stderr line per dump (errors still shown)
@@ -24,6 +30,7 @@ struct agent_config {
 	int signal;
 	bool json;
 	unsigned timeout_ms;
+	unsigned grace_ms;
 	bool group;
 	bool quiet;
 };

@@ -160,30 +160,22 @@ int tdc_proc_catches(int procfd, int sig)
 	return rc;
 }
 
-/* Is thread `tid` (a name under task/) the agent's, accepting sig? */
-static bool accepts(int taskfd, const char *tid, int sig)
+/* Is thread `tid` (a name under task/) the agent's? */
+static bool is_agent_thread(int taskfd, const char *tid)
 {
 	char rel[64], *buf;
 	size_t len;
 	int err;
-	unsigned long long blocked;
 	bool yes;
 
 	snprintf(rel, sizeof(rel), "%s/comm", tid);
 	buf = slurp(taskfd, rel, 64, &len, &err);
 	yes = buf && strcmp(buf, "taskdump-agent\n") == 0;
 	free(buf);
-	if (!yes)
-		return false;
-	snprintf(rel, sizeof(rel), "%s/status", tid);
-	buf = slurp(taskfd, rel, 1 << 16, &len, &err);
-	yes = buf && status_mask(buf, "\nSigBlk:", &blocked) == 0 &&
-	      !((blocked >> (sig - 1)) & 1);
-	free(buf);
 	return yes;
 }
 
-pid_t tdc_proc_agent_thread(int procfd, int sig)
+pid_t tdc_proc_agent_thread(int procfd)
 {
 	int fd = openat(procfd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
@@ -201,7 +193,7 @@ pid_t tdc_proc_agent_thread(int procfd, int sig)
 		uint64_t v;
 
 		if (tdc_parse_u64(de->d_name, strlen(de->d_name), &v) &&
-		    v > 0 && v <= INT_MAX && accepts(dirfd(d), de->d_name, sig))
+		    v > 0 && v <= INT_MAX && is_agent_thread(dirfd(d), de->d_name))
 			tid = (pid_t)v;
 	}
 	closedir(d);
@@ -226,10 +218,13 @@ char *tdc_proc_getenv(int procfd, const char *name, int *err)
 	return val;
 }
 
-char *tdc_proc_cwd(int procfd, int *err)
+char *tdc_proc_cwd(int procfd, pid_t tid, int *err)
 {
-	char buf[4096];
-	ssize_t n = readlinkat(procfd, "cwd", buf, sizeof(buf) - 1);
+	char buf[4096], rel[64] = "cwd";
+
+	if (tid > 0)
+		snprintf(rel, sizeof(rel), "task/%d/cwd", (int)tid);
+	ssize_t n = readlinkat(procfd, rel, buf, sizeof(buf) - 1);
 
 	if (n < 0) {
 		*err = -errno;

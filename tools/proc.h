@@ -40,19 +40,19 @@ int tdc_proc_has_agent(int procfd);
 int tdc_proc_catches(int procfd, int sig);
 
 /* The thread that takes the agent's requests: the first thread named
- * "taskdump-agent" (the agent names its thread so) that does not block
- * `sig`.  Returns its tid, 0 if there is none (an agent that blocks every
- * signal in its thread, or none at all), or -errno. */
-pid_t tdc_proc_agent_thread(int procfd, int sig);
+ * "taskdump-agent" (the agent names its thread so; it waits for the dump
+ * signal in sigwaitinfo(), or takes it through a handler).  Returns its
+ * tid, 0 if there is none (yet), or -errno. */
+pid_t tdc_proc_agent_thread(int procfd);
 
 /* The value of `name` in the process's initial environment, as a new
  * string; NULL if unset (then *err is 0) or unreadable (*err: -errno). */
 char *tdc_proc_getenv(int procfd, const char *name, int *err);
 
-/* The path of the process's current working directory (for messages:
- * open "cwd" under procfd to reach the directory itself), as a new
- * string, or NULL with *err set. */
-char *tdc_proc_cwd(int procfd, int *err);
+/* The path of the current working directory of the process (tid 0) or of
+ * its thread `tid` (for messages: open "cwd" under procfd to reach the
+ * directory itself), as a new string, or NULL with *err set. */
+char *tdc_proc_cwd(int procfd, pid_t tid, int *err);
 
 /* The credentials the process opens files with. */
 typedef struct tdc_creds {

@@ -89,7 +89,8 @@ static int proc_error(const tdc_target *t, const char *what, int err)
 }
 
 /* TASKDUMP_SIGNAL and TASKDUMP_DIR; the directory's path for messages
- * (TASKDUMP_DIR relative to the process's cwd, or that cwd). */
+ * (TASKDUMP_DIR relative to the agent thread's cwd, or the process's
+ * cwd). */
 static int read_settings(tdc_target *t)
 {
 	int err;
@@ -114,7 +115,9 @@ static int read_settings(tdc_target *t)
 		t->dir = tdc_xstrdup(dir);
 		return TDC_EXIT_OK;
 	}
-	cwd = tdc_proc_cwd(t->procfd, &err);
+	/* (Where the agent resolves a relative one: see open_dir.) */
+	cwd = tdc_proc_cwd(t->procfd, dir ? tdc_proc_agent_thread(t->procfd)
+					  : 0, &err);
 	if (!cwd)
 		return proc_error(t, "cwd", err);
 	if (dir) {
@@ -172,10 +175,16 @@ static int open_dir(const tdc_target *t, request *rq, double timeout_ms)
 
 	if ((err = tdc_proc_creds(t->procfd, &rq->creds)) < 0)
 		return proc_error(t, "status", err);
-	/* A relative directory (or none) starts at the process's cwd, the
-	 * directory itself (reached through /proc, not by its name). */
+	/* None: the process's cwd; a relative one starts at the agent
+	 * thread's cwd (the program's when the agent was loaded).  The
+	 * directory itself, reached through /proc, not by its name. */
 	if (!t->dir_env || t->dir_env[0] != '/') {
-		base = openat(t->procfd, "cwd", O_PATH | O_DIRECTORY |
+		char rel[64] = "cwd";
+		pid_t tid = t->dir_env ? tdc_proc_agent_thread(t->procfd) : 0;
+
+		if (tid > 0)
+			snprintf(rel, sizeof(rel), "task/%d/cwd", (int)tid);
+		base = openat(t->procfd, rel, O_PATH | O_DIRECTORY |
 				     O_CLOEXEC);
 		if (base < 0)
 			return proc_error(t, "cwd", -errno);
@@ -306,14 +315,18 @@ static int timed_out(const tdc_target *t, const request *rq,
 	return TDC_EXIT_TIMEOUT;
 }
 
-/* Poll until the process catches the signal (its agent may still be
- * starting). */
+/* Poll until the agent can take the request (it may still be starting):
+ * its thread is there (it waits for the signal, even when the program
+ * ignores it), or the process catches the signal (an agent of an older
+ * release, without that thread). */
 static int wait_handler(const tdc_target *t, double deadline)
 {
 	char sig[32];
 
 	for (;;) {
-		int r = tdc_proc_catches(t->procfd, t->sig);
+		int r = tdc_proc_agent_thread(t->procfd) > 0
+				? 1
+				: tdc_proc_catches(t->procfd, t->sig);
 
 		if (r == 1)
 			return TDC_EXIT_OK;
@@ -332,12 +345,12 @@ static int wait_handler(const tdc_target *t, double deadline)
 	}
 }
 
-/* Send the request: to the agent's thread if one accepts the signal, so
- * that no thread of the program sees it (a non-restartable call there
- * would return EINTR); else to the process, as `kill` does. */
+/* Send the request: to the agent's thread, so that no thread of the
+ * program sees it (a non-restartable call there would return EINTR);
+ * without one, to the process, as `kill` does. */
 static int deliver(const tdc_target *t)
 {
-	pid_t tid = tdc_proc_agent_thread(t->procfd, t->sig);
+	pid_t tid = tdc_proc_agent_thread(t->procfd);
 
 	if (tid > 0 && tgkill(t->pid, tid, t->sig) == 0)
 		return TDC_EXIT_OK;
@@ -381,6 +394,9 @@ static int request_dump(tdc_target *t, request *rq, double timeout_ms,
 	bool diagnosed = false;
 	int r;
 
+	/* The agent first: a relative directory is resolved at its thread. */
+	if ((r = wait_handler(t, start + timeout_ms)) != TDC_EXIT_OK)
+		return r;
 	if ((r = open_dir(t, rq, timeout_ms)) != TDC_EXIT_OK)
 		return r;
 	if ((r = scan(t, rq->dir, &before, NULL)) < 0) {
@@ -388,8 +404,6 @@ static int request_dump(tdc_target *t, request *rq, double timeout_ms,
 			  strerror(-r));
 		return TDC_EXIT_PROCESS;
 	}
-	if ((r = wait_handler(t, start + timeout_ms)) != TDC_EXIT_OK)
-		return r;
 	if ((r = deliver(t)) != TDC_EXIT_OK)
 		return r;
 	for (;;) {

@@ -15,7 +15,10 @@ import dumpcheck  # noqa: E402
 
 ENV = {k: os.environ.get(k, '') for k in (
     'TD_AGENT', 'TD_DEMO', 'TD_APP', 'TD_NORUNTIME', 'TD_SECURE',
-    'TD_DLOPEN', 'TD_LIBTASKDUMP', 'TD_SANITIZE')}
+    'TD_DLOPEN', 'TD_LIBTASKDUMP', 'TD_SANITIZE', 'TD_HOSTILE',
+    'TD_APP_TSAN', 'TD_APP_ASAN', 'TD_TOOL')}
+# Set only where they could be built.
+OPTIONAL_ENV = ('TD_SANITIZE', 'TD_APP_TSAN', 'TD_APP_ASAN', 'TD_TOOL')
 SANITIZED = ENV['TD_SANITIZE'] not in ('', 'none')
 # Deadlines stretch under sanitizers (slower code, bigger stacks).
 SCALE = 3.0 if SANITIZED else 1.0
@@ -379,9 +382,39 @@ def check_written_line(proc, d, path, dump, after=0):
         check(not dump.runtimes, 'no-runtime line for a dump with runtimes')
 
 
-def trigger(proc, d, seq, sig=signal.SIGUSR1, timeout=20, ext=None):
-    """Send the signal, wait for dump `seq`, check and return it."""
-    proc.kill(sig)
+def agent_tid(pid):
+    """The tid of the process's agent thread (named taskdump-agent)."""
+    for tid in os.listdir('/proc/%d/task' % pid):
+        try:
+            with open('/proc/%d/task/%s/comm' % (pid, tid)) as f:
+                if f.read() == 'taskdump-agent\n':
+                    return int(tid)
+        except OSError:
+            pass
+    return None
+
+
+def tgkill(pid, tid, sig):
+    """tgkill(2), as `taskdump dump` sends its requests."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    # (syscall() takes longs: ints would leave the registers' upper
+    # halves undefined.)
+    args = [ctypes.c_long(v) for v in (234, pid, tid, int(sig))]
+    if libc.syscall(*args) != 0:  # 234: SYS_tgkill on x86-64
+        raise OSError(ctypes.get_errno(), 'tgkill')
+
+
+def trigger(proc, d, seq, sig=signal.SIGUSR1, timeout=20, ext=None,
+            to_agent=False):
+    """Send the signal (to the process, or with `to_agent` to its agent
+    thread, as taskdump dump does), wait for dump `seq`, check and return
+    it."""
+    if to_agent:
+        tid = wait_for(lambda: agent_tid(proc.pid), 10, 'the agent thread')
+        tgkill(proc.pid, tid, sig)
+    else:
+        proc.kill(sig)
     path = wait_dump(d, proc.pid, seq, timeout, ext)
     return path, check_file(path, proc.pid)
 

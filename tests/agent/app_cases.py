@@ -36,8 +36,10 @@ def app_tasks_ok(dump, name='app'):
 
 def case_own_handler(tmp):
     """The program installs its own SIGUSR1 handler in main, after the
-    agent's: both run for every signal ("ignore": SIG_IGN, the dumps still
-    happen)."""
+    agent's: both run for every signal.  "ignore": SIG_IGN is installed
+    for real (exec inherits it, a kill is ignored as the program asked),
+    and requests sent to the agent thread (tgkill, as taskdump dump does)
+    still make dumps."""
     for how in ('sigaction', 'signal', 'ignore'):
         d = os.path.join(tmp, how)
         os.mkdir(d)
@@ -46,8 +48,15 @@ def case_own_handler(tmp):
         p.wait_line(r'^own handler installed \(%s\)$' % how)
         p.wait_line(r'^agent_app: pid \d+ ready$')
         n = 5
+        ignored = how == 'ignore'
+        if ignored:
+            p.kill(signal.SIGUSR1)
+            time.sleep(0.5 * SCALE)
+            check(p.p.poll() is None and not dump_files(d),
+                  'a kill of a program that ignores SIGUSR1: alive=%r, '
+                  'files %r', p.p.poll() is None, os.listdir(d))
         for seq in range(1, n + 1):
-            path, dump = trigger(p, d, seq)
+            path, dump = trigger(p, d, seq, to_agent=ignored)
             app_tasks_ok(dump)
             # The program's handler ran for this signal too (it runs
             # right after the agent's handler wakes the agent thread).

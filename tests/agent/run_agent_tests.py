@@ -46,7 +46,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import app_cases  # noqa: E402
 import bug_cases  # noqa: E402
 import demo_cases  # noqa: E402
+import hostile_cases  # noqa: E402
 from agentlib import (ENV, KNOWN_BUGS, KNOWN_FAILED, KNOWN_REPORTS,  # noqa
+                      OPTIONAL_ENV,
                       PROCS, SKIP, Skip, TestFailure, check, log,
                       preload_value, sanitizer_reports)
 
@@ -54,7 +56,7 @@ from agentlib import (ENV, KNOWN_BUGS, KNOWN_FAILED, KNOWN_REPORTS,  # noqa
 # ---- main ----------------------------------------------------------------
 
 CASES = {name[len('case_'):]: fn
-         for mod in (demo_cases, app_cases, bug_cases)
+         for mod in (demo_cases, app_cases, bug_cases, hostile_cases)
          for name, fn in vars(mod).items() if name.startswith('case_')}
 
 
@@ -68,7 +70,7 @@ def main():
         print('\n'.join(CASES))
         return 0
     for k, v in ENV.items():
-        if k != 'TD_SANITIZE' and not v:
+        if k not in OPTIONAL_ENV and not v:
             print('%s is not set (run through meson test)' % k,
                   file=sys.stderr)
             return 2

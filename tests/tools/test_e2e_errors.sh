@@ -50,10 +50,14 @@ alive "$PID" || fail "the demo died"
 
 # The process dies while taskdump waits: "exited before writing the dump".
 # (Stopped, it cannot answer; once the signal is pending, it is killed.)
-usr1_pending() {
-	local m
-	m=$(awk '/^ShdPnd:/ {print $2}' "/proc/$1/status") || return 1
-	(( (16#$m >> 9) & 1 ))
+usr1_pending() { # for the process, or for one of its threads (tgkill)
+	local m t
+	for t in /proc/"$1"/task/*/status; do
+		for m in $(awk '/^(ShdPnd|SigPnd):/ {print $2}' "$t"); do
+			(( (16#$m >> 9) & 1 )) && return 0
+		done
+	done
+	return 1
 }
 start_demo victim "$WORK" TASKDUMP_DIR="$D"
 VICTIM=$DEMO_PID

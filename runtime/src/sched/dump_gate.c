@@ -33,6 +33,20 @@ void td_dump_gate_destroy(struct td_dump_gate *g)
 	free(g->arrived_round);
 }
 
+void td_dump_gate_after_fork_child(struct td_dump_gate *g)
+{
+	pthread_condattr_t ca;
+
+	atomic_store(&g->requested, 0);
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&g->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	g->active = false;
+	g->arrived = 0;
+}
+
 void td_dump_gate_wait(struct td_dump_gate *g, int worker)
 {
 	pthread_mutex_lock(&g->lock);

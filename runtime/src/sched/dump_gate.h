@@ -35,6 +35,11 @@ struct td_dump_gate {
 int td_dump_gate_init(struct td_dump_gate *g, unsigned nworkers);
 void td_dump_gate_destroy(struct td_dump_gate *g);
 
+/* In a child of fork(): no dump is running there, whatever the parent's
+ * was doing at the fork (its lock may be copied held): lowered and
+ * re-initialised. */
+void td_dump_gate_after_fork_child(struct td_dump_gate *g);
+
 /* The safe-point check. */
 static inline bool td_dump_gate_raised(struct td_dump_gate *g)
 {

@@ -50,6 +50,15 @@ static void registry_remove(struct td_runtime *rt)
 	pthread_mutex_unlock(&registry_lock);
 }
 
+void td_registry_after_fork_child(void)
+{
+	pthread_mutex_init(&registry_lock, NULL);
+	for (struct td_runtime *rt = registry_head; rt; rt = rt->reg_next) {
+		td_dump_gate_after_fork_child(&rt->gate);
+		pthread_mutex_init(&rt->dump_lock, NULL);
+	}
+}
+
 void td_registry_for_each(td_runtime_visit_fn fn, void *arg)
 {
 	struct td_runtime **list = NULL;

@@ -134,4 +134,9 @@ typedef void (*td_runtime_visit_fn)(struct td_runtime *rt, void *arg);
  * it cannot be freed under fn) but not the registry lock. */
 void td_registry_for_each(td_runtime_visit_fn fn, void *arg);
 
+/* In a child of fork(): the registry's lock and every runtime's dump
+ * state re-initialised (a dump in the parent may have held them; the
+ * child has none of the parent's threads). */
+void td_registry_after_fork_child(void);
+
 #endif /* TD_SCHED_RUNTIME_IMPL_H */

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include "trace/arena.h"
 #include "trace/collector.h"
 #include "trace/dump_build.h"
+#include "trace/symbolize.h"
 #include "trace/thread_stack.h"
 #include "trace/unwind.h"
 
@@ -39,6 +41,24 @@
 #define MAX_STACK 128
 
 static pthread_mutex_t dump_mutex = PTHREAD_MUTEX_INITIALIZER;
+/* Set while a dump holds dump_mutex (after locking, cleared before
+ * unlocking): a child forked meanwhile knows the shared state is half
+ * done.  fork() never waits for a dump (a worker forking from a task
+ * would stall the dump that waits for it): the child repairs instead. */
+static _Atomic bool dump_active;
+
+static void dump_after_fork_child(void)
+{
+	pthread_mutex_init(&dump_mutex, NULL);
+	td_symbolizer_after_fork_child(atomic_load(&dump_active));
+	atomic_store(&dump_active, false);
+	td_registry_after_fork_child();
+}
+
+__attribute__((constructor)) static void dump_fork_handlers(void)
+{
+	pthread_atfork(NULL, NULL, dump_after_fork_child);
+}
 
 static double mono_ms(void)
 {
@@ -667,8 +687,10 @@ static int dump_common(td_runtime *only, const td_dump_options *opts,
 			     grace_ms < timeout_ms ? grace_ms : timeout_ms};
 
 	pthread_mutex_lock(&dump_mutex);
+	atomic_store(&dump_active, true);
 	struct dump_build *b = dump_build_new();
 	if (!b) {
+		atomic_store(&dump_active, false);
 		pthread_mutex_unlock(&dump_mutex);
 		return -ENOMEM;
 	}
@@ -697,6 +719,7 @@ static int dump_common(td_runtime *only, const td_dump_options *opts,
 	b->dump->total_ms = mono_ms() - t0;
 	td_dump *d = b->dump;
 	dump_build_release(b, err != 0);
+	atomic_store(&dump_active, false);
 	pthread_mutex_unlock(&dump_mutex);
 	if (err)
 		return err;

@@ -894,6 +894,15 @@ static struct td_symbolizer *shared;
 static Dwfl *abandoned[64];
 static size_t nabandoned;
 
+void td_symbolizer_after_fork_child(bool mid_dump)
+{
+	if (!mid_dump || shared == NULL)
+		return;
+	if (nabandoned < sizeof(abandoned) / sizeof(abandoned[0]))
+		abandoned[nabandoned++] = shared->dwfl;
+	shared = NULL; /* (its own memory: lost, like its Dwfl) */
+}
+
 struct td_symbolizer *td_symbolizer_shared(bool *renewed)
 {
 	*renewed = false;

@@ -109,6 +109,11 @@ void td_symbolizer_free(struct td_symbolizer *s);
  * can be created. */
 struct td_symbolizer *td_symbolizer_shared(bool *renewed);
 
+/* In a child of fork(): `mid_dump` when the fork came while a dump used
+ * the shared symbolizer (its state may be half-updated): it is left be
+ * and the child's first dump starts afresh. */
+void td_symbolizer_after_fork_child(bool mid_dump);
+
 /* Every descriptor the symbolizer holds still refers to the file it
  * opened. */
 bool td_symbolizer_fds_intact(const struct td_symbolizer *s);
