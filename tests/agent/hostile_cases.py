@@ -138,6 +138,13 @@ def case_hostile_fork_during_dump(tmp):
     """A task that forks every millisecond (its children exit() at once)
     while dumps are taken, with TASKDUMP_TIMEOUT_MS=5000: no fork waits
     for a dump, no dump waits for a fork, every file is whole."""
+    if SANITIZED:
+        # gcc 12's AddressSanitizer allocator is not fork-safe: a child
+        # forked while another thread allocates (the agent thread, in a
+        # dump) hangs in its first allocation (seen: its new agent thread
+        # in the quarantine's lock).  Nothing the agent can change.
+        raise Skip('AddressSanitizer\'s allocator is not fork-safe (a '
+                   'child forked while another thread allocates hangs)')
     env = dict(FORK_ENV, TASKDUMP_TIMEOUT_MS='5000')
     p, d = hostile(['fork', '5000'], tmp, env=env)
     pauses, totals = [], []

@@ -27,7 +27,8 @@ for cxx in g++ clang++; do
 	"$cxx" "${FLAGS[@]}" $(cc_flags) "$SRC/tests/consume/cxx_program.cpp" \
 		-L"$LIBDIR" -ltaskdump -Wl,-rpath,"$LIBDIR" -o "$WORK/cxx-$cxx" \
 		>>"$LOG" 2>&1 || fail "$cxx: does not build"
-	"$WORK/cxx-$cxx" >>"$LOG" 2>&1 || fail "$cxx: the program failed"
+	"$WORK/cxx-$cxx" >>"$LOG" 2>&1 ||
+		fail "$cxx: the program failed: $(tail -n 20 "$LOG")"
 	grep -q "^cxx: ok" "$LOG" || fail "$cxx: no 'cxx: ok'"
 	echo "$cxx: ok"
 done
