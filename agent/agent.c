@@ -116,7 +116,12 @@ static int start_thread(void)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
+	/* Room for libdw (line tables are parsed with large stack frames)
+	 * after the static TLS, which glibc takes from the same allocation
+	 * and which a sanitizer makes large (TSan's: about 90 KiB; with 256
+	 * KiB, dwarf_getsrclines overflowed the stack).  Untouched pages
+	 * cost nothing. */
+	pthread_attr_setstacksize(&attr, 2 * 1024 * 1024);
 	int err = pthread_create(&th, &attr, agent_thread, &ready);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
