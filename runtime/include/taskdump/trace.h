@@ -70,7 +70,16 @@ typedef struct td_wait {
 	uint64_t value;
 	int fd;                /* TD_WAIT_IO */
 	uint32_t events;       /* TD_WAIT_IO */
+	uint32_t flags;        /* TD_WAIT_GRANTED, TD_WAIT_NO_SENDER */
+	uint64_t since_ms;     /* TD_WAIT_MUTEX: when the holder took it (the
+				* runtime's coarse monotonic clock), 0 unknown */
 } td_wait;
+
+/* td_wait.flags: the lock was already handed to the waiting task (its
+ * next poll completes: it waits for nobody). */
+#define TD_WAIT_GRANTED 1u
+/* td_wait.flags: a receive with no sender left (it completes, closed). */
+#define TD_WAIT_NO_SENDER 2u
 
 /* The name of a wait kind ("sleep", "io", "mutex", ...). */
 TD_API const char *td_wait_kind_name(td_wait_kind kind);

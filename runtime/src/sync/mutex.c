@@ -10,9 +10,11 @@
  *   only the future's owner touches it (poll: GRANTED -> DONE; drop: pass
  *   the lock on), possibly without taking the lock.
  *
- * `locked` and `holder` are written under the lock but also read without
- * it (a fast-path peek, td_mutex_holder_id, the leaf hook during dumps), so
- * every access is a relaxed __atomic one.  `state` is read by the owner
+ * `locked`, `holder` and `held_since` are written under the lock but also
+ * read without it (a fast-path peek, td_mutex_holder_id, the leaf hook
+ * during dumps), so every access is a relaxed __atomic one.  `held_since`
+ * is the coarse clock's time of the latest hand-over to `holder` (one
+ * store per lock and unlock: what dumps show as "held N ms").  `state` is read by the owner
  * without the lock (acquire) to notice a hand-off cheaply.
  */
 #include <string.h>
@@ -20,6 +22,7 @@
 #include "taskdump/mutex.h"
 #include "taskdump/task.h"
 #include "sync/waitlist.h"
+#include "task/core.h"
 #include "trace/leaf.h"
 
 enum {
@@ -39,10 +42,18 @@ static inline void store_state(td_mutex_lock *f, int st)
 	__atomic_store_n(&f->state, st, __ATOMIC_RELEASE);
 }
 
+/* A new holder (locked) or none (!locked). */
+static inline void set_holder(td_mutex *m, bool locked, uint64_t holder)
+{
+	__atomic_store_n(&m->holder, holder, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->held_since, locked ? td_task_clock_ms() : 0,
+			 __ATOMIC_RELAXED);
+}
+
 static inline void set_locked(td_mutex *m, bool locked, uint64_t holder)
 {
 	__atomic_store_n(&m->locked, locked, __ATOMIC_RELAXED);
-	__atomic_store_n(&m->holder, holder, __ATOMIC_RELAXED);
+	set_holder(m, locked, holder);
 }
 
 void td_mutex_init(td_mutex *m)
@@ -67,7 +78,7 @@ static td_waker release_locked(td_mutex *m)
 		return (td_waker){NULL, NULL};
 	}
 	td_mutex_lock *w = sync_container_of(n, td_mutex_lock, link);
-	__atomic_store_n(&m->holder, w->task_id, __ATOMIC_RELAXED);
+	set_holder(m, true, w->task_id);
 	td_waker wk = sync_waker_take(&w->waker);
 	store_state(w, LK_GRANTED); /* last access to w: its owner may free it */
 	return wk;
@@ -131,7 +142,11 @@ static td_poll td_mutex_lock_poll(td_future *fut, td_context *cx)
 
 	TD_LEAF_HOOK(cx, .kind = TD_WAIT_MUTEX, .object = f->mutex,
 		     .task_id = __atomic_load_n(&f->mutex->holder,
-						__ATOMIC_RELAXED));
+						__ATOMIC_RELAXED),
+		     .since_ms = __atomic_load_n(&f->mutex->held_since,
+						 __ATOMIC_RELAXED),
+		     .flags = load_state(f) == LK_GRANTED ? TD_WAIT_GRANTED
+							  : 0);
 
 	switch (load_state(f)) {
 	case LK_INIT:
