@@ -1,9 +1,13 @@
 /* diagnose.c - the wait-for graph, held locks and deadlocks of a dump
  * (trace/diagnose.h).
  *
- * Steps, each linear (or n log n) in the tasks and traces:
- *  1. nodes: every task entry with an id (block_on futures wait, but no
- *     one can wait for them), sorted by id;
+ * Only the entries whose traces have a wait that may give an edge are
+ * visited (the builder lists them while it assembles the traces): a dump
+ * of 100 000 sleeping tasks costs nothing here.  Steps, each linear (or
+ * n log n) in those entries and their traces:
+ *  1. nodes: those entries with an id (block_on futures wait, but no one
+ *     can wait for them), sorted by id; any other task may be waited for,
+ *     but waits for nothing, so it can always go on;
  *  2. mutex waits grouped by mutex: the holder (the task it was handed to,
  *     else the holder its waiters name), since when, how many wait;
  *  3. each entry's edges, in trace order, without duplicates;
@@ -43,6 +47,8 @@ struct lockrec {
 
 struct diag {
 	td_dump *d;
+	td_dump_task *const *list; /* the entries with such waits */
+	size_t nlist;
 	struct td_arena *arena;
 	uint64_t now_ms;
 	struct node *nodes;
@@ -77,22 +83,39 @@ static uint32_t find_node(const struct diag *g, uint64_t id)
 
 static int collect_nodes(struct diag *g)
 {
-	size_t n = 0;
-	for (size_t r = 0; r < g->d->nruntimes; r++)
-		n += g->d->runtimes[r].tasks ? g->d->runtimes[r].ntasks : 0;
-	if (n >= NONE)
+	if (g->nlist >= NONE)
 		return -ENOMEM;
-	g->nodes = calloc(n ? n : 1, sizeof(*g->nodes));
+	g->nodes = calloc(g->nlist ? g->nlist : 1, sizeof(*g->nodes));
 	if (!g->nodes)
 		return -ENOMEM;
-	for (size_t r = 0; r < g->d->nruntimes; r++) {
-		td_dump_runtime *rt = &g->d->runtimes[r];
-		for (size_t i = 0; rt->tasks && i < rt->ntasks; i++)
-			if (!rt->tasks[i].is_block_on && rt->tasks[i].id)
-				g->nodes[g->nnodes++].task = &rt->tasks[i];
-	}
+	for (size_t i = 0; i < g->nlist; i++)
+		if (!g->list[i]->is_block_on && g->list[i]->id)
+			g->nodes[g->nnodes++].task = g->list[i];
 	qsort(g->nodes, g->nnodes, sizeof(*g->nodes), by_id);
 	return 0;
+}
+
+/* Any task entry of the dump with this id (each runtime lists its
+ * block_on futures first, then its tasks by id), or NULL. */
+static td_dump_task *find_task(const struct diag *g, uint64_t id)
+{
+	for (size_t r = 0; r < g->d->nruntimes; r++) {
+		td_dump_runtime *rt = &g->d->runtimes[r];
+		size_t lo = 0, hi = rt->tasks ? rt->ntasks : 0;
+		while (lo < hi && rt->tasks[lo].is_block_on)
+			lo++;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			uint64_t v = rt->tasks[mid].id;
+			if (v == id)
+				return &rt->tasks[mid];
+			if (v < id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	return NULL;
 }
 
 /* ---- held mutexes ---------------------------------------------------- */
@@ -122,7 +145,7 @@ static int by_seq(const void *a, const void *b)
  * A wait the lock was handed to names its holder best (it is the
  * holder); otherwise the first wait's reading of the holder. */
 static void mutex_group(struct diag *g, struct lockrec *recs, size_t n,
-			uint32_t *holder_node, td_dump_held *held)
+			td_dump_task **holder_task, td_dump_held *held)
 {
 	const td_dump_trace *best = recs[0].tr;
 	size_t waiters = 0;
@@ -138,7 +161,7 @@ static void mutex_group(struct diag *g, struct lockrec *recs, size_t n,
 			if (recs[i].tr == best)
 				holder = recs[i].waiter->id;
 	}
-	*holder_node = holder ? find_node(g, holder) : NONE;
+	*holder_task = holder ? find_task(g, holder) : NULL;
 	uint64_t since = best->wait.since_ms;
 	held->kind = TD_WAIT_MUTEX;
 	held->object = best->wait.object;
@@ -153,54 +176,55 @@ static void mutex_group(struct diag *g, struct lockrec *recs, size_t n,
 		recs[i].why = copy ? copy : "mutex held";
 }
 
-/* Steps 2: fills every holder's `holds` and each record's `why`.  The
- * records come back in their original order. */
+struct holding {
+	td_dump_task *task;
+	td_dump_held held;
+};
+
+static int by_holder(const void *a, const void *b)
+{
+	const struct holding *x = a, *y = b;
+	if (x->task != y->task)
+		return (uintptr_t)x->task > (uintptr_t)y->task ? 1 : -1;
+	uintptr_t p = (uintptr_t)x->held.object, q = (uintptr_t)y->held.object;
+	return (p > q) - (p < q);
+}
+
+/* Step 2: fills every holder's `holds` (by object) and each record's
+ * `why`.  The records come back in their original order. */
 static int held_mutexes(struct diag *g, struct lockrec *recs, size_t n)
 {
 	if (n == 0)
 		return 0;
 	qsort(recs, n, sizeof(*recs), by_object);
-	/* First pass counts each holder's locks, the second stores them. */
-	uint32_t *count = calloc(g->nnodes ? g->nnodes : 1, sizeof(*count));
-	td_dump_held *held = malloc(n * sizeof(*held));
-	uint32_t *owner = malloc(n * sizeof(*owner));
-	if (!count || !held || !owner) {
-		free(count);
-		free(held);
-		free(owner);
+	struct holding *hs = malloc(n * sizeof(*hs));
+	if (!hs)
 		return -ENOMEM;
-	}
-	size_t ngroups = 0;
+	size_t nh = 0;
 	for (size_t i = 0, j; i < n; i = j) {
 		for (j = i + 1; j < n && recs[j].tr->wait.object ==
 						 recs[i].tr->wait.object;
 		     j++)
 			;
-		mutex_group(g, &recs[i], j - i, &owner[ngroups],
-			    &held[ngroups]);
-		if (owner[ngroups] != NONE)
-			count[owner[ngroups]]++;
-		ngroups++;
+		mutex_group(g, &recs[i], j - i, &hs[nh].task, &hs[nh].held);
+		if (hs[nh].task)
+			nh++;
 	}
-	for (uint32_t v = 0; v < g->nnodes; v++) {
-		if (!count[v])
-			continue;
-		td_dump_task *t = g->nodes[v].task;
-		t->holds = td_arena_calloc(g->arena, count[v],
-					   sizeof(*t->holds));
-		if (!t->holds)
+	/* Each holder's locks side by side, then one allocation each. */
+	qsort(hs, nh, sizeof(*hs), by_holder);
+	for (size_t i = 0, j; i < nh; i = j) {
+		for (j = i + 1; j < nh && hs[j].task == hs[i].task; j++)
+			;
+		td_dump_task *t = hs[i].task;
+		t->holds = td_arena_calloc(g->arena, j - i, sizeof(*t->holds));
+		if (!t->holds) {
 			g->oom = true;
-	}
-	for (size_t k = 0; k < ngroups; k++) {
-		if (owner[k] == NONE)
 			continue;
-		td_dump_task *t = g->nodes[owner[k]].task;
-		if (t->holds)
-			t->holds[t->nholds++] = held[k];
+		}
+		for (size_t k = i; k < j; k++)
+			t->holds[t->nholds++] = hs[k].held;
 	}
-	free(count);
-	free(held);
-	free(owner);
+	free(hs);
 	qsort(recs, n, sizeof(*recs), by_seq);
 	return 0;
 }
@@ -326,41 +350,32 @@ static int task_edges(struct diag *g, td_dump_task *t,
 static int all_edges(struct diag *g)
 {
 	size_t nrec = 0, maxtr = 1;
-	for (size_t r = 0; r < g->d->nruntimes; r++) {
-		td_dump_runtime *rt = &g->d->runtimes[r];
-		for (size_t i = 0; rt->tasks && i < rt->ntasks; i++) {
-			td_dump_task *t = &rt->tasks[i];
-			size_t nt = t->traces ? t->ntraces : 0;
-			if (nt > maxtr)
-				maxtr = nt;
-			for (size_t k = 0; k < nt; k++)
-				nrec += is_mutex_wait(&t->traces[k]);
-		}
+	for (size_t i = 0; i < g->nlist; i++) {
+		const td_dump_task *t = g->list[i];
+		size_t nt = t->traces ? t->ntraces : 0;
+		if (nt > maxtr)
+			maxtr = nt;
+		for (size_t k = 0; k < nt; k++)
+			nrec += is_mutex_wait(&t->traces[k]);
 	}
 	struct lockrec *recs = malloc((nrec ? nrec : 1) * sizeof(*recs));
 	td_dump_edge *tmp = malloc(maxtr * sizeof(*tmp));
 	int err = recs && tmp ? 0 : -ENOMEM;
 	size_t n = 0;
-	for (size_t r = 0; !err && r < g->d->nruntimes; r++) {
-		td_dump_runtime *rt = &g->d->runtimes[r];
-		for (size_t i = 0; rt->tasks && i < rt->ntasks; i++) {
-			td_dump_task *t = &rt->tasks[i];
-			for (size_t k = 0; t->traces && k < t->ntraces; k++)
-				if (is_mutex_wait(&t->traces[k]))
-					recs[n] = (struct lockrec){
-						&t->traces[k], t, NULL,
-						(uint32_t)n},
-					n++;
-		}
+	for (size_t i = 0; !err && i < g->nlist; i++) {
+		const td_dump_task *t = g->list[i];
+		for (size_t k = 0; t->traces && k < t->ntraces; k++)
+			if (is_mutex_wait(&t->traces[k])) {
+				recs[n] = (struct lockrec){&t->traces[k], t,
+							   NULL, (uint32_t)n};
+				n++;
+			}
 	}
 	if (!err)
 		err = held_mutexes(g, recs, n);
 	size_t rec = 0;
-	for (size_t r = 0; !err && r < g->d->nruntimes; r++) {
-		td_dump_runtime *rt = &g->d->runtimes[r];
-		for (size_t i = 0; !err && rt->tasks && i < rt->ntasks; i++)
-			err = task_edges(g, &rt->tasks[i], recs, &rec, tmp);
-	}
+	for (size_t i = 0; !err && i < g->nlist; i++)
+		err = task_edges(g, g->list[i], recs, &rec, tmp);
 	free(recs);
 	free(tmp);
 	return err;
@@ -603,13 +618,32 @@ static int find_deadlocks(struct diag *g)
 	return err;
 }
 
-int td_dump_diagnose(td_dump *d, struct td_arena *arena, uint64_t now_ms)
+bool td_wait_may_edge(const td_wait *w)
 {
-	struct diag g = {.d = d, .arena = arena, .now_ms = now_ms};
-	int err = d->runtimes ? collect_nodes(&g) : 0;
-	if (!err && d->runtimes)
+	switch (w->kind) {
+	case TD_WAIT_MUTEX:
+		return w->object || w->task_id;
+	case TD_WAIT_JOIN:
+		return w->task_id != 0;
+	case TD_WAIT_ONESHOT:
+	case TD_WAIT_CHAN_RECV:
+		return (w->flags & TD_WAIT_NO_SENDER) != 0;
+	default:
+		return false;
+	}
+}
+
+int td_dump_diagnose(td_dump *d, struct td_arena *arena, uint64_t now_ms,
+		     td_dump_task *const *tasks, size_t ntasks)
+{
+	struct diag g = {.d = d, .list = tasks, .nlist = ntasks,
+			 .arena = arena, .now_ms = now_ms};
+	if (ntasks == 0)
+		return 0;
+	int err = collect_nodes(&g);
+	if (!err)
 		err = all_edges(&g);
-	if (!err && d->runtimes)
+	if (!err)
 		err = find_deadlocks(&g);
 	free(g.nodes);
 	free(g.tg);

@@ -21,15 +21,24 @@
 #ifndef TD_TRACE_DIAGNOSE_H
 #define TD_TRACE_DIAGNOSE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "taskdump/dump.h"
 #include "trace/arena.h"
 
+/* True when a wait may give an edge (a mutex, a join, a receive with no
+ * sender left): the entries with such a wait are all the diagnosis
+ * needs to look at. */
+bool td_wait_may_edge(const td_wait *w);
+
 /* Diagnose `d` (whose tasks' traces are complete), allocating the results
- * in `arena` (the dump's).  `now_ms` is the task clock (task/core.h) at
- * the capture, for how long locks have been held.  Returns 0 or -ENOMEM
- * (what was found so far stays valid). */
-int td_dump_diagnose(td_dump *d, struct td_arena *arena, uint64_t now_ms);
+ * in `arena` (the dump's).  tasks[0..ntasks) are the entries with a wait
+ * that may give an edge, each once.  `now_ms` is the task clock
+ * (task/core.h) at the capture, for how long locks have been held.
+ * Returns 0 or -ENOMEM (what was found so far stays valid). */
+int td_dump_diagnose(td_dump *d, struct td_arena *arena, uint64_t now_ms,
+		     td_dump_task *const *tasks, size_t ntasks);
 
 #endif /* TD_TRACE_DIAGNOSE_H */

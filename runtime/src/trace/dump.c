@@ -698,7 +698,8 @@ static int dump_common(td_runtime *only, const td_dump_options *opts,
 	/* Diagnosis: with everything running again, from the dump's data. */
 	int err = td_dump_diagnose(b->dump, &b->arena,
 				   b->clock_ms ? b->clock_ms
-					       : td_task_clock_ms());
+					       : td_task_clock_ms(),
+				   b->graph, b->ngraph);
 	if (!err)
 		err = dump_build_finish(b);
 	b->dump->symbolize_ms = t2 - t1;
