@@ -44,8 +44,8 @@ typedef struct td_mutex {
 	bool locked;           /* held; stays true across a hand-off */
 	uint64_t holder;       /* task id of the holder (0: none/no task) */
 	td_sync_list waiters;  /* td_mutex_lock futures, oldest first */
-	uint64_t held_since;   /* when `holder` took it (coarse monotonic
-				* ms), for dumps; 0 while unlocked */
+	uint32_t held_since;   /* when `holder` took it (wrapping coarse
+				* monotonic ms), for dumps; 0 while unlocked */
 } td_mutex;
 
 /* Static initialiser, an alternative to td_mutex_init(). */

@@ -69,7 +69,8 @@ typedef struct td_wait {
 		uint64_t deadline_ms; /* TD_WAIT_SLEEP: td_now_ms() clock */
 		uint64_t since_ms;    /* TD_WAIT_MUTEX: when the holder took
 				       * it (the runtime's coarse monotonic
-				       * clock), 0 unknown */
+				       * clock, milliseconds modulo 2^32),
+				       * 0 unknown */
 	};
 	uint64_t task_id;      /* TD_WAIT_JOIN, TD_WAIT_MUTEX */
 	uint64_t count;

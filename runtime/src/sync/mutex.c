@@ -13,9 +13,13 @@
  * `locked`, `holder` and `held_since` are written under the lock but also
  * read without it (a fast-path peek, td_mutex_holder_id, the leaf hook
  * during dumps), so every access is a relaxed __atomic one.  `held_since`
- * is the coarse clock's time of the latest hand-over to `holder` (one
- * store per lock and unlock: what dumps show as "held N ms").  `state` is read by the owner
- * without the lock (acquire) to notice a hand-off cheaply.
+ * is the time of the latest hand-over to `holder` (one store per lock and
+ * unlock: what dumps show as "held N ms"), in the task clock's wrapping
+ * milliseconds: the start of the poll that takes or hands over the lock
+ * (the harness read the clock then); a hand-over from outside a task
+ * reads the clock; a lock taken outside a task has no time (no task
+ * holds it).  `state` is read by the owner without the lock (acquire) to
+ * notice a hand-off cheaply.
  */
 #include <string.h>
 
@@ -23,6 +27,7 @@
 #include "taskdump/task.h"
 #include "sync/waitlist.h"
 #include "task/core.h"
+#include "task/current.h"
 #include "trace/leaf.h"
 
 enum {
@@ -42,18 +47,22 @@ static inline void store_state(td_mutex_lock *f, int st)
 	__atomic_store_n(&f->state, st, __ATOMIC_RELEASE);
 }
 
-/* A new holder (locked) or none (!locked). */
-static inline void set_holder(td_mutex *m, bool locked, uint64_t holder)
+/* Now, for held_since, without a clock read on the lock path of a task:
+ * the start of the current poll.  Outside tasks the holder is no task
+ * (0), and its time is not shown: 0 too. */
+static inline uint32_t lock_time(void)
 {
-	__atomic_store_n(&m->holder, holder, __ATOMIC_RELAXED);
-	__atomic_store_n(&m->held_since, locked ? td_task_clock_ms() : 0,
-			 __ATOMIC_RELAXED);
+	const struct td_task *t = td_tls_current_task;
+	return t ? atomic_load_explicit(&t->last_poll, memory_order_relaxed)
+		 : 0;
 }
 
 static inline void set_locked(td_mutex *m, bool locked, uint64_t holder)
 {
 	__atomic_store_n(&m->locked, locked, __ATOMIC_RELAXED);
-	set_holder(m, locked, holder);
+	__atomic_store_n(&m->holder, holder, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->held_since, locked ? lock_time() : 0,
+			 __ATOMIC_RELAXED);
 }
 
 void td_mutex_init(td_mutex *m)
@@ -78,7 +87,12 @@ static td_waker release_locked(td_mutex *m)
 		return (td_waker){NULL, NULL};
 	}
 	td_mutex_lock *w = sync_container_of(n, td_mutex_lock, link);
-	set_holder(m, true, w->task_id);
+	/* A hand-over (the slow path: it wakes a task) from outside a task
+	 * reads the clock. */
+	uint32_t now = lock_time();
+	__atomic_store_n(&m->holder, w->task_id, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->held_since, now ? now : td_task_clock32(),
+			 __ATOMIC_RELAXED);
 	td_waker wk = sync_waker_take(&w->waker);
 	store_state(w, LK_GRANTED); /* last access to w: its owner may free it */
 	return wk;

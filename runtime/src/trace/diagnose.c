@@ -166,7 +166,9 @@ static void mutex_group(struct diag *g, struct lockrec *recs, size_t n,
 	held->kind = TD_WAIT_MUTEX;
 	held->object = best->wait.object;
 	held->waiters = waiters;
-	held->held_ms = since && g->now_ms > since ? g->now_ms - since : 0;
+	/* Wrapping milliseconds: right for locks held under 49 days. */
+	held->held_ms = since ? (uint32_t)((uint32_t)g->now_ms - (uint32_t)since)
+			      : 0;
 	char why[64];
 	snprintf(why, sizeof(why), "mutex %p held", best->wait.object);
 	const char *copy = td_arena_strdup(g->arena, why);
