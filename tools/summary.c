@@ -1,8 +1,8 @@
 /* summary.c - `taskdump show --summary`: one screen per dump.
  *
  *   what was dumped (pid, program, time, totals)
- *   the deadlocks, each member with what it holds and waits for (all of
- *   them: a deadlock is the first thing to fix)
+ *   the deadlocks, each member with what it holds and waits for (the
+ *   first TOP deadlocks, TOP_MEMBERS members of each: one screen)
  *   tasks by state, per runtime (and busy workers)
  *   the deepest waits: tasks whose longest trace has the most frames
  *   the longest idle tasks
@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define TOP 5
+#define TOP_MEMBERS 10
 
 static const char *const states[] = {
 	"idle", "notified", "running", "cancelled", "complete",
@@ -104,12 +105,12 @@ static void deadlock_section(FILE *f, const tdc_dump *d)
 		return;
 	fprintf(f, "\nFound %zu deadlock%s\n", d->ndeadlocks,
 		d->ndeadlocks == 1 ? "" : "s");
-	for (size_t k = 0; k < d->ndeadlocks; k++) {
+	for (size_t k = 0; k < d->ndeadlocks && k < TOP; k++) {
 		const tdc_deadlock *dl = &d->deadlocks[k];
 
 		fprintf(f, "  deadlock %zu (%zu task%s):\n", k + 1,
 			dl->nmembers, dl->nmembers == 1 ? "" : "s");
-		for (size_t i = 0; i < dl->nmembers; i++) {
+		for (size_t i = 0; i < dl->nmembers && i < TOP_MEMBERS; i++) {
 			const tdc_dl_member *m = &dl->members[i];
 
 			fprintf(f, "    task %llu", (unsigned long long)m->task);
@@ -133,7 +134,13 @@ static void deadlock_section(FILE *f, const tdc_dump *d)
 			tdc_edge_text(&m->waits_for, &b);
 			fprintf(f, "\n      and waits for %s\n", b.p);
 		}
+		if (dl->nmembers > TOP_MEMBERS)
+			fprintf(f, "    (%zu more tasks in this cycle)\n",
+				dl->nmembers - TOP_MEMBERS);
 	}
+	if (d->ndeadlocks > TOP)
+		fprintf(f, "  (%zu more deadlocks: taskdump show --deadlocks)\n",
+			d->ndeadlocks - TOP);
 	tdc_buf_free(&b);
 }
 

@@ -73,6 +73,24 @@ run "$TD" show --summary "$DATA/demo-1.txt"
 expect_ok
 expect_no_out 'deadlock'
 
+# A dump with many deadlocks: the summary stays on one screen.
+awk '/^deadlocks 1$/ { print "deadlocks 7"; next }
+     /^deadlock 1 / { d[n++] = $0; print; next }
+     /^$/ && !done { for (k = 2; k <= 7; k++) for (i = 0; i < n; i++) {
+		line = d[i]; sub(/^deadlock 1 /, "deadlock " k " ", line)
+		print line }
+	done = 1 }
+     { print }' "$DL" > "$WORK/many.txt"
+run "$TD" show --no-group "$WORK/many.txt"
+expect_ok
+cmp -s "$OUT" "$WORK/many.txt" || fail "seven deadlocks do not read back"
+run "$TD" show --summary "$WORK/many.txt"
+expect_ok
+expect_out '^Found 7 deadlocks$'
+expect_out '^  deadlock 5 \(3 tasks\):$'
+expect_no_out '^  deadlock 6 '
+expect_out '^  \(2 more deadlocks: taskdump show --deadlocks\)$'
+
 # Malformed diagnosis values are errors naming the line.
 sed 's/waits_for="task 2: join"/waits_for="2: join"/' "$DL" > "$WORK/bad.txt"
 run "$TD" show "$WORK/bad.txt"

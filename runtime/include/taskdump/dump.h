@@ -181,6 +181,9 @@ typedef struct td_dump_runtime {
 	const char *error;     /* e.g. "shutting down": no tasks listed */
 } td_dump_runtime;
 
+/* At most this many deadlocks are listed in one dump. */
+#define TD_DUMP_MAX_DEADLOCKS 256
+
 /* A cycle of the wait-for graph whose every member can only go on when
  * the next one acts: tasks[i] waits for tasks[i + 1] (the last for the
  * first) through its edge tasks[i]->waits_for[edges[i]]. */
@@ -206,8 +209,9 @@ typedef struct td_dump {
 	 * could not open libc.so.6: Too many open files"). */
 	const char **warnings;
 	size_t nwarnings;
-	/* Every deadlock found in the wait-for graph (NULL when none), each
-	 * cycle starting at its smallest task id, ordered by that id. */
+	/* Every deadlock found in the wait-for graph, up to
+	 * TD_DUMP_MAX_DEADLOCKS (NULL when none), each cycle starting at its
+	 * smallest task id, ordered by that id. */
 	td_dump_deadlock *deadlocks;
 	size_t ndeadlocks;
 } td_dump;

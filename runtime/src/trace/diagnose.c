@@ -422,20 +422,23 @@ static int add_deadlock(struct diag *g, struct found *f, const uint32_t *cyc,
 }
 
 /* Step 5 for a dead component: breadth-first from its smallest member
- * not yet on a cycle, back to that member, until all are covered.
- * `members` is sorted by node index; prev_edge, prev_from and queue have
- * room for every node (queue for two per node). */
+ * not yet on a cycle, back to that member, until all are covered (or
+ * TD_DUMP_MAX_DEADLOCKS are listed: a task waiting for thousands that
+ * each wait for it would otherwise cost their square).  `members` is
+ * sorted by node index; prev_edge (all NONE between searches) and
+ * prev_from have room for every node, `buf` for three per node. */
 static int report_component(struct diag *g, struct found *f,
 			    const uint32_t *members, size_t k, uint32_t scc,
 			    uint32_t *prev_edge, uint32_t *prev_from,
-			    uint32_t *queue)
+			    uint32_t *buf)
 {
-	for (size_t m = 0; m < k; m++) {
+	uint32_t n = g->nnodes;
+	uint32_t *queue = buf, *cyc = buf + n, *es = buf + 2 * (size_t)n;
+
+	for (size_t m = 0; m < k && f->n < TD_DUMP_MAX_DEADLOCKS; m++) {
 		uint32_t u = members[m];
 		if (g->nodes[u].covered)
 			continue;
-		for (size_t i = 0; i < k; i++)
-			prev_edge[members[i]] = NONE;
 		size_t qh = 0, qt = 0;
 		uint32_t last_edge = NONE, last_from = NONE;
 		queue[qt++] = u;
@@ -459,12 +462,11 @@ static int report_component(struct diag *g, struct found *f,
 				}
 			}
 		}
-		if (last_edge == NONE)
-			continue; /* cannot happen in a strong component */
-		/* Walk back from the edge into u; `queue` is free again. */
-		uint32_t *cyc = queue, *es = queue + k;
+		/* Walk back from the edge into u (always found: the
+		 * component is strongly connected). */
 		size_t len = 0;
-		for (uint32_t e = last_edge, from = last_from;;) {
+		for (uint32_t e = last_edge, from = last_from;
+		     last_edge != NONE;) {
 			cyc[len] = from;
 			es[len++] = e;
 			if (from == u)
@@ -472,6 +474,10 @@ static int report_component(struct diag *g, struct found *f,
 			e = prev_edge[from];
 			from = prev_from[from];
 		}
+		for (size_t i = 0; i < qt; i++) /* what this search touched */
+			prev_edge[queue[i]] = NONE;
+		if (len == 0)
+			continue;
 		/* Reverse into walking order: u first. */
 		for (size_t i = 0; i < len / 2; i++) {
 			uint32_t t = cyc[i];
@@ -536,7 +542,7 @@ static int find_deadlocks(struct diag *g)
 	uint32_t *stack = malloc((n ? n : 1) * sizeof(*stack));
 	uint32_t *prev_edge = malloc((n ? n : 1) * sizeof(*prev_edge));
 	uint32_t *prev_from = malloc((n ? n : 1) * sizeof(*prev_from));
-	uint32_t *queue = malloc(2 * (size_t)(n ? n : 1) * sizeof(*queue));
+	uint32_t *queue = malloc(3 * (size_t)(n ? n : 1) * sizeof(*queue));
 	uint32_t *members = malloc((n ? n : 1) * sizeof(*members));
 	int err = calls && stack && prev_edge && prev_from && queue &&
 				  members
@@ -544,9 +550,10 @@ static int find_deadlocks(struct diag *g)
 			  : -ENOMEM;
 	uint32_t counter = 0, sp = 0, nscc = 0;
 
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; !err && i < n; i++) {
 		g->nodes[i].index = NONE;
 		g->nodes[i].scc = NONE;
+		prev_edge[i] = NONE;
 	}
 	for (uint32_t root = 0; !err && root < n; root++) {
 		if (!g->nodes[root].candidate || g->nodes[root].index != NONE)

@@ -14,10 +14,16 @@
  *                for a mutex held outside any task: no edge into a cycle;
  *   no_sender    a receive with no sender left: an edge to nobody;
  *   waiters      a mutex with three waiters: one holder entry, 3 waiting,
- *                the held time from the wait's since_ms.
+ *                the held time from the wait's since_ms;
+ *   big_cycle    100 000 tasks joining each other in a ring: one deadlock
+ *                of all of them, in ring order (no recursion, no square);
+ *   star         one task waiting for 5 000 that each wait for it: 5 000
+ *                cycles, TD_DUMP_MAX_DEADLOCKS of them listed, quickly.
  */
 #include <check.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "taskdump/dump.h"
@@ -264,6 +270,111 @@ START_TEST(test_waiters)
 }
 END_TEST
 
+/* A dump of n tasks with ids 1..n, each with `per` trace slots. */
+struct big {
+	td_dump d;
+	td_dump_runtime rt;
+	td_dump_task **list;
+	struct td_arena arena;
+};
+
+static void big_init(struct big *b, size_t n, size_t per)
+{
+	memset(b, 0, sizeof(*b));
+	b->d.runtimes = &b->rt;
+	b->d.nruntimes = 1;
+	b->rt.tasks = calloc(n, sizeof(*b->rt.tasks));
+	b->rt.ntasks = n;
+	b->list = calloc(n, sizeof(*b->list));
+	ck_assert(b->rt.tasks && b->list);
+	for (size_t i = 0; i < n; i++) {
+		td_dump_task *t = &b->rt.tasks[i];
+		t->id = i + 1;
+		t->state = TD_DUMP_IDLE;
+		t->traced = true;
+		t->traces = calloc(per, sizeof(*t->traces));
+		ck_assert_ptr_nonnull(t->traces);
+		b->list[i] = t;
+	}
+	td_arena_init(&b->arena);
+}
+
+static void big_free(struct big *b)
+{
+	for (size_t i = 0; i < b->rt.ntasks; i++)
+		free(b->rt.tasks[i].traces);
+	free(b->rt.tasks);
+	free(b->list);
+	td_arena_free(&b->arena);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+START_TEST(test_big_cycle)
+{
+	const size_t n = 100000;
+	struct big b;
+	big_init(&b, n, 1);
+	for (size_t i = 0; i < n; i++) {
+		td_dump_task *t = &b.rt.tasks[i];
+		t->traces[0].wait = (td_wait){.kind = TD_WAIT_JOIN,
+					      .task_id = (i + 1) % n + 1};
+		t->ntraces = 1;
+	}
+	double t0 = mono_s();
+	ck_assert_int_eq(td_dump_diagnose(&b.d, &b.arena, NOW, b.list, n), 0);
+	double took = mono_s() - t0;
+	ck_assert_uint_eq(b.d.ndeadlocks, 1);
+	const td_dump_deadlock *dl = &b.d.deadlocks[0];
+	ck_assert_uint_eq(dl->ntasks, n);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_uint_eq(dl->tasks[i]->id, i + 1);
+	ck_assert_msg(took < 1.0, "%.3f s for a ring of %zu", took, n);
+	big_free(&b);
+}
+END_TEST
+
+START_TEST(test_star)
+{
+	const size_t n = 5001;
+	struct big b;
+	big_init(&b, n, 1);
+	/* Task 1 joins all the others (a join_all); each of them waits for
+	 * task 1's mutex. */
+	td_dump_task *hub = &b.rt.tasks[0];
+	free(hub->traces);
+	hub->traces = calloc(n, sizeof(*hub->traces));
+	ck_assert_ptr_nonnull(hub->traces);
+	for (size_t i = 1; i < n; i++) {
+		hub->traces[hub->ntraces++].wait =
+			(td_wait){.kind = TD_WAIT_JOIN, .task_id = i + 1};
+		td_dump_task *t = &b.rt.tasks[i];
+		t->traces[0].wait = (td_wait){.kind = TD_WAIT_MUTEX,
+					      .object = M1, .task_id = 1};
+		t->ntraces = 1;
+	}
+	double t0 = mono_s();
+	ck_assert_int_eq(td_dump_diagnose(&b.d, &b.arena, NOW, b.list, n), 0);
+	double took = mono_s() - t0;
+	ck_assert_uint_eq(b.d.ndeadlocks, TD_DUMP_MAX_DEADLOCKS);
+	for (size_t k = 0; k < b.d.ndeadlocks; k++) {
+		const td_dump_deadlock *dl = &b.d.deadlocks[k];
+		ck_assert_uint_eq(dl->ntasks, 2);
+		ck_assert_uint_eq(dl->tasks[0]->id, 1);
+		ck_assert_uint_eq(dl->tasks[1]->id, k + 2);
+	}
+	ck_assert_uint_eq(hub->nholds, 1);
+	ck_assert_uint_eq(hub->holds[0].waiters, n - 1);
+	ck_assert_msg(took < 1.0, "%.3f s for a star of %zu", took, n);
+	big_free(&b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("diagnose");
@@ -279,6 +390,11 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_no_sender);
 	tcase_add_test(tc, test_waiters);
 	suite_add_tcase(s, tc);
+	TCase *big = tcase_create("scale");
+	tcase_set_timeout(big, 30);
+	tcase_add_test(big, test_big_cycle);
+	tcase_add_test(big, test_star);
+	suite_add_tcase(s, big);
 	return s;
 }
 
