@@ -10,6 +10,9 @@
  *                 waiter and waiting for the other;
  *   join_cycle    t1 locks M and joins t2, t2 joins t3, t3 locks M: one
  *                 deadlock of three, in cycle order t3 > t1 > t2 > t3;
+ *   self          a task locks a mutex it holds: a deadlock of one (not
+ *                confused with a lock handed to a task that has not run
+ *                since, which the unlock at the end then exercises);
  *   sleeper       a task holds M and sleeps, another waits for M: the
  *                 holder is listed with the lock (one waiter, held time
  *                 growing), the waiter's edge names it, no deadlock;
@@ -376,6 +379,50 @@ START_TEST(test_join_mutex_cycle)
 }
 END_TEST
 
+/* ---- a task locking what it holds ----------------------------------- */
+
+static bool self_stuck(const td_dump *d, void *arg)
+{
+	const uint64_t *id = arg;
+	return fx_tasks_idle(fx_only_runtime(d), id, 1, 1) &&
+	       task_of(d, *id)->traces[0].wait.kind == TD_WAIT_MUTEX;
+}
+
+START_TEST(test_self_deadlock)
+{
+	td_mutex m;
+	atomic_int ready = 0, done = 0;
+	td_join_handle h;
+	char why[64];
+
+	td_mutex_init(&m);
+	td_runtime *rt = fx_runtime_new(_i, "self");
+	fx_driver *drv = fx_driver_start(rt);
+	const struct op ops[] = {LOCK(&m), MARK(&ready), LOCK(&m),
+				 UNLOCK(&m)};
+	uint64_t id = spawn_actor(rt, "relocker", ops, 4, 0, &done, &h);
+	ck_assert(fx_wait_count(&ready, 1, 20000));
+	td_dump_options o = {.timeout_ms = 5000};
+	td_dump *d = fx_dump_until(rt, &o, self_stuck, &id, 20000,
+				   "the task waiting for its own mutex");
+	fx_print(d, "self");
+	ck_assert_uint_eq(d->ndeadlocks, 1);
+	assert_cycle(&d->deadlocks[0], &id, 1);
+	assert_edge(d, id, id, mutex_why(&m, why, sizeof(why)));
+	assert_holds(d, id, &m, 1);
+	td_dump_free(d);
+
+	/* The unlock hands the lock to the task's second lock future. */
+	td_mutex_unlock(&m);
+	ck_assert(fx_wait_count(&done, 1, 20000));
+	ck_assert(!td_mutex_is_locked(&m));
+	td_join_handle_detach(&h);
+	fx_driver_stop(drv);
+	td_runtime_free(rt);
+	td_mutex_destroy(&m);
+}
+END_TEST
+
 /* ---- a holder that sleeps -------------------------------------------- */
 
 static bool holder_and_waiter(const td_dump *d, void *arg)
@@ -512,6 +559,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_loop_test(tc, test_two_mutex_deadlock, 0, FX_NFLAVORS);
 	tcase_add_loop_test(tc, test_join_mutex_cycle, 0, FX_NFLAVORS);
+	tcase_add_loop_test(tc, test_self_deadlock, 0, FX_NFLAVORS);
 	tcase_add_loop_test(tc, test_holder_sleeping, 0, FX_NFLAVORS);
 	tcase_add_loop_test(tc, test_healthy_no_deadlock, 0, FX_NFLAVORS);
 	suite_add_tcase(s, tc);
