@@ -28,13 +28,14 @@ static const char help[] =
 	"                      (POSIX extended regular expression)\n"
 	"  --min-idle DUR      only tasks idle at least DUR (500ms, 2s, "
 	"1.5m, 1h;\n                      a bare number is seconds)\n"
+	"  --deadlocks         only the tasks of the dump's deadlocks\n"
 	"  --group             one tree for tasks with identical traces "
 	"(default)\n"
 	"  --no-group          one tree per task\n"
-	"  --summary           one screen: tasks by state per runtime, the "
-	"deepest\n"
-	"                      waits, the longest idle tasks, the most "
-	"common traces\n"
+	"  --summary           one screen: deadlocks first, then tasks by "
+	"state per\n"
+	"                      runtime, the deepest waits, the longest idle "
+	"tasks,\n                      the most common traces\n"
 	"  -h, --help          this help\n";
 
 static const struct option longopts[] = {
@@ -44,6 +45,7 @@ static const struct option longopts[] = {
 	{"state", required_argument, NULL, 's'},
 	{"grep", required_argument, NULL, 'g'},
 	{"min-idle", required_argument, NULL, 'I'},
+	{"deadlocks", no_argument, NULL, 'D'},
 	{"group", no_argument, NULL, 'G'},
 	{"no-group", no_argument, NULL, 'N'},
 	{"summary", no_argument, NULL, 'S'},
@@ -81,6 +83,9 @@ int tdc_cmd_show(int argc, char **argv)
 			break;
 		case 'I':
 			rc = tdc_filter_min_idle(&filt, optarg, &e);
+			break;
+		case 'D':
+			filt.deadlocks = true;
 			break;
 		case 'G':
 		case 'N':

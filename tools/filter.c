@@ -82,7 +82,7 @@ int tdc_filter_min_idle(tdc_filter *f, const char *duration, tdc_err *e)
 bool tdc_filter_active(const tdc_filter *f)
 {
 	return f->nids || f->nnames || f->nstates || f->ngreps ||
-	       f->has_min_idle;
+	       f->has_min_idle || f->deadlocks;
 }
 
 static bool grep_task(const regex_t *re, const tdc_task *t)
@@ -129,7 +129,10 @@ void tdc_filter_apply(const tdc_filter *f, tdc_dump *d)
 		size_t k = 0;
 
 		for (size_t i = 0; i < rt->ntasks; i++)
-			if (tdc_filter_match(f, &rt->tasks[i]))
+			if (tdc_filter_match(f, &rt->tasks[i]) &&
+			    (!f->deadlocks || (!rt->tasks[i].block_on &&
+					       tdc_dump_in_deadlock(
+						       d, rt->tasks[i].id))))
 				rt->tasks[k++] = rt->tasks[i];
 		rt->ntasks = k;
 	}

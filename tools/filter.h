@@ -23,6 +23,7 @@ typedef struct tdc_filter {
 	size_t ngreps, cap_greps;
 	bool has_min_idle;
 	double min_idle_ms;
+	bool deadlocks;        /* only members of a deadlock */
 } tdc_filter;
 
 /* Add a criterion.  Return 0, or -1 with a message in *e (bad value). */
@@ -35,7 +36,8 @@ int tdc_filter_min_idle(tdc_filter *f, const char *duration, tdc_err *e);
 bool tdc_filter_active(const tdc_filter *f);
 bool tdc_filter_match(const tdc_filter *f, const tdc_task *t);
 
-/* Keep only the matching tasks of every runtime. */
+/* Keep only the matching tasks of every runtime (with `deadlocks`, only
+ * those the dump's deadlock section names; the section stays whole). */
 void tdc_filter_apply(const tdc_filter *f, tdc_dump *d);
 
 void tdc_filter_free(tdc_filter *f);

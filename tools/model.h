@@ -60,6 +60,20 @@ typedef struct tdc_trace {
 	bool truncated;
 } tdc_trace;
 
+/* An edge of the wait-for graph: the task waits for `task` (unset:
+ * nobody can act, e.g. "no sender left") for the reason `why`. */
+typedef struct tdc_edge {
+	tdc_u64 task;
+	const char *why;            /* never NULL */
+} tdc_edge;
+
+/* A lock a task holds. */
+typedef struct tdc_held {
+	const char *kind;           /* "mutex" */
+	const char *object;         /* "0x..." */
+	tdc_u64 held_ms, waiters;
+} tdc_held;
+
 typedef struct tdc_task {
 	uint64_t id;
 	const char *name;           /* NULL: unnamed */
@@ -75,7 +89,25 @@ typedef struct tdc_task {
 	const char *not_traced;     /* the reason, when !traced */
 	tdc_trace *traces;
 	size_t ntraces;
+	tdc_edge *waits_for;        /* the wait-for graph's edges from it */
+	size_t nwaits_for;
+	tdc_held *holds;            /* locks it holds */
+	size_t nholds;
 } tdc_task;
+
+/* One member of a deadlock, as the dump's deadlock section lists it. */
+typedef struct tdc_dl_member {
+	uint64_t task;
+	const char *name;           /* NULL: unnamed */
+	tdc_held *holds;
+	size_t nholds;
+	tdc_edge waits_for;         /* the edge to the next member */
+} tdc_dl_member;
+
+typedef struct tdc_deadlock {
+	tdc_dl_member *members;     /* in cycle order */
+	size_t nmembers;
+} tdc_deadlock;
 
 typedef struct tdc_worker {
 	uint64_t index;
@@ -114,11 +146,27 @@ typedef struct tdc_dump {
 	tdc_f64 pause_ms, capture_ms, symbolize_ms, total_ms;
 	tdc_runtime *runtimes;
 	size_t nruntimes;
+	tdc_deadlock *deadlocks;    /* the header's deadlock section */
+	size_t ndeadlocks;
 	tdc_arena arena;
 } tdc_dump;
 
 tdc_dump *tdc_dump_new(const char *source, const char *format);
 void tdc_dump_free(tdc_dump *d);
+
+/* True when task `id` is a member of one of the dump's deadlocks. */
+bool tdc_dump_in_deadlock(const tdc_dump *d, uint64_t id);
+
+/* The texts of the formats for an edge ("task 4: mutex 0x... held",
+ * "nobody: ...") and a held lock ("mutex 0x... held 120 ms, 1 waiting"),
+ * appended to out. */
+void tdc_edge_text(const tdc_edge *e, tdc_buf *out);
+void tdc_held_text(const tdc_held *h, tdc_buf *out);
+
+/* Parse those texts (a list: entries separated by "; ") into the arena.
+ * Return 0, or -1 when the text does not have that form. */
+int tdc_edges_parse(tdc_arena *a, const char *s, tdc_edge **out, size_t *n);
+int tdc_helds_parse(tdc_arena *a, const char *s, tdc_held **out, size_t *n);
 
 /* Total task entries over all runtimes. */
 size_t tdc_dump_ntasks(const tdc_dump *d);

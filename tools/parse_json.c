@@ -276,6 +276,111 @@ static int spawned(jp *j, json_object *o, tdc_task *t)
 	return rc;
 }
 
+/* {"task": N|null, "why": "..."} */
+static int edge(jp *j, json_object *o, tdc_edge *e)
+{
+	if (need_object(j, o) < 0 || get_u64(j, o, "task", &e->task) < 0 ||
+	    get_str(j, o, "why", &e->why, true) < 0)
+		return -1;
+	if (!e->why)
+		return jfail(j, "why", "missing");
+	return 0;
+}
+
+static int edges(jp *j, json_object *o, const char *key, tdc_edge **out,
+		 size_t *n)
+{
+	json_object *arr;
+
+	if (get_array(j, o, key, &arr, n) < 0)
+		return -1;
+	*out = tdc_arena_alloc(&j->d->arena, *n * sizeof(**out));
+	for (size_t i = 0; i < *n; i++) {
+		size_t old = path_push(j, key, i);
+
+		memset(&(*out)[i], 0, sizeof(**out));
+		if (edge(j, json_object_array_get_idx(arr, i), &(*out)[i]) < 0)
+			return -1;
+		j->path[old] = '\0';
+	}
+	return 0;
+}
+
+/* [{"kind": "mutex", "object": "0x...", "held_ms": N, "waiters": N}] */
+static int helds(jp *j, json_object *o, tdc_held **out, size_t *n)
+{
+	json_object *arr;
+
+	if (get_array(j, o, "holds", &arr, n) < 0)
+		return -1;
+	*out = tdc_arena_alloc(&j->d->arena, *n * sizeof(**out));
+	for (size_t i = 0; i < *n; i++) {
+		size_t old = path_push(j, "holds", i);
+		json_object *h = json_object_array_get_idx(arr, i);
+		tdc_held *x = &(*out)[i];
+
+		memset(x, 0, sizeof(*x));
+		if (need_object(j, h) < 0 ||
+		    get_str(j, h, "kind", &x->kind, true) < 0 ||
+		    get_str(j, h, "object", &x->object, true) < 0 ||
+		    get_u64(j, h, "held_ms", &x->held_ms) < 0 ||
+		    get_u64(j, h, "waiters", &x->waiters) < 0)
+			return -1;
+		if (!x->kind || !x->object)
+			return jfail(j, x->kind ? "object" : "kind",
+				     "missing");
+		j->path[old] = '\0';
+	}
+	return 0;
+}
+
+/* "deadlocks": [{"tasks": [{"task", "name", "holds", "waits_for"}]}] */
+static int deadlocks(jp *j, json_object *o)
+{
+	tdc_dump *d = j->d;
+	json_object *arr;
+
+	if (get_array(j, o, "deadlocks", &arr, &d->ndeadlocks) < 0)
+		return -1;
+	d->deadlocks = tdc_arena_alloc(&d->arena,
+				       d->ndeadlocks * sizeof(*d->deadlocks));
+	for (size_t k = 0; k < d->ndeadlocks; k++) {
+		size_t old = path_push(j, "deadlocks", k);
+		json_object *dl = json_object_array_get_idx(arr, k), *ms;
+		tdc_deadlock *x = &d->deadlocks[k];
+
+		if (need_object(j, dl) < 0 ||
+		    get_array(j, dl, "tasks", &ms, &x->nmembers) < 0)
+			return -1;
+		x->members = tdc_arena_alloc(&d->arena,
+					     x->nmembers * sizeof(*x->members));
+		for (size_t i = 0; i < x->nmembers; i++) {
+			size_t old2 = path_push(j, "tasks", i);
+			json_object *m = json_object_array_get_idx(ms, i), *w;
+			tdc_dl_member *y = &x->members[i];
+			tdc_u64 id;
+
+			memset(y, 0, sizeof(*y));
+			if (need_object(j, m) < 0 ||
+			    get_u64(j, m, "task", &id) < 0 ||
+			    get_str(j, m, "name", &y->name, false) < 0 ||
+			    helds(j, m, &y->holds, &y->nholds) < 0)
+				return -1;
+			if (!id.set)
+				return jfail(j, "task", "missing");
+			y->task = id.v;
+			w = jget(m, "waits_for");
+			if (!w)
+				return jfail(j, "waits_for", "missing");
+			if (edge(j, w, &y->waits_for) < 0)
+				return -1;
+			j->path[old2] = '\0';
+		}
+		j->path[old] = '\0';
+	}
+	return 0;
+}
+
 static int task(jp *j, json_object *o, tdc_task *t)
 {
 	tdc_u64 id;
@@ -295,6 +400,8 @@ static int task(jp *j, json_object *o, tdc_task *t)
 	    spawned(j, o, t) < 0 ||
 	    get_str(j, o, "not_traced", &t->not_traced, true) < 0 ||
 	    get_bool(j, o, "traced", &traced) < 0 ||
+	    edges(j, o, "waits_for", &t->waits_for, &t->nwaits_for) < 0 ||
+	    helds(j, o, &t->holds, &t->nholds) < 0 ||
 	    get_array(j, o, "traces", &arr, &t->ntraces) < 0)
 		return -1;
 	if (!id.set)
@@ -423,7 +530,8 @@ static int dump(jp *j, json_object *o)
 	    get_f64(j, o, "symbolize_ms", &d->symbolize_ms) < 0 ||
 	    get_f64(j, o, "total_ms", &d->total_ms) < 0 ||
 	    get_array(j, o, "runtimes", &arr, &d->nruntimes) < 0 ||
-	    get_array(j, o, "warnings", &warn, &d->nwarnings) < 0)
+	    get_array(j, o, "warnings", &warn, &d->nwarnings) < 0 ||
+	    deadlocks(j, o) < 0)
 		return -1;
 	if (!arr)
 		return jfail(j, "runtimes", "missing");

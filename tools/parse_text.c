@@ -19,6 +19,8 @@ static bool starts(const char *s, const char *prefix)
 
 /* ---- header ---------------------------------------------------------- */
 
+static int deadlock_line(parser *p, char *val);
+
 static int header_line(parser *p, char *line, size_t len)
 {
 	char *sp = memchr(line, ' ', len);
@@ -53,6 +55,8 @@ static int header_line(parser *p, char *line, size_t len)
 		d->warnings[d->nwarnings++] =
 			tdc_arena_clean(&d->arena, val, vlen, true);
 	}
+	else if (strcmp(line, "deadlock") == 0)
+		return deadlock_line(p, sp ? sp + 1 : line + klen);
 	else if (strcmp(line, "pid") == 0)
 		u = &d->pid;
 	else if (strcmp(line, "runtimes") == 0)
@@ -226,6 +230,74 @@ static char *line_id(parser *p, char *line, size_t skip, uint64_t *id)
 		return NULL;
 	}
 	return end;
+}
+
+static int kv_edges(parser *p, const kv *k, tdc_edge **out, size_t *n)
+{
+	if (tdc_edges_parse(&p->d->arena, k->val, out, n) < 0)
+		return pt_fail(p, "waits_for: expected \"task <id>: <why>\" "
+			       "or \"nobody: <why>\" entries");
+	return 0;
+}
+
+static int kv_holds(parser *p, const kv *k, tdc_held **out, size_t *n)
+{
+	if (tdc_helds_parse(&p->d->arena, k->val, out, n) < 0)
+		return pt_fail(p, "holds: expected \"<kind> <object> held <n> "
+			       "ms, <n> waiting\" entries");
+	return 0;
+}
+
+/* "deadlock <k> task=<id> [name=...] [holds=...] waits_for=...": one
+ * member of deadlock k (numbered from 1, members in cycle order). */
+static int deadlock_line(parser *p, char *val)
+{
+	tdc_dump *d = p->d;
+	char *s = val;
+	uint64_t k;
+	tdc_u64 task = {0};
+	tdc_dl_member m = {0};
+	size_t nw = 0;
+	tdc_edge *w = NULL;
+	kv kk;
+	int r;
+
+	while (*s && *s != ' ')
+		s++;
+	if (!tdc_parse_u64(val, (size_t)(s - val), &k) || k == 0 ||
+	    k > d->ndeadlocks + 1 || k + 1 < d->ndeadlocks + 1)
+		return pt_fail(p, "deadlock: expected the deadlock's number "
+			       "(from 1, in order)");
+	while ((r = next_kv(p, &s, &kk)) > 0) {
+		if (key_is(&kk, "task"))
+			r = kv_u64(p, &kk, &task);
+		else if (key_is(&kk, "name"))
+			m.name = kk.val;
+		else if (key_is(&kk, "holds"))
+			r = kv_holds(p, &kk, &m.holds, &m.nholds);
+		else if (key_is(&kk, "waits_for"))
+			r = kv_edges(p, &kk, &w, &nw);
+		if (r < 0)
+			return -1;
+	}
+	if (r < 0)
+		return -1;
+	if (!task.set || nw != 1)
+		return pt_fail(p, "deadlock: expected task= and one "
+			       "waits_for= entry");
+	m.task = task.v;
+	m.waits_for = w[0];
+	if (k > d->ndeadlocks) {
+		d->deadlocks = tdc_arena_grow(&d->arena, d->deadlocks,
+					      d->ndeadlocks, d->ndeadlocks + 1,
+					      sizeof(*d->deadlocks));
+		d->deadlocks[d->ndeadlocks++] = (tdc_deadlock){0};
+	}
+	tdc_deadlock *dl = &d->deadlocks[d->ndeadlocks - 1];
+	dl->members = tdc_arena_grow(&d->arena, dl->members, dl->nmembers,
+				     dl->nmembers + 1, sizeof(*dl->members));
+	dl->members[dl->nmembers++] = m;
+	return 0;
 }
 
 static int runtime_line(parser *p, char *line)
@@ -456,6 +528,10 @@ static int task_line(parser *p, char *line)
 			r = task_spawned(p, t, &k);
 		else if (key_is(&k, "in"))
 			t->spawn_function = k.val;
+		else if (key_is(&k, "waits_for"))
+			r = kv_edges(p, &k, &t->waits_for, &t->nwaits_for);
+		else if (key_is(&k, "holds"))
+			r = kv_holds(p, &k, &t->holds, &t->nholds);
 		if (r < 0)
 			return -1;
 	}

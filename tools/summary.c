@@ -1,6 +1,8 @@
 /* summary.c - `taskdump show --summary`: one screen per dump.
  *
  *   what was dumped (pid, program, time, totals)
+ *   the deadlocks, each member with what it holds and waits for (the
+ *   first TOP deadlocks, TOP_MEMBERS members of each: one screen)
  *   tasks by state, per runtime (and busy workers)
  *   the deepest waits: tasks whose longest trace has the most frames
  *   the longest idle tasks
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #define TOP 5
+#define TOP_MEMBERS 10
 
 static const char *const states[] = {
 	"idle", "notified", "running", "cancelled", "complete",
@@ -85,6 +88,60 @@ static void runtimes(FILE *f, const tdc_dump *d)
 				(unsigned long long)wk->task.v, dur);
 		}
 	}
+}
+
+/* jstack's "Found one Java-level deadlock", for tasks:
+ *
+ *   Found 1 deadlock
+ *     deadlock 1 (2 tasks):
+ *       task 1 "left" holds mutex 0x... (held 8 ms, 1 waiting)
+ *         and waits for task 2: mutex 0x... held
+ */
+static void deadlock_section(FILE *f, const tdc_dump *d)
+{
+	tdc_buf b = {0};
+
+	if (!d->ndeadlocks)
+		return;
+	fprintf(f, "\nFound %zu deadlock%s\n", d->ndeadlocks,
+		d->ndeadlocks == 1 ? "" : "s");
+	for (size_t k = 0; k < d->ndeadlocks && k < TOP; k++) {
+		const tdc_deadlock *dl = &d->deadlocks[k];
+
+		fprintf(f, "  deadlock %zu (%zu task%s):\n", k + 1,
+			dl->nmembers, dl->nmembers == 1 ? "" : "s");
+		for (size_t i = 0; i < dl->nmembers && i < TOP_MEMBERS; i++) {
+			const tdc_dl_member *m = &dl->members[i];
+
+			fprintf(f, "    task %llu", (unsigned long long)m->task);
+			if (m->name) {
+				b.len = 0;
+				tdc_buf_quote(&b, m->name);
+				fprintf(f, " %s", b.p);
+			}
+			if (!m->nholds)
+				fputs(" holds nothing known", f);
+			for (size_t h = 0; h < m->nholds; h++) {
+				const tdc_held *x = &m->holds[h];
+
+				fprintf(f, "%s %s %s (held %llu ms, %llu "
+					"waiting)", h ? "," : " holds", x->kind,
+					x->object,
+					(unsigned long long)x->held_ms.v,
+					(unsigned long long)x->waiters.v);
+			}
+			b.len = 0;
+			tdc_edge_text(&m->waits_for, &b);
+			fprintf(f, "\n      and waits for %s\n", b.p);
+		}
+		if (dl->nmembers > TOP_MEMBERS)
+			fprintf(f, "    (%zu more tasks in this cycle)\n",
+				dl->nmembers - TOP_MEMBERS);
+	}
+	if (d->ndeadlocks > TOP)
+		fprintf(f, "  (%zu more deadlocks: taskdump show --deadlocks)\n",
+			d->ndeadlocks - TOP);
+	tdc_buf_free(&b);
 }
 
 typedef struct item {
@@ -242,6 +299,7 @@ void tdc_summary(FILE *f, const tdc_dump *d)
 	fputc('\n', f);
 	if (d->note)
 		fprintf(f, "  note: %s\n", d->note);
+	deadlock_section(f, d);
 	runtimes(f, d);
 	deepest(f, d);
 	longest_idle(f, d);

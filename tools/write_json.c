@@ -161,6 +161,57 @@ static void wait(FILE *f, const tdc_wait *w)
 	fputc('}', f);
 }
 
+static void edge(FILE *f, const tdc_edge *e)
+{
+	fputs("{\"task\": ", f);
+	ju64(f, e->task);
+	fputs(", \"why\": ", f);
+	jstr(f, e->why);
+	fputc('}', f);
+}
+
+static void helds(FILE *f, const tdc_held *h, size_t n)
+{
+	fputc('[', f);
+	for (size_t i = 0; i < n; i++) {
+		fputs(i ? ", {\"kind\": " : "{\"kind\": ", f);
+		jstr(f, h[i].kind);
+		fputs(", \"object\": ", f);
+		jstr(f, h[i].object);
+		fputs(", \"held_ms\": ", f);
+		ju64(f, h[i].held_ms);
+		fputs(", \"waiters\": ", f);
+		ju64(f, h[i].waiters);
+		fputc('}', f);
+	}
+	fputc(']', f);
+}
+
+static void deadlocks(FILE *f, const tdc_dump *d)
+{
+	fputs(",\n  \"deadlocks\": [", f);
+	for (size_t k = 0; k < d->ndeadlocks; k++) {
+		const tdc_deadlock *dl = &d->deadlocks[k];
+
+		fputs(k ? ",\n    {\"tasks\": [" : "\n    {\"tasks\": [", f);
+		for (size_t i = 0; i < dl->nmembers; i++) {
+			const tdc_dl_member *m = &dl->members[i];
+
+			fprintf(f, "%s{\"task\": %llu, \"name\": ",
+				i ? ",\n      " : "\n      ",
+				(unsigned long long)m->task);
+			jstr(f, m->name);
+			fputs(", \"holds\": ", f);
+			helds(f, m->holds, m->nholds);
+			fputs(", \"waits_for\": ", f);
+			edge(f, &m->waits_for);
+			fputc('}', f);
+		}
+		fputs("]}", f);
+	}
+	fputs(d->ndeadlocks ? "\n  ]" : "]", f);
+}
+
 static void spawned(FILE *f, const tdc_task *t)
 {
 	if (!t->spawn_file && !t->spawn_function) {
@@ -218,7 +269,14 @@ static void task(FILE *f, const tdc_task *t)
 	}
 	if (t->ntraces)
 		fputs("\n" IND_FIELD, f);
-	fputs("]\n" IND_TASK "}", f);
+	fputs("],\n" IND_FIELD "\"waits_for\": [", f);
+	for (size_t i = 0; i < t->nwaits_for; i++) {
+		fputs(i ? ", " : "", f);
+		edge(f, &t->waits_for[i]);
+	}
+	fputs("], \"holds\": ", f);
+	helds(f, t->holds, t->nholds);
+	fputs("\n" IND_TASK "}", f);
 }
 
 static void worker(FILE *f, const tdc_worker *w)
@@ -312,7 +370,9 @@ void tdc_write_json(FILE *f, const tdc_dump *d)
 		fputs(i ? ", " : "", f);
 		jstr(f, d->warnings[i]);
 	}
-	fputs("],\n  \"runtimes\": [", f);
+	fputc(']', f);
+	deadlocks(f, d);
+	fputs(",\n  \"runtimes\": [", f);
 	for (size_t i = 0; i < d->nruntimes; i++) {
 		fputs(i ? ",\n" : "\n", f);
 		runtime(f, &d->runtimes[i]);

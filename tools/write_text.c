@@ -224,6 +224,65 @@ static void put_f64(FILE *f, const char *key, tdc_f64 v, bool header)
 	fprintf(f, header ? "%s %s\n" : " %s=%s", key, num);
 }
 
+/* ` key="a; b"` of a list of edges or held locks (nothing when empty). */
+static void put_edges(FILE *f, const char *key, const tdc_edge *e, size_t n)
+{
+	tdc_buf b = {0};
+
+	if (!n)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			tdc_buf_puts(&b, "; ");
+		tdc_edge_text(&e[i], &b);
+	}
+	fprintf(f, " %s=", key);
+	put_quoted(f, b.p);
+	tdc_buf_free(&b);
+}
+
+static void put_helds(FILE *f, const tdc_held *h, size_t n)
+{
+	tdc_buf b = {0};
+
+	if (!n)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			tdc_buf_puts(&b, "; ");
+		tdc_held_text(&h[i], &b);
+	}
+	fputs(" holds=", f);
+	put_quoted(f, b.p);
+	tdc_buf_free(&b);
+}
+
+/* The header's deadlock section (README: "Wait-for graph and
+ * deadlocks"). */
+static void deadlock_lines(FILE *f, const tdc_dump *d)
+{
+	if (!d->ndeadlocks)
+		return;
+	fprintf(f, "deadlocks %zu\n", d->ndeadlocks);
+	for (size_t k = 0; k < d->ndeadlocks; k++) {
+		const tdc_deadlock *dl = &d->deadlocks[k];
+
+		for (size_t i = 0; i < dl->nmembers; i++) {
+			const tdc_dl_member *m = &dl->members[i];
+
+			fprintf(f, "deadlock %zu task=%llu", k + 1,
+				(unsigned long long)m->task);
+			if (m->name) {
+				fputs(" name=", f);
+				put_quoted(f, m->name);
+			}
+			put_helds(f, m->holds, m->nholds);
+			put_edges(f, "waits_for", &m->waits_for, 1);
+			fputc('\n', f);
+		}
+	}
+}
+
 static void task_line(FILE *f, const tdc_task *t)
 {
 	fprintf(f, "task %llu", (unsigned long long)t->id);
@@ -250,6 +309,8 @@ static void task_line(FILE *f, const tdc_task *t)
 		fputs(" type=", f);
 		put_quoted(f, t->type);
 	}
+	put_edges(f, "waits_for", t->waits_for, t->nwaits_for);
+	put_helds(f, t->holds, t->nholds);
 	fputc('\n', f);
 }
 
@@ -347,6 +408,7 @@ void tdc_write_text(FILE *f, const tdc_dump *d, bool group)
 	put_f64(f, "total_ms", d->total_ms, true);
 	fprintf(f, "runtimes %zu\ntasks %zu\n", d->nruntimes,
 		tdc_dump_ntasks(d));
+	deadlock_lines(f, d);
 	for (size_t i = 0; i < d->nwarnings; i++)
 		fprintf(f, "warning %s\n", d->warnings[i]);
 	if (d->note)

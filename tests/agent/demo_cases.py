@@ -140,6 +140,25 @@ def check_demo_dump(dump, flavor, seen):
                       posters)
                 if holder != a.id:
                     seen.add('mutex_held_by_other')
+    # The diagnosis: the demo never deadlocks (accountants sleep while they
+    # hold the ledger: held, not a cycle); a task waiting for the ledger
+    # has an edge to its holder, and the holder lists the lock.
+    check(not dump.deadlocks, 'deadlocks in the demo: %r', dump.deadlocks)
+    for t in dump.tasks():
+        for tr in t.traces:
+            m = HELD_RE.match(tr.wait)
+            if not m or int(m.group(1)) == t.id:
+                continue
+            holder, obj = int(m.group(1)), tr.wait.split()[1]
+            check((holder, 'mutex %s held' % obj) in t.waits_for,
+                  'task %d waits for %s held by %d: edges %r', t.id, obj,
+                  holder, t.waits_for)
+            h = dump.task(holder)
+            if h is not None:
+                check(any(x[0] == 'mutex' and x[1] == obj and x[3] >= 1
+                          for x in h.holds),
+                      'holder %d of %s lists %r', holder, obj, h.holds)
+                seen.add('ledger_held')
     # Fanout: join_all over its pending children (a nap, the next tick, a
     # post to the ledger).
     fo = dump.by_name('fanout')[0]
@@ -243,7 +262,7 @@ def demo_case(tmp, flavor, fmt):
     ext = 'json' if fmt == 'json' else 'txt'
     p, port, first = start_demo_ready(tmp, args, env, DEMO_CLIENTS, ext)
     want = {'client_roundtrip_read', 'mutex_held_by_other',
-            'fanout_three_branches'}
+            'fanout_three_branches', 'ledger_held'}
     if flavor == 'current_thread':
         # On one thread a client's round trip (write, the server's echo,
         # the reply) completes within microseconds between two safe

@@ -54,6 +54,10 @@ class Task:
     not_traced: str = None
     worker: int = None
     traces: list = field(default_factory=list)
+    # the wait-for graph: [(task id or None for nobody, why)]
+    waits_for: list = field(default_factory=list)
+    # locks held: [(kind, object, held_ms, waiters)]
+    holds: list = field(default_factory=list)
 
 
 @dataclass
@@ -87,6 +91,9 @@ class Dump:
     header: dict
     note: str
     runtimes: list
+    # each deadlock: its members in cycle order, [(task id, waits_for)]
+    # where waits_for is (task id, why)
+    deadlocks: list = field(default_factory=list)
 
     def tasks(self):
         return [t for r in self.runtimes for t in r.tasks]
@@ -129,13 +136,60 @@ TASK_RE = re.compile(
     r'(?: queue=(lifo|local|inject|unknown))?(?: queue_worker=(\d+))?'
     r' polls=(\d+) idle_ms=(\d+)(?: worker=(\d+))?'
     r'(?: spawned=(' + BARE + r'))?(?: in=(' + BARE + r'))?'
-    r'(?: type=(' + QUOTED + r'))?$')
+    r'(?: type=(' + QUOTED + r'))?'
+    r'(?: waits_for=(' + QUOTED + r'))?(?: holds=(' + QUOTED + r'))?$')
+DEADLOCK_RE = re.compile(
+    r'(\d+) task=(\d+)(?: name=(' + QUOTED + r'))?'
+    r'(?: holds=(' + QUOTED + r'))? waits_for=(' + QUOTED + r')$')
+EDGE_RE = re.compile(r'(?:task (\d+)|nobody): (.+)$')
+HELD_RE = re.compile(r'([a-z_]+) (0x[0-9a-f]+) held (\d+) ms, (\d+) waiting$')
 IDENT = r'[A-Za-z_][A-Za-z0-9_.$]*'
 FUNC = r'(?:' + IDENT + r'|\S+\+0x[0-9a-f]+|0x[0-9a-f]+)'
 FRAME_RE = re.compile(
     r'(' + FUNC + r')(?: at (.+):(\d+)| in (\S+)\+0x([0-9a-f]+))?'
     r'( \[inlined\])?(?: \[waiting: ([^\]]*)\])?$')
 NODE_RE = re.compile(r'^((?:│  |   )*)(╼|├╼|└╼) (.*)$')
+
+
+def _edges(L, text):
+    out = []
+    for e in text.split('; '):
+        m = EDGE_RE.match(e)
+        if not m:
+            L.fail('bad waits_for entry %r' % e)
+        out.append((int(m.group(1)) if m.group(1) else None, m.group(2)))
+    return out
+
+
+def _helds(L, text):
+    out = []
+    for e in text.split('; '):
+        m = HELD_RE.match(e)
+        if not m:
+            L.fail('bad holds entry %r' % e)
+        out.append((m.group(1), m.group(2), int(m.group(3)),
+                    int(m.group(4))))
+    return out
+
+
+def check_deadlocks(dump):
+    """Each deadlock is a cycle: a member waits for the next one, every
+    member is a task of the dump with that edge and those locks."""
+    for k, members in enumerate(dump.deadlocks):
+        if not members:
+            raise FormatError('deadlock %d has no members' % (k + 1))
+        for i, (tid, (to, why)) in enumerate(members):
+            nxt = members[(i + 1) % len(members)][0]
+            if to != nxt:
+                raise FormatError('deadlock %d: task %d waits for %r, not '
+                                  'the next member %d' % (k + 1, tid, to,
+                                                          nxt))
+            t = dump.task(tid)
+            if t is None:
+                raise FormatError('deadlock %d: no task %d' % (k + 1, tid))
+            if (to, why) not in t.waits_for:
+                raise FormatError('deadlock %d: task %d has no edge %r'
+                                  % (k + 1, tid, (to, why)))
 
 
 def unquote(s):
@@ -313,7 +367,7 @@ def _parse_runtime(L):
             if not tm:
                 L.fail('bad task line')
             (tid, tname, bo, state, queue, qworker, polls, _, worker,
-             _, _, _) = tm.groups()
+             _, _, _, wfor, holds) = tm.groups()
             if (qworker is not None) != (queue in ('lifo', 'local')):
                 L.fail('queue_worker= without lifo/local, or missing')
             if (queue is not None) != (state == 'notified') and \
@@ -321,7 +375,11 @@ def _parse_runtime(L):
                 L.fail('queue= on a task that is not notified')
             group.append(Task(int(tid), unquote(tname) if tname else None,
                               state, bool(bo), int(polls), True,
-                              worker=int(worker) if worker else None))
+                              worker=int(worker) if worker else None,
+                              waits_for=_edges(L, unquote(wfor))
+                              if wfor else [],
+                              holds=_helds(L, unquote(holds))
+                              if holds else []))
         if not group:
             L.fail('expected a task line')
         nt = L.peek()
@@ -367,12 +425,25 @@ def parse_text(data):
         if not m:
             L.fail('expected the header key %s' % key)
         header[key] = m.group(1)
+    deadlocks = []
     while L.peek():  # later keys (e.g. note): "key value"
         line = L.next()
         if not re.match(r'[a-z_]+ ', line):
             L.fail('bad header line')
         k, v = line.split(' ', 1)
+        if k == 'deadlock':
+            m = DEADLOCK_RE.match(v)
+            if not m or int(m.group(1)) not in (len(deadlocks),
+                                                 len(deadlocks) + 1):
+                L.fail('bad deadlock line')
+            if int(m.group(1)) > len(deadlocks):
+                deadlocks.append([])
+            deadlocks[-1].append((int(m.group(2)),
+                                  _edges(L, unquote(m.group(5)))[0]))
+            continue
         header[k] = v
+    if int(header.get('deadlocks', '0')) != len(deadlocks):
+        L.fail('the deadlocks count does not match the deadlock lines')
     if L.next() != '':
         L.fail('no blank line after the header')
     runtimes = []
@@ -385,8 +456,10 @@ def parse_text(data):
     if ntasks != int(header['tasks']):
         raise FormatError('header says %s tasks, file has %d'
                           % (header['tasks'], ntasks))
-    return Dump(int(header['pid']), header['program'], header,
-                header.get('note'), runtimes)
+    dump = Dump(int(header['pid']), header['program'], header,
+                header.get('note'), runtimes, deadlocks)
+    check_deadlocks(dump)
+    return dump
 
 
 # ---- JSON ---------------------------------------------------------------
@@ -447,6 +520,16 @@ def _json_task(t, path):
         frames = [_frame(f, '%s.frames[%d]' % (tp, k))
                   for k, f in enumerate(_req(tr, tp, 'frames', list))]
         task.traces.append(Trace(frames, _req(w, tp + '.wait', 'text', str)))
+    for j, e in enumerate(_req(t, path, 'waits_for', list)):
+        ep = '%s.waits_for[%d]' % (path, j)
+        task.waits_for.append((_req(e, ep, 'task', (int, NONE)),
+                               _req(e, ep, 'why', str)))
+    for j, h in enumerate(_req(t, path, 'holds', list)):
+        hp = '%s.holds[%d]' % (path, j)
+        task.holds.append((_req(h, hp, 'kind', str),
+                           _req(h, hp, 'object', str),
+                           _req(h, hp, 'held_ms', int),
+                           _req(h, hp, 'waiters', int)))
     return task
 
 
@@ -516,7 +599,25 @@ def parse_json(data):
     if sum(len(r.tasks) for r in runtimes) != d['tasks_total']:
         raise FormatError('$.tasks_total does not match the tasks')
     header = {k: v for k, v in d.items() if k != 'runtimes'}
-    return Dump(d['pid'], d['program'], header, d.get('note'), runtimes)
+    deadlocks = []
+    # (a dump of a process without a runtime may have no deadlock key)
+    for k, dl in enumerate(_req(d, '$', 'deadlocks', list)
+                           if 'deadlocks' in d else []):
+        dp = '$.deadlocks[%d]' % k
+        members = []
+        for i, m in enumerate(_req(dl, dp, 'tasks', list)):
+            mp = '%s.tasks[%d]' % (dp, i)
+            _req(m, mp, 'name', (str, NONE))
+            _req(m, mp, 'holds', list)
+            w = _req(m, mp, 'waits_for', dict)
+            members.append((_req(m, mp, 'task', int),
+                            (_req(w, mp + '.waits_for', 'task', (int, NONE)),
+                             _req(w, mp + '.waits_for', 'why', str))))
+        deadlocks.append(members)
+    dump = Dump(d['pid'], d['program'], header, d.get('note'), runtimes,
+                deadlocks)
+    check_deadlocks(dump)
+    return dump
 
 
 def parse_file(path):

@@ -98,6 +98,27 @@ typedef enum td_dump_queue {
 	TD_DUMP_QUEUE_UNKNOWN,/* queued on a worker that did not pause */
 } td_dump_queue;
 
+/* An edge of the wait-for graph (README.md, "Wait-for graph"): the task
+ * cannot go on until task `task_id` acts (releases a mutex, completes),
+ * or - `has_task` false - nobody known can act for it ("no sender left").
+ * Computed after the threads resume, from what the leaves recorded. */
+typedef struct td_dump_edge {
+	bool has_task;
+	uint64_t task_id;      /* when has_task */
+	const char *why;       /* "mutex 0x... held", "join", "oneshot 0x...
+				* no sender left" */
+} td_dump_edge;
+
+/* A lock a task holds, as the waits of this dump show it (a mutex is
+ * known held by the task its waiters name, or by a task it was handed to
+ * and that has not run since). */
+typedef struct td_dump_held {
+	td_wait_kind kind;     /* TD_WAIT_MUTEX */
+	const void *object;    /* the mutex */
+	uint64_t held_ms;      /* since the holder took it */
+	size_t waiters;        /* tasks of this dump waiting for it */
+} td_dump_held;
+
 typedef struct td_dump_task {
 	uint64_t id;           /* 0 for a block_on future */
 	const char *name;      /* NULL: unnamed */
@@ -116,6 +137,13 @@ typedef struct td_dump_task {
 	const char *not_traced;/* why not, when !traced */
 	td_dump_trace *traces;
 	size_t ntraces;
+	/* The wait-for graph's edges from this task, one per distinct
+	 * (task, reason), in the order of its traces; NULL when none. */
+	td_dump_edge *waits_for;
+	size_t nwaits_for;
+	/* Locks it holds, by object address; NULL when none known. */
+	td_dump_held *holds;
+	size_t nholds;
 } td_dump_task;
 
 /* A thread that polls the runtime's tasks. */
@@ -153,6 +181,18 @@ typedef struct td_dump_runtime {
 	const char *error;     /* e.g. "shutting down": no tasks listed */
 } td_dump_runtime;
 
+/* At most this many deadlocks are listed in one dump. */
+#define TD_DUMP_MAX_DEADLOCKS 256
+
+/* A cycle of the wait-for graph whose every member can only go on when
+ * the next one acts: tasks[i] waits for tasks[i + 1] (the last for the
+ * first) through its edge tasks[i]->waits_for[edges[i]]. */
+typedef struct td_dump_deadlock {
+	const td_dump_task **tasks;
+	const size_t *edges;
+	size_t ntasks;
+} td_dump_deadlock;
+
 typedef struct td_dump {
 	int version;           /* TD_DUMP_FORMAT_VERSION */
 	int pid;
@@ -169,6 +209,11 @@ typedef struct td_dump {
 	 * could not open libc.so.6: Too many open files"). */
 	const char **warnings;
 	size_t nwarnings;
+	/* Every deadlock found in the wait-for graph, up to
+	 * TD_DUMP_MAX_DEADLOCKS (NULL when none), each cycle starting at its
+	 * smallest task id, ordered by that id. */
+	td_dump_deadlock *deadlocks;
+	size_t ndeadlocks;
 } td_dump;
 
 /* Dump one runtime.  Returns 0 and stores the dump in *out, or -EINVAL

@@ -44,10 +44,12 @@ typedef struct td_mutex {
 	bool locked;           /* held; stays true across a hand-off */
 	uint64_t holder;       /* task id of the holder (0: none/no task) */
 	td_sync_list waiters;  /* td_mutex_lock futures, oldest first */
+	uint32_t held_since;   /* when `holder` took it (wrapping coarse
+				* monotonic ms), for dumps; 0 while unlocked */
 } td_mutex;
 
 /* Static initialiser, an alternative to td_mutex_init(). */
-#define TD_MUTEX_INITIALIZER {PTHREAD_MUTEX_INITIALIZER, false, 0, {0, 0}}
+#define TD_MUTEX_INITIALIZER {PTHREAD_MUTEX_INITIALIZER, false, 0, {0, 0}, 0}
 
 /* Initialise an unlocked mutex. */
 TD_API void td_mutex_init(td_mutex *m);

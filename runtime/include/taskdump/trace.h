@@ -62,15 +62,28 @@ typedef enum td_wait_kind {
  * kind names are meaningful; zero the rest. */
 typedef struct td_wait {
 	td_wait_kind kind;
+	uint32_t flags;        /* TD_WAIT_GRANTED, TD_WAIT_NO_SENDER */
 	const void *object;    /* the primitive waited on, for identity */
 	const char *label;     /* optional static text, e.g. "accept" */
-	uint64_t deadline_ms;  /* TD_WAIT_SLEEP: td_now_ms() clock */
+	union {
+		uint64_t deadline_ms; /* TD_WAIT_SLEEP: td_now_ms() clock */
+		uint64_t since_ms;    /* TD_WAIT_MUTEX: when the holder took
+				       * it (the runtime's coarse monotonic
+				       * clock, milliseconds modulo 2^32),
+				       * 0 unknown */
+	};
 	uint64_t task_id;      /* TD_WAIT_JOIN, TD_WAIT_MUTEX */
 	uint64_t count;
 	uint64_t value;
 	int fd;                /* TD_WAIT_IO */
 	uint32_t events;       /* TD_WAIT_IO */
 } td_wait;
+
+/* td_wait.flags: the lock was already handed to the waiting task (its
+ * next poll completes: it waits for nobody). */
+#define TD_WAIT_GRANTED 1u
+/* td_wait.flags: a receive with no sender left (it completes, closed). */
+#define TD_WAIT_NO_SENDER 2u
 
 /* The name of a wait kind ("sleep", "io", "mutex", ...). */
 TD_API const char *td_wait_kind_name(td_wait_kind kind);

@@ -464,7 +464,10 @@ static td_poll td_mpsc_recv_poll(td_future *fut, td_context *cx)
 	int rc;
 
 	TD_LEAF_HOOK(cx, .kind = TD_WAIT_CHAN_RECV, .object = ch,
-		     .count = peek_len(ch));
+		     .count = peek_len(ch),
+		     .flags = peek_tx_gone(ch) && peek_len(ch) == 0
+				      ? TD_WAIT_NO_SENDER
+				      : 0);
 
 	if (f->state == RV_DONE)
 		return TD_READY;

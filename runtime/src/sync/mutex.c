@@ -10,16 +10,24 @@
  *   only the future's owner touches it (poll: GRANTED -> DONE; drop: pass
  *   the lock on), possibly without taking the lock.
  *
- * `locked` and `holder` are written under the lock but also read without
- * it (a fast-path peek, td_mutex_holder_id, the leaf hook during dumps), so
- * every access is a relaxed __atomic one.  `state` is read by the owner
- * without the lock (acquire) to notice a hand-off cheaply.
+ * `locked`, `holder` and `held_since` are written under the lock but also
+ * read without it (a fast-path peek, td_mutex_holder_id, the leaf hook
+ * during dumps), so every access is a relaxed __atomic one.  `held_since`
+ * is the time of the latest hand-over to `holder` (one store per lock and
+ * unlock: what dumps show as "held N ms"), in the task clock's wrapping
+ * milliseconds: the start of the poll that takes or hands over the lock
+ * (the harness read the clock then); a hand-over from outside a task
+ * reads the clock; a lock taken outside a task has no time (no task
+ * holds it).  `state` is read by the owner without the lock (acquire) to
+ * notice a hand-off cheaply.
  */
 #include <string.h>
 
 #include "taskdump/mutex.h"
 #include "taskdump/task.h"
 #include "sync/waitlist.h"
+#include "task/core.h"
+#include "task/current.h"
 #include "trace/leaf.h"
 
 enum {
@@ -39,10 +47,22 @@ static inline void store_state(td_mutex_lock *f, int st)
 	__atomic_store_n(&f->state, st, __ATOMIC_RELEASE);
 }
 
+/* Now, for held_since, without a clock read on the lock path of a task:
+ * the start of the current poll.  Outside tasks the holder is no task
+ * (0), and its time is not shown: 0 too. */
+static inline uint32_t lock_time(void)
+{
+	const struct td_task *t = td_tls_current_task;
+	return t ? atomic_load_explicit(&t->last_poll, memory_order_relaxed)
+		 : 0;
+}
+
 static inline void set_locked(td_mutex *m, bool locked, uint64_t holder)
 {
 	__atomic_store_n(&m->locked, locked, __ATOMIC_RELAXED);
 	__atomic_store_n(&m->holder, holder, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->held_since, locked ? lock_time() : 0,
+			 __ATOMIC_RELAXED);
 }
 
 void td_mutex_init(td_mutex *m)
@@ -67,7 +87,12 @@ static td_waker release_locked(td_mutex *m)
 		return (td_waker){NULL, NULL};
 	}
 	td_mutex_lock *w = sync_container_of(n, td_mutex_lock, link);
+	/* A hand-over (the slow path: it wakes a task) from outside a task
+	 * reads the clock. */
+	uint32_t now = lock_time();
 	__atomic_store_n(&m->holder, w->task_id, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->held_since, now ? now : td_task_clock32(),
+			 __ATOMIC_RELAXED);
 	td_waker wk = sync_waker_take(&w->waker);
 	store_state(w, LK_GRANTED); /* last access to w: its owner may free it */
 	return wk;
@@ -131,7 +156,11 @@ static td_poll td_mutex_lock_poll(td_future *fut, td_context *cx)
 
 	TD_LEAF_HOOK(cx, .kind = TD_WAIT_MUTEX, .object = f->mutex,
 		     .task_id = __atomic_load_n(&f->mutex->holder,
-						__ATOMIC_RELAXED));
+						__ATOMIC_RELAXED),
+		     .since_ms = __atomic_load_n(&f->mutex->held_since,
+						 __ATOMIC_RELAXED),
+		     .flags = load_state(f) == LK_GRANTED ? TD_WAIT_GRANTED
+							  : 0);
 
 	switch (load_state(f)) {
 	case LK_INIT:

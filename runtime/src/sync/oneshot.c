@@ -184,7 +184,10 @@ static td_poll td_oneshot_recv_poll(td_future *fut, td_context *cx)
 	td_oneshot_recv *f = (td_oneshot_recv *)fut;
 	td_oneshot *ch = f->ch;
 
-	TD_LEAF_HOOK(cx, .kind = TD_WAIT_ONESHOT, .object = ch);
+	TD_LEAF_HOOK(cx, .kind = TD_WAIT_ONESHOT, .object = ch,
+		     .flags = ch && (load_state(ch) & ST_COMPLETE) == ST_TX_GONE
+				      ? TD_WAIT_NO_SENDER
+				      : 0);
 
 	if (!ch)
 		return TD_READY; /* completed before */

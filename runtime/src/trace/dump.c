@@ -31,6 +31,7 @@
 #include "taskdump/dump.h"
 #include "trace/arena.h"
 #include "trace/collector.h"
+#include "trace/diagnose.h"
 #include "trace/dump_build.h"
 #include "trace/symbolize.h"
 #include "trace/thread_stack.h"
@@ -572,6 +573,8 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	/* 3. Trace. */
 	td_collector_push(&b->collector);
 	uint64_t now = td_task_clock_ms();
+	if (!b->clock_ms)
+		b->clock_ms = now;
 	/* A current-thread runtime's tasks belong to its one thread: while
 	 * that thread is stuck in a poll they are listed, not traced (their
 	 * code may rely on running on that thread).  Multi-thread tasks are
@@ -714,7 +717,13 @@ static int dump_common(td_runtime *only, const td_dump_options *opts,
 	double t1 = mono_ms();
 	dump_build_frames(b, !opts || !opts->no_symbolize);
 	double t2 = mono_ms();
-	int err = dump_build_finish(b);
+	/* Diagnosis: with everything running again, from the dump's data. */
+	int err = td_dump_diagnose(b->dump, &b->arena,
+				   b->clock_ms ? b->clock_ms
+					       : td_task_clock_ms(),
+				   b->graph, b->ngraph);
+	if (!err)
+		err = dump_build_finish(b);
 	b->dump->symbolize_ms = t2 - t1;
 	b->dump->total_ms = mono_ms() - t0;
 	td_dump *d = b->dump;

@@ -9,6 +9,7 @@
 
 #include "taskdump/task.h"
 #include "taskdump/time.h"
+#include "trace/diagnose.h"
 #include "trace/dump_build.h"
 #include "trace/symbolize.h"
 
@@ -363,6 +364,16 @@ static void build_task_traces(struct frame_ctx *fc, struct seq_table *seqs,
 	}
 	p->task->traces = tr;
 	p->task->ntraces = p->n;
+	for (size_t i = 0; i < p->n; i++) {
+		if (!td_wait_may_edge(&tr[i].wait))
+			continue;
+		if (!grow((void **)&b->graph, &b->cap_graph, b->ngraph + 1,
+			  sizeof(*b->graph)))
+			b->out_of_memory = true;
+		else
+			b->graph[b->ngraph++] = p->task;
+		break;
+	}
 }
 
 static void build_stack(struct frame_ctx *fc, struct pending_stack *p)
@@ -463,6 +474,7 @@ void dump_build_release(struct dump_build *b, bool discard)
 	td_collector_release(&b->collector);
 	free(b->traces);
 	free(b->stacks);
+	free(b->graph);
 	if (discard) {
 		td_arena_free(&b->arena);
 		free(box);

@@ -35,6 +35,11 @@ struct dump_build {
 	 * usually spread over many tasks, in any order). */
 	const char *types[16], *type_copies[16];
 	double capture_ms;
+	uint64_t clock_ms;       /* task clock of the first capture, 0: none */
+	/* Entries with a wait that may give a wait-for edge (filled by
+	 * dump_build_frames), for the diagnosis. */
+	td_dump_task **graph;
+	size_t ngraph, cap_graph;
 	bool out_of_memory;
 	struct td_symbolizer *sym; /* the process's, once asked for */
 	bool sym_tried;

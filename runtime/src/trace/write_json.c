@@ -230,6 +230,41 @@ static void put_spawned(struct td_wbuf *b, const td_dump_task *t)
 	td_wbuf_cached(b, &k, render_spawned, t);
 }
 
+/* {"task":4,"why":"mutex 0x... held"}; "task" is null for nobody. */
+static void put_edge(struct td_wbuf *b, const td_dump_edge *e)
+{
+	td_wbuf_lit(b, "{\"task\":");
+	if (e->has_task)
+		td_wbuf_u64(b, e->task_id);
+	else
+		put_null(b);
+	KEY(b, "why");
+	td_wbuf_json_str(b, e->why ? e->why : "unknown");
+	td_wbuf_putc(b, '}');
+}
+
+/* [{"kind":"mutex","object":"0x...","held_ms":120,"waiters":2},...] */
+static void put_holds(struct td_wbuf *b, const td_dump_task *t)
+{
+	td_wbuf_putc(b, '[');
+	for (size_t i = 0; t->holds && i < t->nholds; i++) {
+		const td_dump_held *h = &t->holds[i];
+		if (i)
+			td_wbuf_putc(b, ',');
+		td_wbuf_lit(b, "{\"kind\":");
+		td_wbuf_json_str(b, td_wait_kind_name(h->kind));
+		td_wbuf_lit(b, ",\"object\":\"");
+		td_wbuf_hex(b, (uint64_t)(uintptr_t)h->object);
+		td_wbuf_putc(b, '"');
+		KEY(b, "held_ms");
+		td_wbuf_u64(b, h->held_ms);
+		KEY(b, "waiters");
+		td_wbuf_u64(b, h->waiters);
+		td_wbuf_putc(b, '}');
+	}
+	td_wbuf_putc(b, ']');
+}
+
 static void put_task(struct td_wbuf *b, const td_dump_task *t)
 {
 	bool has_qw = (t->queue == TD_DUMP_QUEUE_LIFO ||
@@ -277,7 +312,15 @@ static void put_task(struct td_wbuf *b, const td_dump_task *t)
 			td_wbuf_putc(b, ',');
 		put_trace(b, &t->traces[i]);
 	}
-	td_wbuf_lit(b, "]}");
+	td_wbuf_lit(b, "],\"waits_for\":[");
+	for (i = 0; t->waits_for && i < t->nwaits_for; i++) {
+		if (i)
+			td_wbuf_putc(b, ',');
+		put_edge(b, &t->waits_for[i]);
+	}
+	td_wbuf_lit(b, "],\"holds\":");
+	put_holds(b, t);
+	td_wbuf_putc(b, '}');
 }
 
 /* Why a worker has no native stack: as the text format's "unavailable"
@@ -410,6 +453,31 @@ static void put_top(struct td_wbuf *b, const td_dump *d)
 		if (i)
 			td_wbuf_putc(b, ',');
 		td_wbuf_json_str(b, d->warnings[i]);
+	}
+	td_wbuf_putc(b, ']');
+	/* Each deadlock: its member tasks in cycle order, each with what it
+	 * holds and the edge to the next. */
+	td_wbuf_lit(b, ",\n\"deadlocks\":[");
+	for (size_t k = 0; d->deadlocks && k < d->ndeadlocks; k++) {
+		const td_dump_deadlock *dl = &d->deadlocks[k];
+		if (k)
+			td_wbuf_putc(b, ',');
+		td_wbuf_lit(b, "{\"tasks\":[");
+		for (size_t i = 0; i < dl->ntasks; i++) {
+			const td_dump_task *t = dl->tasks[i];
+			if (i)
+				td_wbuf_putc(b, ',');
+			td_wbuf_lit(b, "{\"task\":");
+			td_wbuf_u64(b, t->id);
+			KEY(b, "name");
+			td_wbuf_json_str(b, t->name);
+			KEY(b, "holds");
+			put_holds(b, t);
+			KEY(b, "waits_for");
+			put_edge(b, &t->waits_for[dl->edges[i]]);
+			td_wbuf_putc(b, '}');
+		}
+		td_wbuf_lit(b, "]}");
 	}
 	td_wbuf_putc(b, ']');
 }

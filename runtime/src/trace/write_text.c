@@ -69,6 +69,91 @@ static void put_ms(struct td_wbuf *b, double ms)
 		td_wbuf_lit(b, "0.000");
 }
 
+/* ---- the diagnosis (README.md, "Wait-for graph and deadlocks") ------ */
+
+/* "task 4: mutex 0x... held" or "nobody: oneshot 0x... no sender left". */
+static void put_edge(struct td_wbuf *b, const td_dump_edge *e)
+{
+	if (e->has_task) {
+		td_wbuf_lit(b, "task ");
+		td_wbuf_u64(b, e->task_id);
+	} else {
+		td_wbuf_lit(b, "nobody");
+	}
+	td_wbuf_lit(b, ": ");
+	td_wbuf_text(b, e->why ? e->why : "unknown", TD_ESC_QUOTED);
+}
+
+/* "mutex 0x... held 120 ms, 2 waiting" */
+static void put_held(struct td_wbuf *b, const td_dump_held *h)
+{
+	td_wbuf_text(b, td_wait_kind_name(h->kind), TD_ESC_QUOTED);
+	td_wbuf_putc(b, ' ');
+	td_wbuf_hex(b, (uint64_t)(uintptr_t)h->object);
+	td_wbuf_lit(b, " held ");
+	td_wbuf_u64(b, h->held_ms);
+	td_wbuf_lit(b, " ms, ");
+	td_wbuf_u64(b, h->waiters);
+	td_wbuf_lit(b, " waiting");
+}
+
+/* ` holds="...; ..."`, when the task holds anything. */
+static void put_holds(struct td_wbuf *b, const td_dump_task *t)
+{
+	if (!t->holds || !t->nholds)
+		return;
+	td_wbuf_lit(b, " holds=\"");
+	for (size_t i = 0; i < t->nholds; i++) {
+		if (i)
+			td_wbuf_lit(b, "; ");
+		put_held(b, &t->holds[i]);
+	}
+	td_wbuf_putc(b, '"');
+}
+
+/* ` waits_for="...; ..."`, when the task waits for anyone. */
+static void put_waits_for(struct td_wbuf *b, const td_dump_task *t)
+{
+	if (!t->waits_for || !t->nwaits_for)
+		return;
+	td_wbuf_lit(b, " waits_for=\"");
+	for (size_t i = 0; i < t->nwaits_for; i++) {
+		if (i)
+			td_wbuf_lit(b, "; ");
+		put_edge(b, &t->waits_for[i]);
+	}
+	td_wbuf_putc(b, '"');
+}
+
+/* "deadlocks N", then per member of deadlock k (from 1):
+ * `deadlock k task=ID[ name="..."][ holds="..."] waits_for="<edge>"`. */
+static void put_deadlocks(struct td_wbuf *b, const td_dump *d)
+{
+	if (!d->deadlocks || !d->ndeadlocks)
+		return;
+	td_wbuf_lit(b, "\ndeadlocks ");
+	td_wbuf_u64(b, d->ndeadlocks);
+	for (size_t k = 0; k < d->ndeadlocks; k++) {
+		const td_dump_deadlock *dl = &d->deadlocks[k];
+		for (size_t i = 0; i < dl->ntasks; i++) {
+			const td_dump_task *t = dl->tasks[i];
+			td_wbuf_lit(b, "\ndeadlock ");
+			td_wbuf_u64(b, k + 1);
+			td_wbuf_lit(b, " task=");
+			td_wbuf_u64(b, t->id);
+			if (t->name) {
+				td_wbuf_lit(b, " name=\"");
+				td_wbuf_text(b, t->name, TD_ESC_QUOTED);
+				td_wbuf_putc(b, '"');
+			}
+			put_holds(b, t);
+			td_wbuf_lit(b, " waits_for=\"");
+			put_edge(b, &t->waits_for[dl->edges[i]]);
+			td_wbuf_putc(b, '"');
+		}
+	}
+}
+
 static void put_header(struct td_wbuf *b, const td_dump *d)
 {
 	td_wbuf_lit(b, "taskdump ");
@@ -91,6 +176,7 @@ static void put_header(struct td_wbuf *b, const td_dump *d)
 	td_wbuf_u64(b, d->runtimes ? d->nruntimes : 0);
 	td_wbuf_lit(b, "\ntasks ");
 	td_wbuf_u64(b, d->ntasks);
+	put_deadlocks(b, d);
 	for (size_t i = 0; d->warnings && i < d->nwarnings; i++) {
 		td_wbuf_lit(b, "\nwarning ");
 		td_wbuf_text(b, d->warnings[i], TD_ESC_FREE);
@@ -265,6 +351,8 @@ static void put_task_line(struct td_wbuf *b, const td_dump_task *t)
 		};
 		td_wbuf_cached(b, &k, put_spawned, t);
 	}
+	put_waits_for(b, t);
+	put_holds(b, t);
 	td_wbuf_putc(b, '\n');
 }
 

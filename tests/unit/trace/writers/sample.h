@@ -11,7 +11,9 @@
  *    no frame, and invalid UTF-8;
  *  2 "cur" (current_thread): an idle worker, two tasks with identical
  *    traces (grouped) around a third one;
- *  3 no name, shutting down: error set, no workers, no tasks.
+ *  3 no name, shutting down: error set, no workers, no tasks;
+ * and the diagnosis: edges (to a task, to nobody), held locks, and one
+ * deadlock of two tasks.
  * Static data; the tests never free it.
  */
 #ifndef TD_TEST_WRITERS_SAMPLE_H
@@ -169,6 +171,20 @@ static td_dump_trace s_tr_io[] = {
 	  .wait_text = "other wait", .frames = NULL, .nframes = 0 },
 };
 
+/* The diagnosis (normally computed by the dump): fanout waits for the
+ * holder of the mutex and for a oneshot's lost sender; "deep" (10) and
+ * task 11 form a deadlock through a join and a mutex. */
+static td_dump_edge s_wf_fan[] = {
+	{ true, 9, "mutex 0x5581e2a0 held" },
+	{ false, 0, "oneshot 0x5581e2c8 no sender left" },
+};
+static td_dump_edge s_wf_deep[] = { { true, 11, "join" } };
+static td_dump_edge s_wf_11[] = { { true, 10, "mutex 0x5581e3a0 held" } };
+static td_dump_held s_held_deep[] = {
+	{ TD_WAIT_MUTEX, OBJ(0x5581e3a0), 1500, 1 },
+	{ TD_WAIT_MUTEX, OBJ(0x5581e3c0), 7, 0 },
+};
+
 static td_dump_task s_tasks1[] = {
 	{ .id = 0, .name = "main", .is_block_on = true, .state = TD_DUMP_IDLE,
 	  .queue_worker = -1, .polls = 3, .idle_ms = 10, .worker = -1,
@@ -183,7 +199,8 @@ static td_dump_task s_tasks1[] = {
 	  .polls = 5, .idle_ms = 80, .worker = 1,
 	  .spawn_file = "examples/demo/main.c", .spawn_line = 90,
 	  .type_name = "fanout",
-	  .traced = true, .traces = s_tr_fan, .ntraces = N(s_tr_fan) },
+	  .traced = true, .traces = s_tr_fan, .ntraces = N(s_tr_fan),
+	  .waits_for = s_wf_fan, .nwaits_for = N(s_wf_fan) },
 	{ .id = 3, .state = TD_DUMP_NOTIFIED, .queue = TD_DUMP_QUEUE_LIFO,
 	  .queue_worker = 1, .polls = 7, .idle_ms = 1, .worker = 1,
 	  .traced = true, .traces = s_tr_yield, .ntraces = 1 },
@@ -210,10 +227,13 @@ static td_dump_task s_tasks1[] = {
 	  .ntraces = 0 },
 	{ .id = 10, .name = "deep", .state = TD_DUMP_IDLE, .queue_worker = -1,
 	  .polls = 1, .idle_ms = 50, .worker = 0, .traced = true,
-	  .traces = s_tr_deep, .ntraces = 1 },
+	  .traces = s_tr_deep, .ntraces = 1,
+	  .waits_for = s_wf_deep, .nwaits_for = 1,
+	  .holds = s_held_deep, .nholds = N(s_held_deep) },
 	{ .id = 11, .state = TD_DUMP_IDLE, .queue_worker = -1, .polls = 2,
 	  .idle_ms = 60, .worker = 1, .traced = true,
-	  .traces = s_tr_nofile, .ntraces = 1 },
+	  .traces = s_tr_nofile, .ntraces = 1,
+	  .waits_for = s_wf_11, .nwaits_for = 1 },
 	{ .id = 12, .name = "\xe2\x28\xa1 bad utf8", .state = TD_DUMP_IDLE,
 	  .queue_worker = -1, .polls = 1, .idle_ms = 70, .worker = 0,
 	  .spawn_function = "in\xc0\xafvalid", .traced = true,
@@ -283,6 +303,12 @@ static const char *s_warnings[] = {
 	"symbolization could not open libc.so.6: Too many open files",
 };
 
+static const td_dump_task *s_dl_tasks[] = { &s_tasks1[10], &s_tasks1[11] };
+static const size_t s_dl_edges[] = { 0, 0 };
+static td_dump_deadlock s_deadlocks[] = {
+	{ s_dl_tasks, s_dl_edges, N(s_dl_tasks) },
+};
+
 static td_dump s_sample = {
 	.version = TD_DUMP_FORMAT_VERSION,
 	.pid = 4242,
@@ -297,6 +323,8 @@ static td_dump s_sample = {
 	.ntasks = N(s_tasks1) + N(s_tasks2),
 	.warnings = s_warnings,
 	.nwarnings = N(s_warnings),
+	.deadlocks = s_deadlocks,
+	.ndeadlocks = N(s_deadlocks),
 };
 
 #endif /* TD_TEST_WRITERS_SAMPLE_H */

@@ -261,7 +261,8 @@ START_TEST(test_null_fields)
 			    "\"pause_ms\":0.000,\"capture_ms\":0.000,"
 			    "\"symbolize_ms\":0.000,\"total_ms\":0.000,"
 			    "\"tasks_total\":0,\"note\":null,\"warnings\":[],\n"
-		  "\"runtimes\":[]}\n");
+			    "\"deadlocks\":[],\n"
+			    "\"runtimes\":[]}\n");
 	free(python_check(s));
 	free(s);
 

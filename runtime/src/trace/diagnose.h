@@ -1,0 +1,44 @@
+/* diagnose.h - internal: what a finished dump says is wrong.
+ *
+ * Analysis of a dump's data only (no task memory, no runtime lock): run
+ * after the threads resume, never during the pause.  It fills in
+ *
+ *  - every task's wait-for edges (td_dump_task.waits_for), from the waits
+ *    its leaves recorded: mutex -> its holder, join -> the joined task,
+ *    a receive with no sender left -> nobody;
+ *  - the locks each task holds (td_dump_task.holds), as the waits on them
+ *    show them: holder, when taken, how many wait behind it;
+ *  - the deadlocks (td_dump.deadlocks): the cycles of tasks none of which
+ *    can go on unless the next one acts.
+ *
+ * No false positives: a task is a deadlock candidate only when it is idle
+ * and every one of its leaves waits for a task of the dump; a task with
+ * any other leaf (a sleep, I/O, a notify, ...) may still run and release
+ * what it holds.  A candidate stays one only while every task it waits for
+ * is one too (a task that waits for several, as in a join_all, goes on
+ * when any of them does); the cycles among what remains are reported.
+ */
+#ifndef TD_TRACE_DIAGNOSE_H
+#define TD_TRACE_DIAGNOSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "taskdump/dump.h"
+#include "trace/arena.h"
+
+/* True when a wait may give an edge (a mutex, a join, a receive with no
+ * sender left): the entries with such a wait are all the diagnosis
+ * needs to look at. */
+bool td_wait_may_edge(const td_wait *w);
+
+/* Diagnose `d` (whose tasks' traces are complete), allocating the results
+ * in `arena` (the dump's).  tasks[0..ntasks) are the entries with a wait
+ * that may give an edge, each once.  `now_ms` is the task clock
+ * (task/core.h) at the capture, for how long locks have been held.
+ * Returns 0 or -ENOMEM (what was found so far stays valid). */
+int td_dump_diagnose(td_dump *d, struct td_arena *arena, uint64_t now_ms,
+		     td_dump_task *const *tasks, size_t ntasks);
+
+#endif /* TD_TRACE_DIAGNOSE_H */
