@@ -119,7 +119,7 @@ def case_no_runtime(tmp):
 # The top-level keys of every JSON dump, in the writers' order.
 JSON_TOP_KEYS = ['taskdump', 'pid', 'program', 'time', 'pause_ms',
                  'capture_ms', 'symbolize_ms', 'total_ms', 'tasks_total',
-                 'note', 'warnings', 'runtimes']
+                 'note', 'warnings', 'deadlocks', 'runtimes']
 
 
 def json_layout(raw):
@@ -155,7 +155,7 @@ def no_runtime_written_rules(tmp):
             check(doc['note'].startswith('no taskdump runtime'),
                   'json note %r', doc['note'])
             layout = json_layout(raw)
-            check(b' ' not in layout and layout.count(b'\n') == 2 and
+            check(b' ' not in layout and layout.count(b'\n') == 3 and
                   layout.endswith(b',\n"":[]}\n'),
                   'json not in the writers\' compact layout: %r', raw)
         else:
