@@ -42,6 +42,22 @@ static bool parse_bool(const char *var, const char *v, bool def)
 	return def;
 }
 
+/* A threshold: 1..4000000000, else the default (with one line). */
+static unsigned threshold(const char *var, unsigned def)
+{
+	const char *v = getenv(var);
+	unsigned long n;
+	char shown[16];
+
+	if (!v)
+		return def;
+	if (td_parse_decimal(v, 4000000000ul, &n) && n >= 1)
+		return (unsigned)n;
+	snprintf(shown, sizeof(shown), "%u", def);
+	bad(var, v, "expected a whole number from 1 to 4000000000", shown);
+	return def;
+}
+
 void agent_config_load(struct agent_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -99,6 +115,20 @@ void agent_config_load(struct agent_config *cfg)
 	}
 	if (cfg->grace_ms > cfg->timeout_ms)
 		cfg->grace_ms = cfg->timeout_ms;
+
+	cfg->long_poll_ms = threshold("TASKDUMP_LONG_POLL_MS",
+				      TD_DUMP_DEFAULT_LONG_POLL_MS);
+	cfg->starved_ms = threshold("TASKDUMP_STARVED_MS",
+				    TD_DUMP_DEFAULT_STARVED_MS);
+	cfg->never_polled_ms = threshold("TASKDUMP_NEVER_POLLED_MS",
+					 TD_DUMP_DEFAULT_NEVER_POLLED_MS);
+	cfg->long_wait_ms = threshold("TASKDUMP_LONG_WAIT_MS",
+				      TD_DUMP_DEFAULT_LONG_WAIT_MS);
+	cfg->long_wait_factor = threshold("TASKDUMP_LONG_WAIT_FACTOR",
+					  TD_DUMP_DEFAULT_LONG_WAIT_FACTOR);
+	cfg->busy_polls_per_sec = threshold(
+		"TASKDUMP_BUSY_POLLS_PER_SEC",
+		TD_DUMP_DEFAULT_BUSY_POLLS_PER_SEC);
 
 	cfg->group = parse_bool("TASKDUMP_GROUP", getenv("TASKDUMP_GROUP"),
 				false);

@@ -14,6 +14,12 @@
  *   TASKDUMP_GRACE_MS    how long workers get to reach a safe point
  *                        before those that have not are reported busy,
  *                        1..600000, at most the timeout (default 10)
+ *   TASKDUMP_LONG_POLL_MS, TASKDUMP_STARVED_MS, TASKDUMP_NEVER_POLLED_MS,
+ *   TASKDUMP_LONG_WAIT_MS, TASKDUMP_LONG_WAIT_FACTOR,
+ *   TASKDUMP_BUSY_POLLS_PER_SEC
+ *                        the task warnings' thresholds (README.md, "Task
+ *                        warnings"), 1..4000000000 each (defaults: the
+ *                        TD_DUMP_DEFAULT_* of taskdump/dump.h)
  *   TASKDUMP_GROUP       1: group tasks with identical traces in text
  *                        dumps (default 0)
  *   TASKDUMP_QUIET       1: no stderr line per dump (errors still shown)
@@ -31,6 +37,9 @@ struct agent_config {
 	bool json;
 	unsigned timeout_ms;
 	unsigned grace_ms;
+	/* Task warning thresholds, in td_dump_options' fields. */
+	unsigned long_poll_ms, starved_ms, never_polled_ms;
+	unsigned long_wait_ms, long_wait_factor, busy_polls_per_sec;
 	bool group;
 	bool quiet;
 };

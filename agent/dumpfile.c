@@ -46,8 +46,16 @@ static int write_dump(FILE *f, const struct agent_config *cfg,
 		return agent_write_no_runtime(f, cfg->json,
 					      ms_since(requested_ns));
 	o->have_runtime = true;
-	td_dump_options opts = {.timeout_ms = cfg->timeout_ms,
-				.grace_ms = cfg->grace_ms};
+	td_dump_options opts = {
+		.timeout_ms = cfg->timeout_ms,
+		.grace_ms = cfg->grace_ms,
+		.long_poll_ms = cfg->long_poll_ms,
+		.starved_ms = cfg->starved_ms,
+		.never_polled_ms = cfg->never_polled_ms,
+		.long_wait_ms = cfg->long_wait_ms,
+		.long_wait_factor = cfg->long_wait_factor,
+		.busy_polls_per_sec = cfg->busy_polls_per_sec,
+	};
 	td_dump *d = NULL;
 	int err = api.dump_all(&opts, &d);
 	if (err)

@@ -131,7 +131,9 @@ int agent_write_no_runtime(FILE *f, bool json, double total_ms)
 			"\"total_ms\":%s,\"tasks_total\":0,\"note\":",
 			when, total);
 		put_json_str(f, note);
-		fputs(",\"warnings\":[],\n\"deadlocks\":[],\n\"runtimes\":[]}\n", f);
+		fputs(",\"warnings\":[],\n\"deadlocks\":[],\"task_warnings_found\":0,"
+		      "\"task_warnings\":[],\n\"runtimes\":[]}\n",
+		      f);
 	} else {
 		fprintf(f, "taskdump %d\npid %d\nprogram ",
 			TD_DUMP_FORMAT_VERSION, (int)getpid());

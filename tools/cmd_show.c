@@ -29,11 +29,16 @@ static const char help[] =
 	"  --min-idle DUR      only tasks idle at least DUR (500ms, 2s, "
 	"1.5m, 1h;\n                      a bare number is seconds)\n"
 	"  --deadlocks         only the tasks of the dump's deadlocks\n"
+	"  --warnings[=WHAT]   only the tasks of the dump's task warnings "
+	"(of kind\n                      WHAT: lost-wakeup, busy-loop, "
+	"long-poll, starved,\n                      never-polled, long-wait;"
+	" or of severity WHAT:\n                      error, warning, "
+	"info)\n"
 	"  --group             one tree for tasks with identical traces "
 	"(default)\n"
 	"  --no-group          one tree per task\n"
-	"  --summary           one screen: deadlocks first, then tasks by "
-	"state per\n"
+	"  --summary           one screen: deadlocks first, then the task "
+	"warnings,\n                      tasks by state per\n"
 	"                      runtime, the deepest waits, the longest idle "
 	"tasks,\n                      the most common traces\n"
 	"  -h, --help          this help\n";
@@ -46,6 +51,7 @@ static const struct option longopts[] = {
 	{"grep", required_argument, NULL, 'g'},
 	{"min-idle", required_argument, NULL, 'I'},
 	{"deadlocks", no_argument, NULL, 'D'},
+	{"warnings", optional_argument, NULL, 'W'},
 	{"group", no_argument, NULL, 'G'},
 	{"no-group", no_argument, NULL, 'N'},
 	{"summary", no_argument, NULL, 'S'},
@@ -86,6 +92,9 @@ int tdc_cmd_show(int argc, char **argv)
 			break;
 		case 'D':
 			filt.deadlocks = true;
+			break;
+		case 'W':
+			rc = tdc_filter_warnings(&filt, optarg, &e);
 			break;
 		case 'G':
 		case 'N':

@@ -79,10 +79,66 @@ int tdc_filter_min_idle(tdc_filter *f, const char *duration, tdc_err *e)
 	return 0;
 }
 
+static const char *const warning_words[] = {
+	"lost-wakeup", "busy-loop", "long-poll", "starved", "never-polled",
+	"long-wait", "error", "warning", "info",
+};
+
+int tdc_filter_warnings(tdc_filter *f, const char *what, tdc_err *e)
+{
+	f->warned = true;
+	if (!what)
+		return 0;
+	for (size_t i = 0; i < sizeof(warning_words) / sizeof(*warning_words);
+	     i++)
+		if (strcmp(what, warning_words[i]) == 0) {
+			f->warning = warning_words[i];
+			return 0;
+		}
+	tdc_seterr(e, "--warnings: expected a kind (lost-wakeup, busy-loop, "
+		    "long-poll, starved, never-polled, long-wait) or a "
+		    "severity (error, warning, info), not '%s'", what);
+	return -1;
+}
+
 bool tdc_filter_active(const tdc_filter *f)
 {
 	return f->nids || f->nnames || f->nstates || f->ngreps ||
-	       f->has_min_idle || f->deadlocks;
+	       f->has_min_idle || f->deadlocks || f->warned;
+}
+
+/* (runtime, task) of a task warning, for lookups. */
+typedef struct warned_key {
+	uint64_t runtime, task;
+} warned_key;
+
+static int by_warned_key(const void *a, const void *b)
+{
+	const warned_key *x = a, *y = b;
+
+	if (x->runtime != y->runtime)
+		return x->runtime < y->runtime ? -1 : 1;
+	return (x->task > y->task) - (x->task < y->task);
+}
+
+/* The tasks the dump's warnings name (of the filter's kind or severity),
+ * sorted; *n of them. */
+static warned_key *warned_tasks(const tdc_filter *f, const tdc_dump *d,
+				size_t *n)
+{
+	warned_key *v = tdc_xmalloc((d->ntask_warnings + 1) * sizeof(*v));
+
+	*n = 0;
+	for (size_t i = 0; i < d->ntask_warnings; i++) {
+		const tdc_task_warning *w = &d->task_warnings[i];
+
+		if (f->warning && strcmp(f->warning, w->kind) != 0 &&
+		    strcmp(f->warning, w->severity) != 0)
+			continue;
+		v[(*n)++] = (warned_key){w->runtime, w->task};
+	}
+	qsort(v, *n, sizeof(*v), by_warned_key);
+	return v;
 }
 
 static bool grep_task(const regex_t *re, const tdc_task *t)
@@ -122,20 +178,36 @@ bool tdc_filter_match(const tdc_filter *f, const tdc_task *t)
 
 void tdc_filter_apply(const tdc_filter *f, tdc_dump *d)
 {
+	size_t nwarned = 0;
+	warned_key *warned = NULL;
+
 	if (!tdc_filter_active(f))
 		return;
+	if (f->warned)
+		warned = warned_tasks(f, d, &nwarned);
 	for (size_t r = 0; r < d->nruntimes; r++) {
 		tdc_runtime *rt = &d->runtimes[r];
 		size_t k = 0;
 
-		for (size_t i = 0; i < rt->ntasks; i++)
-			if (tdc_filter_match(f, &rt->tasks[i]) &&
-			    (!f->deadlocks || (!rt->tasks[i].block_on &&
-					       tdc_dump_in_deadlock(
-						       d, rt->tasks[i].id))))
-				rt->tasks[k++] = rt->tasks[i];
+		for (size_t i = 0; i < rt->ntasks; i++) {
+			const tdc_task *t = &rt->tasks[i];
+			warned_key key = {rt->id, t->id};
+
+			if (!tdc_filter_match(f, t))
+				continue;
+			if (f->deadlocks &&
+			    (t->block_on || !tdc_dump_in_deadlock(d, t->id)))
+				continue;
+			if (f->warned &&
+			    (t->block_on ||
+			     !bsearch(&key, warned, nwarned, sizeof(key),
+				      by_warned_key)))
+				continue;
+			rt->tasks[k++] = rt->tasks[i];
+		}
 		rt->ntasks = k;
 	}
+	free(warned);
 }
 
 void tdc_filter_free(tdc_filter *f)

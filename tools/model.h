@@ -93,6 +93,10 @@ typedef struct tdc_task {
 	size_t nwaits_for;
 	tdc_held *holds;            /* locks it holds */
 	size_t nholds;
+	/* The counters (README.md, "Task counters"); a text dump carries
+	 * only some, and only where they say something. */
+	tdc_u64 age_ms, busy_ms, slowest_poll_ms, wakes, self_wakes;
+	tdc_u64 woken_ms, wait_ms, wait_worst_ms, wakers;
 } tdc_task;
 
 /* One member of a deadlock, as the dump's deadlock section lists it. */
@@ -108,6 +112,15 @@ typedef struct tdc_deadlock {
 	tdc_dl_member *members;     /* in cycle order */
 	size_t nmembers;
 } tdc_deadlock;
+
+/* A task warning of the dump's header (README.md, "Task warnings"). */
+typedef struct tdc_task_warning {
+	const char *severity;       /* "error", "warning", "info" */
+	const char *kind;           /* "lost-wakeup", ... */
+	uint64_t runtime, task;
+	const char *name;           /* NULL: unnamed */
+	const char *evidence;       /* never NULL */
+} tdc_task_warning;
 
 typedef struct tdc_worker {
 	uint64_t index;
@@ -148,6 +161,9 @@ typedef struct tdc_dump {
 	size_t nruntimes;
 	tdc_deadlock *deadlocks;    /* the header's deadlock section */
 	size_t ndeadlocks;
+	tdc_task_warning *task_warnings; /* listed, most severe first */
+	size_t ntask_warnings;
+	uint64_t task_warnings_found;    /* >= ntask_warnings */
 	tdc_arena arena;
 } tdc_dump;
 

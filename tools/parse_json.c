@@ -334,6 +334,48 @@ static int helds(jp *j, json_object *o, tdc_held **out, size_t *n)
 	return 0;
 }
 
+/* "task_warnings": [{"kind", "severity", "runtime", "task", "name",
+ * "evidence"}], with "task_warnings_found". */
+static int task_warnings(jp *j, json_object *o)
+{
+	tdc_dump *d = j->d;
+	json_object *arr;
+	tdc_u64 found = {0};
+
+	if (get_array(j, o, "task_warnings", &arr, &d->ntask_warnings) < 0 ||
+	    get_u64(j, o, "task_warnings_found", &found) < 0)
+		return -1;
+	d->task_warnings = tdc_arena_alloc(
+		&d->arena, d->ntask_warnings * sizeof(*d->task_warnings));
+	for (size_t k = 0; k < d->ntask_warnings; k++) {
+		size_t old = path_push(j, "task_warnings", k);
+		json_object *w = json_object_array_get_idx(arr, k);
+		tdc_task_warning *x = &d->task_warnings[k];
+		tdc_u64 rt, task;
+
+		memset(x, 0, sizeof(*x));
+		if (need_object(j, w) < 0 ||
+		    get_str(j, w, "kind", &x->kind, true) < 0 ||
+		    get_str(j, w, "severity", &x->severity, true) < 0 ||
+		    get_u64(j, w, "runtime", &rt) < 0 ||
+		    get_u64(j, w, "task", &task) < 0 ||
+		    get_str(j, w, "name", &x->name, false) < 0 ||
+		    get_str(j, w, "evidence", &x->evidence, false) < 0)
+			return -1;
+		if (!x->kind || !x->severity || !rt.set || !task.set ||
+		    !x->evidence)
+			return jfail(j, "kind", "a task warning needs kind, "
+				     "severity, runtime, task and evidence");
+		x->runtime = rt.v;
+		x->task = task.v;
+		j->path[old] = '\0';
+	}
+	d->task_warnings_found = found.set && found.v > d->ntask_warnings
+					 ? found.v
+					 : d->ntask_warnings;
+	return 0;
+}
+
 /* "deadlocks": [{"tasks": [{"task", "name", "holds", "waits_for"}]}] */
 static int deadlocks(jp *j, json_object *o)
 {
@@ -381,6 +423,23 @@ static int deadlocks(jp *j, json_object *o)
 	return 0;
 }
 
+/* The task's counters (README.md, "Task counters"); each may be null
+ * or missing (dumps of older versions). */
+static int counters(jp *j, json_object *o, tdc_task *t)
+{
+	if (get_u64(j, o, "age_ms", &t->age_ms) < 0 ||
+	    get_u64(j, o, "busy_ms", &t->busy_ms) < 0 ||
+	    get_u64(j, o, "slowest_poll_ms", &t->slowest_poll_ms) < 0 ||
+	    get_u64(j, o, "wakes", &t->wakes) < 0 ||
+	    get_u64(j, o, "self_wakes", &t->self_wakes) < 0 ||
+	    get_u64(j, o, "woken_ms", &t->woken_ms) < 0 ||
+	    get_u64(j, o, "wait_ms", &t->wait_ms) < 0 ||
+	    get_u64(j, o, "wait_worst_ms", &t->wait_worst_ms) < 0 ||
+	    get_u64(j, o, "wakers", &t->wakers) < 0)
+		return -1;
+	return 0;
+}
+
 static int task(jp *j, json_object *o, tdc_task *t)
 {
 	tdc_u64 id;
@@ -402,6 +461,7 @@ static int task(jp *j, json_object *o, tdc_task *t)
 	    get_bool(j, o, "traced", &traced) < 0 ||
 	    edges(j, o, "waits_for", &t->waits_for, &t->nwaits_for) < 0 ||
 	    helds(j, o, &t->holds, &t->nholds) < 0 ||
+	    counters(j, o, t) < 0 ||
 	    get_array(j, o, "traces", &arr, &t->ntraces) < 0)
 		return -1;
 	if (!id.set)
@@ -531,7 +591,7 @@ static int dump(jp *j, json_object *o)
 	    get_f64(j, o, "total_ms", &d->total_ms) < 0 ||
 	    get_array(j, o, "runtimes", &arr, &d->nruntimes) < 0 ||
 	    get_array(j, o, "warnings", &warn, &d->nwarnings) < 0 ||
-	    deadlocks(j, o) < 0)
+	    deadlocks(j, o) < 0 || task_warnings(j, o) < 0)
 		return -1;
 	if (!arr)
 		return jfail(j, "runtimes", "missing");

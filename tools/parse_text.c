@@ -10,6 +10,7 @@
 #include "textfmt.h"
 
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 static bool starts(const char *s, const char *prefix)
@@ -20,6 +21,8 @@ static bool starts(const char *s, const char *prefix)
 /* ---- header ---------------------------------------------------------- */
 
 static int deadlock_line(parser *p, char *val);
+static int task_warnings_line(parser *p, const char *val, size_t len);
+static int task_warning_line(parser *p, char *val);
 
 static int header_line(parser *p, char *line, size_t len)
 {
@@ -57,6 +60,10 @@ static int header_line(parser *p, char *line, size_t len)
 	}
 	else if (strcmp(line, "deadlock") == 0)
 		return deadlock_line(p, sp ? sp + 1 : line + klen);
+	else if (strcmp(line, "task_warnings") == 0)
+		return task_warnings_line(p, val, vlen);
+	else if (strcmp(line, "task_warning") == 0)
+		return task_warning_line(p, sp ? sp + 1 : line + klen);
 	else if (strcmp(line, "pid") == 0)
 		u = &d->pid;
 	else if (strcmp(line, "runtimes") == 0)
@@ -300,6 +307,74 @@ static int deadlock_line(parser *p, char *val)
 	return 0;
 }
 
+/* "task_warnings <found>[ listed=<n>]" */
+static int task_warnings_line(parser *p, const char *val, size_t len)
+{
+	const char *sp = memchr(val, ' ', len);
+	size_t n = sp ? (size_t)(sp - val) : len;
+	uint64_t found;
+
+	if (!tdc_parse_u64(val, n, &found))
+		return pt_fail(p, "task_warnings: expected a count");
+	p->d->task_warnings_found = found;
+	return 0;
+}
+
+/* "task_warning <severity> <kind> runtime=<id> task=<id> [name=...]
+ * evidence=...": one warning (README.md, "Task warnings"). */
+static int task_warning_line(parser *p, char *val)
+{
+	tdc_dump *d = p->d;
+	tdc_task_warning w = {0};
+	tdc_u64 rt = {0}, task = {0};
+	char *s = val, *word[2];
+	size_t wlen[2];
+	kv k;
+	int r;
+
+	/* Two words, then " key=value" pairs from the space after them. */
+	for (int i = 0; i < 2; i++) {
+		if (i && *s == ' ')
+			s++;
+		word[i] = s;
+		while (*s && *s != ' ')
+			s++;
+		wlen[i] = (size_t)(s - word[i]);
+		if (!wlen[i])
+			return pt_fail(p, "task_warning: expected a severity "
+				       "and a kind");
+	}
+	w.severity = tdc_arena_clean(&d->arena, word[0], wlen[0], true);
+	w.kind = tdc_arena_clean(&d->arena, word[1], wlen[1], true);
+	while ((r = next_kv(p, &s, &k)) > 0) {
+		if (key_is(&k, "runtime"))
+			r = kv_u64(p, &k, &rt);
+		else if (key_is(&k, "task"))
+			r = kv_u64(p, &k, &task);
+		else if (key_is(&k, "name"))
+			w.name = k.val;
+		else if (key_is(&k, "evidence"))
+			w.evidence = k.val;
+		if (r < 0)
+			return -1;
+	}
+	if (r < 0)
+		return -1;
+	if (!rt.set || !task.set || !w.evidence)
+		return pt_fail(p, "task_warning: expected runtime=, task= and "
+			       "evidence=");
+	w.runtime = rt.v;
+	w.task = task.v;
+	d->task_warnings = tdc_arena_grow(&d->arena, d->task_warnings,
+					  d->ntask_warnings,
+					  d->ntask_warnings + 1,
+					  sizeof(*d->task_warnings));
+	d->task_warnings[d->ntask_warnings++] = w;
+	if (d->task_warnings_found < d->ntask_warnings)
+		d->task_warnings_found = d->ntask_warnings;
+	return 0;
+}
+
 static int runtime_line(parser *p, char *line)
 {
 	tdc_dump *d = p->d;
@@ -476,6 +551,34 @@ static int task_spawned(parser *p, tdc_task *t, const kv *k)
 	return 0;
 }
 
+/* A counter of a task line (README.md, "Task counters"): true when `k`
+ * is one, with *r the result of reading it. */
+static bool task_counter(parser *p, tdc_task *t, const kv *k, int *r)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} counters[] = {
+		{"age_ms", offsetof(tdc_task, age_ms)},
+		{"busy_ms", offsetof(tdc_task, busy_ms)},
+		{"slowest_poll_ms", offsetof(tdc_task, slowest_poll_ms)},
+		{"wakes", offsetof(tdc_task, wakes)},
+		{"self_wakes", offsetof(tdc_task, self_wakes)},
+		{"woken_ms", offsetof(tdc_task, woken_ms)},
+		{"wait_ms", offsetof(tdc_task, wait_ms)},
+		{"wait_worst_ms", offsetof(tdc_task, wait_worst_ms)},
+		{"wakers", offsetof(tdc_task, wakers)},
+	};
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		if (key_is(k, counters[i].key)) {
+			*r = kv_u64(p, k,
+				    (tdc_u64 *)(void *)((char *)t +
+							counters[i].off));
+			return true;
+		}
+	return false;
+}
+
 static int task_line(parser *p, char *line)
 {
 	tdc_runtime *rt = p->rt;
@@ -532,6 +635,8 @@ static int task_line(parser *p, char *line)
 			r = kv_edges(p, &k, &t->waits_for, &t->nwaits_for);
 		else if (key_is(&k, "holds"))
 			r = kv_holds(p, &k, &t->holds, &t->nholds);
+		else if (!task_counter(p, t, &k, &r))
+			continue; /* unknown keys: later versions may add some */
 		if (r < 0)
 			return -1;
 	}

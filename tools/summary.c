@@ -3,6 +3,8 @@
  *   what was dumped (pid, program, time, totals)
  *   the deadlocks, each member with what it holds and waits for (the
  *   first TOP deadlocks, TOP_MEMBERS members of each: one screen)
+ *   the task warnings by severity: per kind, how many and the first
+ *   TOP_WARNINGS with their evidence
  *   tasks by state, per runtime (and busy workers)
  *   the deepest waits: tasks whose longest trace has the most frames
  *   the longest idle tasks
@@ -16,6 +18,7 @@
 
 #define TOP 5
 #define TOP_MEMBERS 10
+#define TOP_WARNINGS 3
 
 static const char *const states[] = {
 	"idle", "notified", "running", "cancelled", "complete",
@@ -141,6 +144,94 @@ static void deadlock_section(FILE *f, const tdc_dump *d)
 	if (d->ndeadlocks > TOP)
 		fprintf(f, "  (%zu more deadlocks: taskdump show --deadlocks)\n",
 			d->ndeadlocks - TOP);
+	tdc_buf_free(&b);
+}
+
+/* The kinds in order of severity (README.md, "Task counters and
+ * warnings"); a kind this tool does not know comes last. */
+static const char *const warning_kinds[] = {
+	"lost-wakeup", "busy-loop", "long-poll", "starved", "never-polled",
+	"long-wait",
+};
+#define NKINDS (sizeof(warning_kinds) / sizeof(warning_kinds[0]))
+
+static size_t kind_rank(const char *kind)
+{
+	for (size_t i = 0; i < NKINDS; i++)
+		if (strcmp(kind, warning_kinds[i]) == 0)
+			return i;
+	return NKINDS;
+}
+
+/* tokio-console's warnings, from one dump:
+ *
+ *   Found 3 task warnings: 1 error, 2 warnings
+ *     lost-wakeup (error), 1 task:
+ *       task 7 "forgetful": idle 60012 ms after 3 polls, ...
+ *     long-poll (warning), 2 tasks:
+ *       ...
+ */
+static void warning_section(FILE *f, const tdc_dump *d)
+{
+	size_t nsev[3] = {0}, count[NKINDS + 1];
+	static const char *const sev[] = {"error", "warning", "info"};
+	tdc_buf b = {0};
+
+	if (!d->ntask_warnings)
+		return;
+	for (size_t i = 0; i < d->ntask_warnings; i++)
+		for (size_t s = 0; s < 3; s++)
+			nsev[s] += strcmp(d->task_warnings[i].severity,
+					  sev[s]) == 0;
+	fprintf(f, "\nFound %llu task warning%s",
+		(unsigned long long)d->task_warnings_found,
+		d->task_warnings_found == 1 ? "" : "s");
+	for (size_t s = 0, first = 1; s < 3; s++)
+		if (nsev[s]) {
+			fprintf(f, "%s%zu %s%s", first ? ": " : ", ", nsev[s],
+				sev[s], nsev[s] == 1 ? "" : "s");
+			first = 0;
+		}
+	if (d->task_warnings_found > d->ntask_warnings)
+		fprintf(f, " (%zu listed)", d->ntask_warnings);
+	fputc('\n', f);
+	for (size_t k = 0; k <= NKINDS; k++)
+		count[k] = 0;
+	for (size_t i = 0; i < d->ntask_warnings; i++)
+		count[kind_rank(d->task_warnings[i].kind)]++;
+	for (size_t k = 0; k <= NKINDS; k++) {
+		size_t shown = 0;
+		const tdc_task_warning *first = NULL;
+
+		if (!count[k])
+			continue;
+		for (size_t i = 0; i < d->ntask_warnings; i++) {
+			const tdc_task_warning *w = &d->task_warnings[i];
+
+			if (kind_rank(w->kind) != k)
+				continue;
+			if (!first) {
+				first = w;
+				fprintf(f, "  %s (%s), %zu task%s:\n",
+					k < NKINDS ? w->kind : "other kinds",
+					w->severity, count[k],
+					count[k] == 1 ? "" : "s");
+			}
+			if (shown++ >= TOP_WARNINGS)
+				continue;
+			fprintf(f, "    task %llu", (unsigned long long)w->task);
+			if (w->name) {
+				b.len = 0;
+				tdc_buf_quote(&b, w->name);
+				fprintf(f, " %s", b.p);
+			}
+			fprintf(f, ": %s\n", w->evidence);
+		}
+		if (shown > TOP_WARNINGS)
+			fprintf(f, "    (%zu more: taskdump show --warnings=%s)\n",
+				shown - TOP_WARNINGS,
+				k < NKINDS ? warning_kinds[k] : "warning");
+	}
 	tdc_buf_free(&b);
 }
 
@@ -300,6 +391,7 @@ void tdc_summary(FILE *f, const tdc_dump *d)
 	if (d->note)
 		fprintf(f, "  note: %s\n", d->note);
 	deadlock_section(f, d);
+	warning_section(f, d);
 	runtimes(f, d);
 	deepest(f, d);
 	longest_idle(f, d);

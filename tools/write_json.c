@@ -212,6 +212,28 @@ static void deadlocks(FILE *f, const tdc_dump *d)
 	fputs(d->ndeadlocks ? "\n  ]" : "]", f);
 }
 
+static void task_warnings(FILE *f, const tdc_dump *d)
+{
+	fprintf(f, ",\n  \"task_warnings_found\": %llu, \"task_warnings\": [",
+		(unsigned long long)d->task_warnings_found);
+	for (size_t i = 0; i < d->ntask_warnings; i++) {
+		const tdc_task_warning *w = &d->task_warnings[i];
+
+		fputs(i ? ",\n    {\"kind\": " : "\n    {\"kind\": ", f);
+		jstr(f, w->kind);
+		fputs(", \"severity\": ", f);
+		jstr(f, w->severity);
+		fprintf(f, ", \"runtime\": %llu, \"task\": %llu, \"name\": ",
+			(unsigned long long)w->runtime,
+			(unsigned long long)w->task);
+		jstr(f, w->name);
+		fputs(", \"evidence\": ", f);
+		jstr(f, w->evidence);
+		fputc('}', f);
+	}
+	fputs(d->ntask_warnings ? "\n  ]" : "]", f);
+}
+
 static void spawned(FILE *f, const tdc_task *t)
 {
 	if (!t->spawn_file && !t->spawn_function) {
@@ -276,6 +298,24 @@ static void task(FILE *f, const tdc_task *t)
 	}
 	fputs("], \"holds\": ", f);
 	helds(f, t->holds, t->nholds);
+	fputs(",\n" IND_FIELD "\"age_ms\": ", f);
+	ju64(f, t->age_ms);
+	fputs(", \"busy_ms\": ", f);
+	ju64(f, t->busy_ms);
+	fputs(", \"slowest_poll_ms\": ", f);
+	ju64(f, t->slowest_poll_ms);
+	fputs(", \"wakes\": ", f);
+	ju64(f, t->wakes);
+	fputs(", \"self_wakes\": ", f);
+	ju64(f, t->self_wakes);
+	fputs(",\n" IND_FIELD "\"woken_ms\": ", f);
+	ju64(f, t->woken_ms);
+	fputs(", \"wait_ms\": ", f);
+	ju64(f, t->wait_ms);
+	fputs(", \"wait_worst_ms\": ", f);
+	ju64(f, t->wait_worst_ms);
+	fputs(", \"wakers\": ", f);
+	ju64(f, t->wakers);
 	fputs("\n" IND_TASK "}", f);
 }
 
@@ -372,6 +412,7 @@ void tdc_write_json(FILE *f, const tdc_dump *d)
 	}
 	fputc(']', f);
 	deadlocks(f, d);
+	task_warnings(f, d);
 	fputs(",\n  \"runtimes\": [", f);
 	for (size_t i = 0; i < d->nruntimes; i++) {
 		fputs(i ? ",\n" : "\n", f);

@@ -283,6 +283,61 @@ static void deadlock_lines(FILE *f, const tdc_dump *d)
 	}
 }
 
+/* The header's task warnings (README: "Task warnings"). */
+static void task_warning_lines(FILE *f, const tdc_dump *d)
+{
+	if (!d->task_warnings_found && !d->ntask_warnings)
+		return;
+	fprintf(f, "task_warnings %llu",
+		(unsigned long long)d->task_warnings_found);
+	if (d->ntask_warnings < d->task_warnings_found)
+		fprintf(f, " listed=%zu", d->ntask_warnings);
+	fputc('\n', f);
+	for (size_t i = 0; i < d->ntask_warnings; i++) {
+		const tdc_task_warning *w = &d->task_warnings[i];
+
+		fputs("task_warning ", f);
+		put_escaped(f, w->severity, true);
+		fputc(' ', f);
+		put_escaped(f, w->kind, true);
+		fprintf(f, " runtime=%llu task=%llu",
+			(unsigned long long)w->runtime,
+			(unsigned long long)w->task);
+		if (w->name) {
+			fputs(" name=", f);
+			put_quoted(f, w->name);
+		}
+		fputs(" evidence=", f);
+		put_quoted(f, w->evidence);
+		fputc('\n', f);
+	}
+}
+
+/* A counter where the runtime's writer prints it: when set and not 0. */
+static void put_counter(FILE *f, const char *key, tdc_u64 v)
+{
+	if (v.set && v.v)
+		put_u64(f, key, v);
+}
+
+/* The counters, under the runtime writer's rules (README: "Task
+ * counters"): woken_ms only for a notified task, wakers for an idle one
+ * (0 included), the others when not 0; none for a block_on future. */
+static void task_counters(FILE *f, const tdc_task *t)
+{
+	if (t->block_on)
+		return;
+	put_counter(f, "age_ms", t->age_ms);
+	put_counter(f, "busy_ms", t->busy_ms);
+	put_counter(f, "slowest_poll_ms", t->slowest_poll_ms);
+	put_counter(f, "self_wakes", t->self_wakes);
+	if (strcmp(t->state, "notified") == 0)
+		put_u64(f, "woken_ms", t->woken_ms);
+	put_counter(f, "wait_worst_ms", t->wait_worst_ms);
+	if (strcmp(t->state, "idle") == 0)
+		put_u64(f, "wakers", t->wakers);
+}
+
 static void task_line(FILE *f, const tdc_task *t)
 {
 	fprintf(f, "task %llu", (unsigned long long)t->id);
@@ -299,6 +354,7 @@ static void task_line(FILE *f, const tdc_task *t)
 	put_u64(f, "polls", t->polls);
 	put_u64(f, "idle_ms", t->idle_ms);
 	put_u64(f, "worker", t->worker);
+	task_counters(f, t);
 	if (t->spawn_file) {
 		put_token(f, "spawned", t->spawn_file);
 		fprintf(f, ":%llu", (unsigned long long)t->spawn_line);
@@ -409,6 +465,7 @@ void tdc_write_text(FILE *f, const tdc_dump *d, bool group)
 	fprintf(f, "runtimes %zu\ntasks %zu\n", d->nruntimes,
 		tdc_dump_ntasks(d));
 	deadlock_lines(f, d);
+	task_warning_lines(f, d);
 	for (size_t i = 0; i < d->nwarnings; i++)
 		fprintf(f, "warning %s\n", d->warnings[i]);
 	if (d->note)

@@ -119,7 +119,8 @@ def case_no_runtime(tmp):
 # The top-level keys of every JSON dump, in the writers' order.
 JSON_TOP_KEYS = ['taskdump', 'pid', 'program', 'time', 'pause_ms',
                  'capture_ms', 'symbolize_ms', 'total_ms', 'tasks_total',
-                 'note', 'warnings', 'deadlocks', 'runtimes']
+                 'note', 'warnings', 'deadlocks', 'task_warnings_found',
+                 'task_warnings', 'runtimes']
 
 
 def json_layout(raw):

@@ -280,6 +280,10 @@ def demo_case(tmp, flavor, fmt):
         path, dump = first if seq == 1 else trigger(p, tmp, seq, ext=ext)
         check(path.endswith('.' + ext), '%s: wrong extension', path)
         check_written_line(p, tmp, path, dump)
+        # A healthy program: no task warning in any dump (README "Task
+        # warnings": false alarms are defects too).
+        check(not dump.warnings and dump.warnings_found == 0,
+              'dump %d of the healthy demo warns: %r', seq, dump.warnings)
         if settled_at is None and demo_settled(dump):
             settled_at = seq
             first_polls = {t.id: t.polls for t in dump.by_name('client')}

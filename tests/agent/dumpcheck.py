@@ -58,6 +58,10 @@ class Task:
     waits_for: list = field(default_factory=list)
     # locks held: [(kind, object, held_ms, waiters)]
     holds: list = field(default_factory=list)
+    # counters (README "Task counters"): {name: value}; a text dump has
+    # only those it prints (age_ms, busy_ms, slowest_poll_ms, self_wakes,
+    # woken_ms, wait_worst_ms, wakers), a JSON dump all of them
+    counters: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -94,6 +98,10 @@ class Dump:
     # each deadlock: its members in cycle order, [(task id, waits_for)]
     # where waits_for is (task id, why)
     deadlocks: list = field(default_factory=list)
+    # task warnings, most severe first:
+    # [(severity, kind, runtime id, task id, evidence)]
+    warnings: list = field(default_factory=list)
+    warnings_found: int = 0
 
     def tasks(self):
         return [t for r in self.runtimes for t in r.tasks]
@@ -135,12 +143,21 @@ TASK_RE = re.compile(
     r' state=(idle|notified|running|cancelled|complete)'
     r'(?: queue=(lifo|local|inject|unknown))?(?: queue_worker=(\d+))?'
     r' polls=(\d+) idle_ms=(\d+)(?: worker=(\d+))?'
+    r'((?: age_ms=\d+)?(?: busy_ms=\d+)?(?: slowest_poll_ms=\d+)?'
+    r'(?: self_wakes=\d+)?(?: woken_ms=\d+)?(?: wait_worst_ms=\d+)?'
+    r'(?: wakers=\d+)?)'
     r'(?: spawned=(' + BARE + r'))?(?: in=(' + BARE + r'))?'
     r'(?: type=(' + QUOTED + r'))?'
     r'(?: waits_for=(' + QUOTED + r'))?(?: holds=(' + QUOTED + r'))?$')
 DEADLOCK_RE = re.compile(
     r'(\d+) task=(\d+)(?: name=(' + QUOTED + r'))?'
     r'(?: holds=(' + QUOTED + r'))? waits_for=(' + QUOTED + r')$')
+WARNING_KINDS = {'lost-wakeup': 'error', 'busy-loop': 'warning',
+                 'long-poll': 'warning', 'starved': 'warning',
+                 'never-polled': 'warning', 'long-wait': 'info'}
+TASK_WARNING_RE = re.compile(
+    r'(error|warning|info) ([a-z-]+) runtime=(\d+) task=(\d+)'
+    r'(?: name=(' + QUOTED + r'))? evidence=(' + QUOTED + r')$')
 EDGE_RE = re.compile(r'(?:task (\d+)|nobody): (.+)$')
 HELD_RE = re.compile(r'([a-z_]+) (0x[0-9a-f]+) held (\d+) ms, (\d+) waiting$')
 IDENT = r'[A-Za-z_][A-Za-z0-9_.$]*'
@@ -170,6 +187,26 @@ def _helds(L, text):
         out.append((m.group(1), m.group(2), int(m.group(3)),
                     int(m.group(4))))
     return out
+
+
+SEVERITY_ORDER = ['lost-wakeup', 'busy-loop', 'long-poll', 'starved',
+                  'never-polled', 'long-wait']
+
+
+def check_warnings(dump):
+    """Each warning names a task of its runtime, most severe kinds
+    first."""
+    order = [SEVERITY_ORDER.index(w[1]) for w in dump.warnings]
+    if order != sorted(order):
+        raise FormatError('task warnings not in order of severity')
+    for sev, kind, rid, tid, evidence in dump.warnings:
+        rts = [r for r in dump.runtimes if r.id == rid]
+        if not rts or not any(t.id == tid and not t.block_on
+                              for t in rts[0].tasks):
+            raise FormatError('task warning for task %d of runtime %d: '
+                              'no such task' % (tid, rid))
+        if not evidence:
+            raise FormatError('task warning without evidence')
 
 
 def check_deadlocks(dump):
@@ -367,7 +404,15 @@ def _parse_runtime(L):
             if not tm:
                 L.fail('bad task line')
             (tid, tname, bo, state, queue, qworker, polls, _, worker,
-             _, _, _, wfor, holds) = tm.groups()
+             counters, _, _, _, wfor, holds) = tm.groups()
+            counters = {k: int(v) for k, v in
+                        (c.split('=') for c in counters.split())}
+            if ('wakers' in counters) != (state == 'idle' and not bo):
+                L.fail('wakers= on a task that is not idle, or missing')
+            if ('woken_ms' in counters) != (state == 'notified' and
+                                            not bo):
+                L.fail('woken_ms= on a task that is not notified, or '
+                       'missing')
             if (qworker is not None) != (queue in ('lifo', 'local')):
                 L.fail('queue_worker= without lifo/local, or missing')
             if (queue is not None) != (state == 'notified') and \
@@ -379,7 +424,7 @@ def _parse_runtime(L):
                               waits_for=_edges(L, unquote(wfor))
                               if wfor else [],
                               holds=_helds(L, unquote(holds))
-                              if holds else []))
+                              if holds else [], counters=counters))
         if not group:
             L.fail('expected a task line')
         nt = L.peek()
@@ -426,11 +471,19 @@ def parse_text(data):
             L.fail('expected the header key %s' % key)
         header[key] = m.group(1)
     deadlocks = []
+    warnings = []
     while L.peek():  # later keys (e.g. note): "key value"
         line = L.next()
         if not re.match(r'[a-z_]+ ', line):
             L.fail('bad header line')
         k, v = line.split(' ', 1)
+        if k == 'task_warning':
+            m = TASK_WARNING_RE.match(v)
+            if not m or WARNING_KINDS.get(m.group(2)) != m.group(1):
+                L.fail('bad task_warning line')
+            warnings.append((m.group(1), m.group(2), int(m.group(3)),
+                             int(m.group(4)), unquote(m.group(6))))
+            continue
         if k == 'deadlock':
             m = DEADLOCK_RE.match(v)
             if not m or int(m.group(1)) not in (len(deadlocks),
@@ -444,6 +497,11 @@ def parse_text(data):
         header[k] = v
     if int(header.get('deadlocks', '0')) != len(deadlocks):
         L.fail('the deadlocks count does not match the deadlock lines')
+    tw = header.get('task_warnings', '0').split(' ')
+    found = int(tw[0])
+    listed = int(tw[1][len('listed='):]) if len(tw) > 1 else found
+    if listed != len(warnings) or listed > found:
+        L.fail('the task_warnings count does not match its lines')
     if L.next() != '':
         L.fail('no blank line after the header')
     runtimes = []
@@ -457,8 +515,9 @@ def parse_text(data):
         raise FormatError('header says %s tasks, file has %d'
                           % (header['tasks'], ntasks))
     dump = Dump(int(header['pid']), header['program'], header,
-                header.get('note'), runtimes, deadlocks)
+                header.get('note'), runtimes, deadlocks, warnings, found)
     check_deadlocks(dump)
+    check_warnings(dump)
     return dump
 
 
@@ -495,6 +554,10 @@ def _frame(obj, path):
     return f
 
 
+COUNTERS = ('age_ms', 'busy_ms', 'slowest_poll_ms', 'wakes', 'self_wakes',
+            'woken_ms', 'wait_ms', 'wait_worst_ms', 'wakers')
+
+
 def _json_task(t, path):
     for k, ty in [('id', int), ('name', (str, NONE)), ('block_on', bool),
                   ('state', str), ('queue', (str, NONE)),
@@ -508,6 +571,13 @@ def _json_task(t, path):
         raise FormatError('%s.state: %r' % (path, t['state']))
     task = Task(t['id'], t['name'], t['state'], t['block_on'], t['polls'],
                 t['traced'], t['not_traced'], t['worker'])
+    for k in COUNTERS:
+        v = _req(t, path, k, (int, NONE))
+        if (v is None) != (t['block_on'] or
+                           (k == 'wakers' and t['state'] != 'idle')):
+            raise FormatError('%s.%s: %r' % (path, k, v))
+        if v is not None:
+            task.counters[k] = v
     if not t['traced'] and t['traces']:
         raise FormatError('%s: traces of a task that was not traced' % path)
     for j, tr in enumerate(t['traces']):
@@ -614,9 +684,27 @@ def parse_json(data):
                             (_req(w, mp + '.waits_for', 'task', (int, NONE)),
                              _req(w, mp + '.waits_for', 'why', str))))
         deadlocks.append(members)
+    warnings = []
+    # (a dump of a process without a runtime may have no warning key)
+    for k, w in enumerate(_req(d, '$', 'task_warnings', list)
+                          if 'task_warnings' in d else []):
+        wp = '$.task_warnings[%d]' % k
+        kind = _req(w, wp, 'kind', str)
+        sev = _req(w, wp, 'severity', str)
+        if WARNING_KINDS.get(kind) != sev:
+            raise FormatError('%s: kind %r severity %r' % (wp, kind, sev))
+        _req(w, wp, 'name', (str, NONE))
+        warnings.append((sev, kind, _req(w, wp, 'runtime', int),
+                         _req(w, wp, 'task', int),
+                         _req(w, wp, 'evidence', str)))
+    found = (_req(d, '$', 'task_warnings_found', int)
+             if 'task_warnings' in d else 0)
+    if found < len(warnings):
+        raise FormatError('$.task_warnings_found < listed warnings')
     dump = Dump(d['pid'], d['program'], header, d.get('note'), runtimes,
-                deadlocks)
+                deadlocks, warnings, found)
     check_deadlocks(dump)
+    check_warnings(dump)
     return dump
 
 

@@ -53,11 +53,28 @@ extern "C" {
  * soon as the tasks are traced. */
 #define TD_DUMP_DEFAULT_GRACE_MS 10
 
+/* Default thresholds of the task warnings (README.md, "Task warnings");
+ * the agent reads them from TASKDUMP_LONG_POLL_MS and the like. */
+#define TD_DUMP_DEFAULT_LONG_POLL_MS 100        /* one poll this long */
+#define TD_DUMP_DEFAULT_STARVED_MS 500          /* woken, not polled */
+#define TD_DUMP_DEFAULT_NEVER_POLLED_MS 1000    /* spawned, never polled */
+#define TD_DUMP_DEFAULT_LONG_WAIT_MS 10000      /* idle at least this long */
+#define TD_DUMP_DEFAULT_LONG_WAIT_FACTOR 100    /* ... and this many times
+						 * its peers' median */
+#define TD_DUMP_DEFAULT_BUSY_POLLS_PER_SEC 1000 /* self-woken polls */
+
 typedef struct td_dump_options {
 	uint32_t timeout_ms; /* 0: TD_DUMP_DEFAULT_TIMEOUT_MS */
 	bool no_symbolize;   /* keep raw addresses only */
 	uint32_t grace_ms;   /* 0: TD_DUMP_DEFAULT_GRACE_MS (at most
 			      * timeout_ms) */
+	/* Task warning thresholds; 0: the TD_DUMP_DEFAULT_* above. */
+	uint32_t long_poll_ms;
+	uint32_t starved_ms;
+	uint32_t never_polled_ms;
+	uint32_t long_wait_ms;
+	uint32_t long_wait_factor;
+	uint32_t busy_polls_per_sec;
 } td_dump_options;
 
 /* One frame, outermost-first within a backtrace. */
@@ -144,6 +161,24 @@ typedef struct td_dump_task {
 	/* Locks it holds, by object address; NULL when none known. */
 	td_dump_held *holds;
 	size_t nholds;
+	/* Counters (README.md, "Task counters"); 0 for block_on futures.
+	 * Times are milliseconds of a coarse clock (a few ms granularity;
+	 * sums of short polls are right on average). */
+	uint64_t age_ms;          /* since it was spawned */
+	uint64_t busy_ms;         /* total time in its polls */
+	uint64_t slowest_poll_ms; /* its longest poll (at most 65535) */
+	uint64_t wakes;           /* times it was woken, not counting the
+				   * spawn (wakes of a task already woken
+				   * count once) */
+	uint64_t self_wakes;      /* polls after which it had woken itself
+				   * (a yield, a wake of its own waker) */
+	uint64_t woken_ms;        /* since it was last woken (or spawned) */
+	uint64_t wait_ms;         /* woken to polled, before its last poll */
+	uint64_t wait_worst_ms;   /* the longest such wait (at most 65535) */
+	/* Wakers of this task held anywhere (timers, I/O, locks, channels,
+	 * other tasks' structures): for an idle task, 0 means nothing can
+	 * wake it any more; -1 when not known (not idle, block_on). */
+	int64_t wakers;
 } td_dump_task;
 
 /* A thread that polls the runtime's tasks. */
@@ -193,6 +228,31 @@ typedef struct td_dump_deadlock {
 	size_t ntasks;
 } td_dump_deadlock;
 
+/* What a task warning is about, in order of severity (README.md, "Task
+ * warnings"). */
+typedef enum td_dump_warning_kind {
+	TD_WARN_LOST_WAKEUP = 0, /* idle, and no waker of it is left */
+	TD_WARN_BUSY_LOOP,       /* keeps waking itself: polled without end */
+	TD_WARN_LONG_POLL,       /* one poll took (or is taking) too long */
+	TD_WARN_STARVED,         /* woken long ago, not polled since */
+	TD_WARN_NEVER_POLLED,    /* spawned long ago, never polled */
+	TD_WARN_LONG_WAIT,       /* idle far longer than its peers */
+} td_dump_warning_kind;
+
+/* At most this many task warnings are listed in one dump (the most
+ * severe first). */
+#define TD_DUMP_MAX_WARNINGS 1000
+
+/* One task warning: which task, what, and the evidence in one line
+ * (e.g. "idle 60012 ms after 3 polls and no waker of it is registered
+ * anywhere: nothing can wake it"). */
+typedef struct td_dump_warning {
+	td_dump_warning_kind kind;
+	uint64_t runtime_id;
+	const td_dump_task *task;
+	const char *evidence;
+} td_dump_warning;
+
 typedef struct td_dump {
 	int version;           /* TD_DUMP_FORMAT_VERSION */
 	int pid;
@@ -214,6 +274,12 @@ typedef struct td_dump {
 	 * smallest task id, ordered by that id. */
 	td_dump_deadlock *deadlocks;
 	size_t ndeadlocks;
+	/* Task warnings, most severe kind first, then by runtime and task;
+	 * at most TD_DUMP_MAX_WARNINGS (NULL when none); `ntask_warnings_found`
+	 * counts them all, listed or not. */
+	td_dump_warning *task_warnings;
+	size_t ntask_warnings;
+	size_t ntask_warnings_found;
 } td_dump;
 
 /* Dump one runtime.  Returns 0 and stores the dump in *out, or -EINVAL
@@ -242,6 +308,12 @@ TD_API int td_dump_write_json(const td_dump *d, FILE *f);
 /* Names used by both formats. */
 TD_API const char *td_dump_task_state_name(td_dump_task_state s);
 TD_API const char *td_dump_queue_name(td_dump_queue q);
+/* "lost-wakeup", "busy-loop", "long-poll", "starved", "never-polled",
+ * "long-wait". */
+TD_API const char *td_dump_warning_kind_name(td_dump_warning_kind k);
+/* "error" (lost-wakeup: the task will never run again), "warning"
+ * (busy-loop, long-poll, starved, never-polled) or "info" (long-wait). */
+TD_API const char *td_dump_warning_severity(td_dump_warning_kind k);
 
 #ifdef __cplusplus
 }

@@ -56,6 +56,7 @@ void td_worker_status_read(struct td_worker_status *s, unsigned index,
 void td_worker_gate_wait(struct td_dump_gate *g, struct td_worker_status *s,
 			 int index)
 {
+	td_task_clock_forget();
 	int before = atomic_load_explicit(&s->activity, memory_order_relaxed);
 	atomic_store_explicit(&s->activity, TD_WORKER_DUMP_PARKED,
 			      memory_order_relaxed);

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "sched/dump_gate.h"
+#include "task/current.h"
 #include "taskdump/future.h"
 
 struct td_runtime;
@@ -55,6 +56,7 @@ static inline void td_worker_status_enter_poll(struct td_worker_status *s,
 					       struct td_task *t);
 static inline void td_worker_status_enter_main(struct td_worker_status *s)
 {
+	td_task_clock_forget(); /* a block_on future's poll may be long */
 	atomic_store_explicit(&s->activity, TD_WORKER_POLLING_MAIN,
 			      memory_order_relaxed);
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "sched/park.h"
+#include "task/current.h"
 #include "sched/runtime_impl.h"
 
 void td_futex_wait(_Atomic uint32_t *word, uint32_t expect)
@@ -90,6 +91,7 @@ static bool enter(struct td_parker *p, uint32_t to)
 
 void td_parker_park(struct td_parker *p, struct td_runtime *rt)
 {
+	td_task_clock_forget();
 	if (consume_notified(p))
 		return;
 	for (;;) {
@@ -154,6 +156,7 @@ void td_parker_unpark(struct td_parker *p, struct td_runtime *rt)
 
 bool td_driver_poll_now(struct td_runtime *rt)
 {
+	td_task_clock_forget();
 	if (!td_driver_try_lock(rt))
 		return false;
 	td_io_driver_poll(&rt->io, 0);

@@ -341,6 +341,7 @@ int td_runtime_block_on(td_runtime *rt, td_future *future, void **output)
 void td_main_future_enter(struct td_runtime *rt, struct td_main_future *m,
 			  td_future *f, struct td_parker *parker)
 {
+	td_task_clock_forget(); /* this thread may not have polled for long */
 	m->future = f;
 	m->parker = parker;
 	atomic_init(&m->state, TD_MAIN_IDLE);
@@ -356,6 +357,7 @@ void td_main_future_enter(struct td_runtime *rt, struct td_main_future *m,
 
 void td_main_future_leave(struct td_runtime *rt, struct td_main_future *m)
 {
+	td_task_clock_forget();
 	pthread_mutex_lock(&rt->mains_lock);
 	for (struct td_main_future **p = &rt->mains; *p; p = &(*p)->next) {
 		if (*p == m) {

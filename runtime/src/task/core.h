@@ -13,9 +13,14 @@
  * - join_waker: the join handle while JOIN_WAKER is clear; the runtime
  *   (read-only, to wake it) while JOIN_WAKER is set.  Dropped when the task
  *   is freed.
- * - stats (last_poll, polls, worker): written by the poller, read by
- *   dumps; relaxed atomics, so a dump that races a stuck worker reads
- *   values that are merely stale.
+ * - stats (last_poll, polls, worker, busy_ms, slowest_poll_ms,
+ *   self_wakes, wait_latest_ms, wait_worst_ms): written by the poller
+ *   (the RUNNING holder), read by dumps; relaxed atomics, so a dump that
+ *   races a stuck worker reads values that are merely stale.
+ * - notified_at: written by whoever sets NOTIFIED on an idle task (the
+ *   waker that submits it, before it is queued, or the poller when the
+ *   task was woken during its own poll), read by the poller after it
+ *   took the task from a queue and by dumps.  spawned_at: at spawn.
  */
 #ifndef TD_TASK_CORE_H
 #define TD_TASK_CORE_H
@@ -45,7 +50,9 @@ struct td_task {
 	td_waker join_waker;
 	const char *type_name;           /* the future's vtable->type_name,
 					  * for dumps; may be NULL */
-	unsigned char spare[8];          /* unused: puts `state` at 48 */
+	uint32_t spawned_at;             /* td_task_clock32() at spawn */
+	_Atomic uint16_t slowest_poll_ms;/* longest real poll (saturating) */
+	_Atomic uint16_t wait_worst_ms;  /* longest notified-to-polled time */
 	/* Hot: touched on every poll, and by a completion's own steps
 	 * (output, owned-list removal, state), which then need not fetch
 	 * the cold line of a task spawned long ago; only freeing the task
@@ -63,14 +70,24 @@ struct td_task {
 	uint8_t owned_shard;             /* which owned-list shard holds it */
 	uint32_t owned_index;            /* slot in its owned-list shard;
 					  * TD_OWNED_NONE when not listed */
+	/* Counters for the dump's diagnosis (README.md, "Task warnings"),
+	 * all in milliseconds of the task clock. */
+	_Atomic uint32_t notified_at;    /* clock32 when last woken (spawn:
+					  * spawned_at) */
+	_Atomic uint32_t busy_ms;        /* total time in real polls */
+	_Atomic uint32_t self_wakes;     /* polls that ended woken by the
+					  * task itself (yields, self-wakes) */
+	_Atomic uint16_t wait_latest_ms; /* notified-to-polled, last poll */
+	uint16_t spare;
 	/* The task's td_future.  Once the task is complete the future is
 	 * dead and its first word holds the output (td_task_output). */
 	alignas(16) unsigned char future[];
 };
 
 /* Small tasks matter: 100 000 idle tasks should cost no more memory than
- * Tokio's.  Keep the header at 96 bytes, the hot part 48 bytes in. */
-_Static_assert(sizeof(struct td_task) == 96, "task header grew");
+ * Tokio's.  Keep the header at 112 bytes (96 before the diagnosis
+ * counters), the hot part 48 bytes in. */
+_Static_assert(sizeof(struct td_task) == 112, "task header grew");
 _Static_assert(offsetof(struct td_task, state) == 48,
 	       "the hot fields must start a cache line after the cold ones");
 _Static_assert(offsetof(struct td_task, id) > offsetof(struct td_task, state) &&
@@ -106,6 +123,12 @@ static inline void **td_task_output(struct td_task *t)
 static inline uint32_t td_task_clock32(void)
 {
 	return (uint32_t)td_task_clock_ms();
+}
+
+/* Saturating millisecond count for the 16-bit counters. */
+static inline uint16_t td_task_ms16(uint32_t ms)
+{
+	return ms > UINT16_MAX ? UINT16_MAX : (uint16_t)ms;
 }
 
 /* Allocate a task around a copy of `future` (size bytes), with the initial

@@ -57,6 +57,16 @@ struct td_task *td_task_alloc(const td_future *future, size_t size,
 	atomic_init(&t->last_poll, 0);
 	atomic_init(&t->polls, 0);
 	atomic_init(&t->worker, -1);
+	/* Spawned = first woken: its first poll's wait counts from here. */
+	uint32_t now = td_task_clock32();
+	t->spawned_at = now;
+	atomic_init(&t->notified_at, now);
+	atomic_init(&t->busy_ms, 0);
+	atomic_init(&t->self_wakes, 0);
+	atomic_init(&t->slowest_poll_ms, 0);
+	atomic_init(&t->wait_latest_ms, 0);
+	atomic_init(&t->wait_worst_ms, 0);
+	t->spare = 0;
 	memcpy(t->future, future, size);
 	return t;
 }
@@ -118,6 +128,51 @@ static void cancel(struct td_task *t)
 	complete(t, NULL, true);
 }
 
+/* Relaxed increments and maxima of the poller's own counters (only the
+ * RUNNING holder writes them: plain load + store). */
+static inline void stat_add32(_Atomic uint32_t *c, uint32_t v)
+{
+	atomic_store_explicit(
+		c, atomic_load_explicit(c, memory_order_relaxed) + v,
+		memory_order_relaxed);
+}
+
+static inline void stat_max16(_Atomic uint16_t *c, uint16_t v)
+{
+	if (v > atomic_load_explicit(c, memory_order_relaxed))
+		atomic_store_explicit(c, v, memory_order_relaxed);
+}
+
+/* A real poll begins at `start`: count it, and how long the task waited
+ * between being woken and now. */
+static inline void poll_started(struct td_task *t, uint32_t start,
+				int worker)
+{
+	stat_add32(&t->polls, 1);
+	atomic_store_explicit(&t->last_poll, start, memory_order_relaxed);
+	atomic_store_explicit(&t->worker, (int16_t)worker,
+			      memory_order_relaxed);
+	/* A wake read the clock after this thread's last poll ended: then
+	 * it waited no time at all. */
+	int32_t waited = (int32_t)(start - atomic_load_explicit(
+						   &t->notified_at,
+						   memory_order_relaxed));
+	uint16_t w = td_task_ms16(waited > 0 ? (uint32_t)waited : 0);
+	atomic_store_explicit(&t->wait_latest_ms, w, memory_order_relaxed);
+	stat_max16(&t->wait_worst_ms, w);
+}
+
+/* The poll ran from start to end. */
+static inline void poll_ended(struct td_task *t, uint32_t start,
+			      uint32_t end, bool self_woken)
+{
+	uint32_t ran = end - start;
+	stat_add32(&t->busy_ms, ran);
+	stat_max16(&t->slowest_poll_ms, td_task_ms16(ran));
+	if (self_woken)
+		stat_add32(&t->self_wakes, 1);
+}
+
 bool td_task_run(struct td_task *t, int worker)
 {
 	switch (td_state_to_running(&t->state)) {
@@ -131,18 +186,12 @@ bool td_task_run(struct td_task *t, int worker)
 		break;
 	}
 
-	/* Only the RUNNING holder writes the stats: plain load + store. */
-	atomic_store_explicit(&t->polls,
-			      atomic_load_explicit(&t->polls,
-						   memory_order_relaxed) + 1,
-			      memory_order_relaxed);
-	/* Read for every poll (about 10 ns): a clock cached over several
-	 * polls would date a poll that follows a long one too early, and a
-	 * dump would report a busy worker busy for far longer than it is. */
-	atomic_store_explicit(&t->last_poll, td_task_clock32(),
-			      memory_order_relaxed);
-	atomic_store_explicit(&t->worker, (int16_t)worker,
-			      memory_order_relaxed);
+	/* The poll starts when this thread's previous poll ended, if nothing
+	 * slow happened since (task/current.h): one clock read per poll,
+	 * at its end. */
+	uint32_t start = td_tls_poll_end_ok ? td_tls_poll_end
+					    : td_task_clock32();
+	poll_started(t, start, worker);
 
 	/* A borrowed waker: the poll holds the task's reference.  A real
 	 * poll: no capture runs on this thread for it. */
@@ -163,6 +212,11 @@ bool td_task_run(struct td_task *t, int worker)
 	td_tls_self_woken = prev_self_woken;
 	td_tls_polling_task = prev_polling;
 	td_tls_current_task = prev;
+	uint32_t end = td_task_clock32();
+	td_tls_poll_end = end;
+	td_tls_poll_end_ok = true;
+	/* Before the task can be polled elsewhere (to_idle, complete). */
+	poll_ended(t, start, end, self_woken);
 
 	if (r == TD_READY) {
 		complete(t, f->vtable->output ? f->vtable->output(f) : NULL,
@@ -175,6 +229,10 @@ bool td_task_run(struct td_task *t, int worker)
 	case TD_TO_IDLE_OK:
 		return false;
 	case TD_TO_IDLE_NOTIFIED:
+		/* Woken during the poll: it may run again from now on.  Only
+		 * this thread, which queues it, can store here now. */
+		atomic_store_explicit(&t->notified_at, end,
+				      memory_order_relaxed);
 		return true;
 	case TD_TO_IDLE_CANCELLED:
 		cancel(t);
@@ -231,6 +289,16 @@ static void submit(struct td_task *t)
 	t->sched->ops->schedule(t->sched, t, false);
 }
 
+/* An idle task was woken (the caller set NOTIFIED and holds the new
+ * Notified reference): note when, then queue it.  Nobody else writes
+ * notified_at until the task has been polled. */
+static void wake_submit(struct td_task *t)
+{
+	atomic_store_explicit(&t->notified_at, td_task_clock32(),
+			      memory_order_relaxed);
+	submit(t);
+}
+
 static td_waker task_waker_clone(const void *data)
 {
 	struct td_task *t = (struct td_task *)data;
@@ -241,9 +309,16 @@ static td_waker task_waker_clone(const void *data)
 static void task_waker_wake(void *data)
 {
 	struct td_task *t = data;
+	if (t == td_tls_polling_task) {
+		/* Its own poll on this thread (td_task_run holds a reference,
+		 * so this one is never the last). */
+		td_tls_self_woken = true;
+		td_task_unref(t);
+		return;
+	}
 	switch (td_state_wake_by_val(&t->state)) {
 	case TD_WAKE_SUBMIT:
-		submit(t);
+		wake_submit(t);
 		break;
 	case TD_WAKE_DEALLOC:
 		td_task_dealloc(t);
@@ -262,7 +337,7 @@ static void task_waker_wake_by_ref(const void *data)
 		return;
 	}
 	if (td_state_wake_by_ref(&t->state) == TD_WAKE_SUBMIT)
-		submit(t);
+		wake_submit(t);
 }
 
 static void task_waker_drop(void *data)
@@ -311,7 +386,7 @@ void td_join_handle_abort(const td_join_handle *h)
 	if (!h || !h->task)
 		return;
 	if (td_state_cancel(&h->task->state) == TD_WAKE_SUBMIT)
-		submit(h->task);
+		wake_submit(h->task);
 }
 
 void td_join_handle_detach(td_join_handle *h)

@@ -36,6 +36,7 @@
 #include "trace/symbolize.h"
 #include "trace/thread_stack.h"
 #include "trace/unwind.h"
+#include "trace/warnings.h"
 
 /* At most this long waiting for a running busy thread to be sampled. */
 #define STACK_WAIT_MS 250
@@ -323,12 +324,74 @@ struct seen_task {
 	int worker;
 	bool traced;
 	size_t first_bt, nbt;
+	/* The diagnosis counters (task/core.h), as they were. */
+	uint32_t spawned_at, notified_at, busy_ms, self_wakes;
+	uint16_t slowest_poll_ms, wait_latest_ms, wait_worst_ms;
+	int64_t wakers; /* -1: not idle, or not known */
 };
+
+/* How many of an idle task's references are wakers: all but the owned
+ * list's, the join handle's and the dump's own (task/state.h lists every
+ * kind of reference; an idle task has no Notified one).  -1 when the
+ * count cannot be read off the state. */
+static int64_t idle_wakers(uint64_t state, unsigned dump_refs)
+{
+	if (state & (TD_ST_RUNNING | TD_ST_COMPLETE | TD_ST_NOTIFIED |
+		     TD_ST_CANCELLED | TD_ST_TRACING))
+		return -1;
+	uint64_t others = 1 + ((state & TD_ST_JOIN_INTEREST) ? 1 : 0) +
+			  dump_refs;
+	uint64_t refs = td_st_refs(state);
+	return refs >= others ? (int64_t)(refs - others) : -1;
+}
+
+/* While paused: the counters of the diagnosis. */
+static void read_counters(struct seen_task *st, struct td_task *t,
+			  unsigned dump_refs)
+{
+	st->spawned_at = t->spawned_at;
+	st->notified_at = atomic_load_explicit(&t->notified_at,
+					       memory_order_relaxed);
+	st->busy_ms = atomic_load_explicit(&t->busy_ms, memory_order_relaxed);
+	st->self_wakes = atomic_load_explicit(&t->self_wakes,
+					      memory_order_relaxed);
+	st->slowest_poll_ms = atomic_load_explicit(&t->slowest_poll_ms,
+						   memory_order_relaxed);
+	st->wait_latest_ms = atomic_load_explicit(&t->wait_latest_ms,
+						  memory_order_relaxed);
+	st->wait_worst_ms = atomic_load_explicit(&t->wait_worst_ms,
+						 memory_order_relaxed);
+	st->wakers = idle_wakers(st->state, dump_refs);
+}
+
+/* A task that may be in a busy loop: notified or running, and most of
+ * its polls so far ended with it waking itself.  It is watched for a
+ * moment after the pause (trace/warnings.h) before anything is said. */
+static void maybe_probe(struct dump_build *b, const struct seen_task *st,
+			struct td_task *t, uint64_t runtime_id)
+{
+	if (!(st->state & (TD_ST_NOTIFIED | TD_ST_RUNNING)) ||
+	    (st->state & TD_ST_COMPLETE) || st->polls < 16 ||
+	    (uint64_t)st->self_wakes * 2 < st->polls)
+		return;
+	struct td_busy_probe *p = dump_build_add_probe(b);
+	if (!p)
+		return;
+	/* Safe while paused or with the snapshot's reference: the owned
+	 * list (or the snapshot) keeps the task alive. */
+	td_task_ref(t);
+	p->task = t;
+	p->task_id = st->id;
+	p->runtime_id = runtime_id;
+	p->polls = st->polls;
+	p->self_wakes = st->self_wakes;
+}
 
 /* While paused: copy the task's facts and trace it unless it runs (or
  * unless `may_trace` is false: see capture_runtime). */
 static void trace_task(struct dump_build *b, struct seen_task *st,
-		       struct td_task *t, bool may_trace)
+		       struct td_task *t, bool may_trace, unsigned dump_refs,
+		       uint64_t runtime_id)
 {
 	st->id = t->id;
 	st->name = t->name ? td_arena_strdup(&b->arena, t->name) : NULL;
@@ -339,6 +402,8 @@ static void trace_task(struct dump_build *b, struct seen_task *st,
 					     memory_order_relaxed);
 	st->worker = atomic_load_explicit(&t->worker, memory_order_relaxed);
 	st->state = atomic_load_explicit(&t->state, memory_order_acquire);
+	read_counters(st, t, dump_refs);
+	maybe_probe(b, st, t, runtime_id);
 	if (!may_trace || (st->state & (TD_ST_RUNNING | TD_ST_COMPLETE)))
 		return;
 	/* A task that never ran sits before its first statement: a tracing
@@ -356,6 +421,14 @@ static void trace_task(struct dump_build *b, struct seen_task *st,
 		st->state = atomic_load(&t->state);
 }
 
+/* Milliseconds from a 32-bit task clock reading to `now` (0 when the
+ * reading is later, as a poll that started during the capture is). */
+static uint64_t since(uint64_t now, uint32_t then)
+{
+	int32_t d = (int32_t)((uint32_t)now - then);
+	return d > 0 ? (uint64_t)d : 0;
+}
+
 /* After the pause: the task's dump entry (no task memory is touched). */
 static void fill_task(struct dump_build *b, td_dump_runtime *out,
 		      td_dump_task *dt, const struct seen_task *st,
@@ -367,8 +440,18 @@ static void fill_task(struct dump_build *b, td_dump_runtime *out,
 	dt->type_name = dump_build_type_name(b, st->type_name);
 	dump_build_site(b, dt, st->site);
 	dt->polls = st->polls;
-	dt->idle_ms = st->polls ? (uint32_t)((uint32_t)now - st->last_poll) : 0;
+	dt->idle_ms = st->polls ? since(now, st->last_poll) : 0;
 	dt->worker = st->polls ? st->worker : -1;
+	dt->age_ms = since(now, st->spawned_at);
+	dt->busy_ms = st->busy_ms;
+	dt->slowest_poll_ms = st->slowest_poll_ms;
+	dt->wakes = st->polls + ((st->state & TD_ST_NOTIFIED) ? 1u : 0u);
+	dt->wakes = dt->wakes ? dt->wakes - 1 : 0; /* the spawn's */
+	dt->self_wakes = st->self_wakes;
+	dt->woken_ms = since(now, st->notified_at);
+	dt->wait_ms = st->wait_latest_ms;
+	dt->wait_worst_ms = st->wait_worst_ms;
+	dt->wakers = st->wakers;
 	dt->queue_worker = -1;
 	dt->state = state_of(st->state);
 	if (dt->state == TD_DUMP_NOTIFIED || dt->state == TD_DUMP_CANCELLED) {
@@ -424,6 +507,7 @@ static size_t capture_mains(struct dump_build *b, struct td_runtime *rt,
 		td_dump_task *dt = &tasks[n++];
 		dt->is_block_on = true;
 		dt->name = "block_on";
+		dt->wakers = -1; /* its waker is not a task's */
 		/* The future stays in place while it is listed (mains_lock),
 		 * and its vtable pointer is never written after it was made. */
 		dt->type_name = dump_build_type_name(
@@ -572,6 +656,7 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 
 	/* 3. Trace. */
 	td_collector_push(&b->collector);
+	size_t first_probe = b->nprobes;
 	uint64_t now = td_task_clock_ms();
 	if (!b->clock_ms)
 		b->clock_ms = now;
@@ -598,7 +683,8 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 			__builtin_prefetch(snap[i + 4]->future);
 		}
 		seen[i].not_traced = why;
-		trace_task(b, &seen[i], snap[i], may_trace);
+		trace_task(b, &seen[i], snap[i], may_trace,
+			   all_stopped ? 0 : 1, rt->id);
 	}
 	td_collector_pop(&b->collector);
 
@@ -606,6 +692,8 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	 * stopped (under dump_lock still: the runtime cannot be freed). */
 	td_dump_gate_release(&rt->gate);
 	double t_release = mono_ms();
+	for (size_t i = first_probe; i < b->nprobes; i++)
+		b->probes[i].from_ms = t_release;
 	capture_busy_stacks(b, rt, out, infos, self, lim->deadline_ms);
 	pthread_mutex_unlock(&rt->dump_lock);
 	out->pause_ms = t_release - t_open;
@@ -722,6 +810,13 @@ static int dump_common(td_runtime *only, const td_dump_options *opts,
 				   b->clock_ms ? b->clock_ms
 					       : td_task_clock_ms(),
 				   b->graph, b->ngraph);
+	struct td_warn_limits wl;
+	td_warn_limits_from(opts, &wl);
+	struct td_busy_seen busy[TD_MAX_BUSY_PROBES];
+	size_t nbusy = td_busy_watch(b, busy);
+	if (!err)
+		err = td_dump_find_warnings(b->dump, &b->arena, &wl, busy,
+					    nbusy);
 	if (!err)
 		err = dump_build_finish(b);
 	b->dump->symbolize_ms = t2 - t1;

@@ -10,6 +10,7 @@
 #include "taskdump/task.h"
 #include "taskdump/time.h"
 #include "trace/diagnose.h"
+#include "task/core.h"
 #include "trace/dump_build.h"
 #include "trace/symbolize.h"
 
@@ -430,6 +431,15 @@ struct td_symbolizer *dump_build_symbolizer(struct dump_build *b)
 	return b->sym;
 }
 
+struct td_busy_probe *dump_build_add_probe(struct dump_build *b)
+{
+	if (b->nprobes == TD_MAX_BUSY_PROBES)
+		return NULL;
+	struct td_busy_probe *p = &b->probes[b->nprobes++];
+	*p = (struct td_busy_probe){0};
+	return p;
+}
+
 void dump_build_warn(struct dump_build *b, const char *text)
 {
 	td_dump *d = b->dump;
@@ -471,6 +481,10 @@ int dump_build_finish(struct dump_build *b)
 void dump_build_release(struct dump_build *b, bool discard)
 {
 	struct dump_box *box = (struct dump_box *)(void *)b->dump;
+	/* Probes not watched (an error on the way) still hold references. */
+	for (size_t i = 0; i < b->nprobes; i++)
+		if (b->probes[i].task)
+			td_task_unref(b->probes[i].task);
 	td_collector_release(&b->collector);
 	free(b->traces);
 	free(b->stacks);

@@ -21,6 +21,18 @@ struct pending_traces;
 struct pending_stack;
 struct td_spawn_site;
 
+/* A task that may be in a busy loop, watched after the pause: a
+ * reference is held on it until the dump has looked again. */
+struct td_busy_probe {
+	struct td_task *task;
+	uint64_t task_id, runtime_id;
+	uint32_t polls, self_wakes; /* at the pause */
+	double from_ms;             /* mono clock when its threads resumed */
+};
+
+/* At most this many tasks are watched for busy loops in one dump. */
+#define TD_MAX_BUSY_PROBES 64
+
 struct dump_build {
 	td_dump *dump;           /* lives in `arena` */
 	struct td_arena arena;   /* owned by the dump once finished */
@@ -40,6 +52,8 @@ struct dump_build {
 	 * dump_build_frames), for the diagnosis. */
 	td_dump_task **graph;
 	size_t ngraph, cap_graph;
+	struct td_busy_probe probes[TD_MAX_BUSY_PROBES];
+	size_t nprobes;
 	bool out_of_memory;
 	struct td_symbolizer *sym; /* the process's, once asked for */
 	bool sym_tried;
@@ -74,6 +88,10 @@ void dump_build_note_stack(struct dump_build *b, td_dump_worker *w,
  * symbols; NULL when unavailable (a warning in the dump says so).  Only
  * after the threads resume. */
 struct td_symbolizer *dump_build_symbolizer(struct dump_build *b);
+
+/* Room for one more busy-loop probe, or NULL when the dump watches
+ * TD_MAX_BUSY_PROBES already. */
+struct td_busy_probe *dump_build_add_probe(struct dump_build *b);
 
 /* Add a line to the dump's warnings (once per distinct text). */
 void dump_build_warn(struct dump_build *b, const char *text);

@@ -265,6 +265,31 @@ static void put_holds(struct td_wbuf *b, const td_dump_task *t)
 	td_wbuf_putc(b, ']');
 }
 
+/* The task's counters (README.md, "Task counters"); null for a
+ * block_on future, wakers null when not known. */
+static void put_counters(struct td_wbuf *b, const td_dump_task *t)
+{
+	bool known = !t->is_block_on;
+	KEY(b, "age_ms");
+	put_u64_if(b, known, t->age_ms);
+	KEY(b, "busy_ms");
+	put_u64_if(b, known, t->busy_ms);
+	KEY(b, "slowest_poll_ms");
+	put_u64_if(b, known, t->slowest_poll_ms);
+	KEY(b, "wakes");
+	put_u64_if(b, known, t->wakes);
+	KEY(b, "self_wakes");
+	put_u64_if(b, known, t->self_wakes);
+	KEY(b, "woken_ms");
+	put_u64_if(b, known, t->woken_ms);
+	KEY(b, "wait_ms");
+	put_u64_if(b, known, t->wait_ms);
+	KEY(b, "wait_worst_ms");
+	put_u64_if(b, known, t->wait_worst_ms);
+	KEY(b, "wakers");
+	put_u64_if(b, known && t->wakers >= 0, (uint64_t)t->wakers);
+}
+
 static void put_task(struct td_wbuf *b, const td_dump_task *t)
 {
 	bool has_qw = (t->queue == TD_DUMP_QUEUE_LIFO ||
@@ -320,6 +345,7 @@ static void put_task(struct td_wbuf *b, const td_dump_task *t)
 	}
 	td_wbuf_lit(b, "],\"holds\":");
 	put_holds(b, t);
+	put_counters(b, t);
 	td_wbuf_putc(b, '}');
 }
 
@@ -478,6 +504,31 @@ static void put_top(struct td_wbuf *b, const td_dump *d)
 			td_wbuf_putc(b, '}');
 		}
 		td_wbuf_lit(b, "]}");
+	}
+	td_wbuf_putc(b, ']');
+	/* The task warnings, most severe first (how many were found: more
+	 * than are listed when past TD_DUMP_MAX_WARNINGS). */
+	KEY(b, "task_warnings_found");
+	td_wbuf_u64(b, d->ntask_warnings_found);
+	KEY(b, "task_warnings");
+	td_wbuf_putc(b, '[');
+	for (size_t i = 0; d->task_warnings && i < d->ntask_warnings; i++) {
+		const td_dump_warning *w = &d->task_warnings[i];
+		if (i)
+			td_wbuf_putc(b, ',');
+		td_wbuf_lit(b, "{\"kind\":");
+		td_wbuf_json_str(b, td_dump_warning_kind_name(w->kind));
+		KEY(b, "severity");
+		td_wbuf_json_str(b, td_dump_warning_severity(w->kind));
+		KEY(b, "runtime");
+		td_wbuf_u64(b, w->runtime_id);
+		KEY(b, "task");
+		td_wbuf_u64(b, w->task->id);
+		KEY(b, "name");
+		td_wbuf_json_str(b, w->task->name);
+		KEY(b, "evidence");
+		td_wbuf_json_str(b, w->evidence);
+		td_wbuf_putc(b, '}');
 	}
 	td_wbuf_putc(b, ']');
 }

@@ -69,6 +69,9 @@ static void put_ms(struct td_wbuf *b, double ms)
 		td_wbuf_lit(b, "0.000");
 }
 
+static void put_quoted(struct td_wbuf *b, const char *key, size_t klen,
+		       const char *s);
+
 /* ---- the diagnosis (README.md, "Wait-for graph and deadlocks") ------ */
 
 /* "task 4: mutex 0x... held" or "nobody: oneshot 0x... no sender left". */
@@ -154,6 +157,37 @@ static void put_deadlocks(struct td_wbuf *b, const td_dump *d)
 	}
 }
 
+/* "task_warnings N[ listed=M]", then one line per warning listed:
+ * `task_warning <severity> <kind> runtime=R task=ID[ name="..."]
+ * evidence="..."`. */
+static void put_task_warnings(struct td_wbuf *b, const td_dump *d)
+{
+	if (!d->ntask_warnings_found)
+		return;
+	td_wbuf_lit(b, "\ntask_warnings ");
+	td_wbuf_u64(b, d->ntask_warnings_found);
+	if (d->ntask_warnings < d->ntask_warnings_found) {
+		td_wbuf_lit(b, " listed=");
+		td_wbuf_u64(b, d->ntask_warnings);
+	}
+	for (size_t i = 0; d->task_warnings && i < d->ntask_warnings; i++) {
+		const td_dump_warning *w = &d->task_warnings[i];
+		td_wbuf_lit(b, "\ntask_warning ");
+		td_wbuf_text(b, td_dump_warning_severity(w->kind),
+			     TD_ESC_TOKEN);
+		td_wbuf_putc(b, ' ');
+		td_wbuf_text(b, td_dump_warning_kind_name(w->kind),
+			     TD_ESC_TOKEN);
+		td_wbuf_lit(b, " runtime=");
+		td_wbuf_u64(b, w->runtime_id);
+		td_wbuf_lit(b, " task=");
+		td_wbuf_u64(b, w->task->id);
+		if (w->task->name)
+			put_quoted(b, " name=", 6, w->task->name);
+		put_quoted(b, " evidence=", 10, w->evidence);
+	}
+}
+
 static void put_header(struct td_wbuf *b, const td_dump *d)
 {
 	td_wbuf_lit(b, "taskdump ");
@@ -177,6 +211,7 @@ static void put_header(struct td_wbuf *b, const td_dump *d)
 	td_wbuf_lit(b, "\ntasks ");
 	td_wbuf_u64(b, d->ntasks);
 	put_deadlocks(b, d);
+	put_task_warnings(b, d);
 	for (size_t i = 0; d->warnings && i < d->nwarnings; i++) {
 		td_wbuf_lit(b, "\nwarning ");
 		td_wbuf_text(b, d->warnings[i], TD_ESC_FREE);
@@ -314,6 +349,37 @@ static void put_spawned(struct td_wbuf *b, const void *arg)
 		put_quoted(b, " type=", 6, t->type_name);
 }
 
+static void put_count(struct td_wbuf *b, const char *key, size_t klen,
+		      uint64_t v)
+{
+	td_wbuf_put(b, key, klen);
+	td_wbuf_u64(b, v);
+}
+
+/* The counters a reader of the text needs most (README.md, "Task
+ * counters"), each only where it says something: age_ms, busy_ms,
+ * slowest_poll_ms, self_wakes and wait_worst_ms when not 0, woken_ms for
+ * a notified task, wakers for an idle one. */
+static void put_counters(struct td_wbuf *b, const td_dump_task *t)
+{
+	if (t->is_block_on)
+		return;
+	if (t->age_ms)
+		put_count(b, " age_ms=", 8, t->age_ms);
+	if (t->busy_ms)
+		put_count(b, " busy_ms=", 9, t->busy_ms);
+	if (t->slowest_poll_ms)
+		put_count(b, " slowest_poll_ms=", 17, t->slowest_poll_ms);
+	if (t->self_wakes)
+		put_count(b, " self_wakes=", 12, t->self_wakes);
+	if (t->state == TD_DUMP_NOTIFIED)
+		put_count(b, " woken_ms=", 10, t->woken_ms);
+	if (t->wait_worst_ms)
+		put_count(b, " wait_worst_ms=", 15, t->wait_worst_ms);
+	if (t->state == TD_DUMP_IDLE && t->wakers >= 0)
+		put_count(b, " wakers=", 8, (uint64_t)t->wakers);
+}
+
 static void put_task_line(struct td_wbuf *b, const td_dump_task *t)
 {
 	td_wbuf_lit(b, "task ");
@@ -341,6 +407,7 @@ static void put_task_line(struct td_wbuf *b, const td_dump_task *t)
 		td_wbuf_lit(b, " worker=");
 		td_wbuf_i64(b, t->worker);
 	}
+	put_counters(b, t);
 	if (t->spawn_file || t->spawn_function || t->type_name) {
 		/* Most tasks come from a few spawn sites, of a few types. */
 		static const char tag; /* tells this key from a frame's */

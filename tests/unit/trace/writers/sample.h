@@ -194,7 +194,9 @@ static td_dump_task s_tasks1[] = {
 	  .idle_ms = 312, .worker = 0,
 	  .spawn_file = "../../work/main/examples/demo/main.c",
 	  .spawn_line = 88, .spawn_function = "demo_main_poll",
-	  .traced = true, .traces = s_tr_ticker, .ntraces = N(s_tr_ticker) },
+	  .traced = true, .traces = s_tr_ticker, .ntraces = N(s_tr_ticker),
+	  .age_ms = 9000, .busy_ms = 12, .slowest_poll_ms = 3, .wakes = 40,
+	  .woken_ms = 312, .wait_worst_ms = 2, .wakers = 1 },
 	{ .id = 2, .name = "fanout", .state = TD_DUMP_IDLE, .queue_worker = -1,
 	  .polls = 5, .idle_ms = 80, .worker = 1,
 	  .spawn_file = "examples/demo/main.c", .spawn_line = 90,
@@ -203,7 +205,9 @@ static td_dump_task s_tasks1[] = {
 	  .waits_for = s_wf_fan, .nwaits_for = N(s_wf_fan) },
 	{ .id = 3, .state = TD_DUMP_NOTIFIED, .queue = TD_DUMP_QUEUE_LIFO,
 	  .queue_worker = 1, .polls = 7, .idle_ms = 1, .worker = 1,
-	  .traced = true, .traces = s_tr_yield, .ntraces = 1 },
+	  .traced = true, .traces = s_tr_yield, .ntraces = 1,
+	  .age_ms = 500, .wakes = 7, .self_wakes = 6, .woken_ms = 1,
+	  .wait_ms = 1, .wait_worst_ms = 4, .wakers = -1 },
 	{ .id = 4, .state = TD_DUMP_NOTIFIED, .queue = TD_DUMP_QUEUE_LOCAL,
 	  .queue_worker = 0, .polls = 7, .idle_ms = 2, .worker = 0,
 	  .traced = true, .traces = s_tr_yield, .ntraces = 1 },
@@ -309,6 +313,13 @@ static td_dump_deadlock s_deadlocks[] = {
 	{ s_dl_tasks, s_dl_edges, N(s_dl_tasks) },
 };
 
+static td_dump_warning s_task_warnings[] = {
+	{ TD_WARN_LOST_WAKEUP, 1, &s_tasks1[2],
+	  "idle 80 ms after 5 polls, and no waker of it is registered" },
+	{ TD_WARN_LONG_POLL, 1, &s_tasks1[7],
+	  "in one poll for 5012 ms on worker 1 (a \"quoted\" word)" },
+};
+
 static td_dump s_sample = {
 	.version = TD_DUMP_FORMAT_VERSION,
 	.pid = 4242,
@@ -325,6 +336,9 @@ static td_dump s_sample = {
 	.nwarnings = N(s_warnings),
 	.deadlocks = s_deadlocks,
 	.ndeadlocks = N(s_deadlocks),
+	.task_warnings = s_task_warnings,
+	.ntask_warnings = N(s_task_warnings),
+	.ntask_warnings_found = 3, /* one more than listed */
 };
 
 #endif /* TD_TEST_WRITERS_SAMPLE_H */

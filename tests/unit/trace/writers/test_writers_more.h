@@ -68,35 +68,35 @@ START_TEST(test_grouping)
 
 	ck_assert_ptr_nonnull(entry);
 	ck_assert_str_eq(entry + 1,
-		"task 1 state=idle polls=0 idle_ms=0\n"
-		"task 3 state=idle polls=0 idle_ms=0\n"
-		"task 4 state=idle polls=0 idle_ms=0\n"
+		"task 1 state=idle polls=0 idle_ms=0 wakers=0\n"
+		"task 3 state=idle polls=0 idle_ms=0 wakers=0\n"
+		"task 4 state=idle polls=0 idle_ms=0 wakers=0\n"
 		"\xe2\x95\xbc same_poll at s.c:5\n"
 		"   \xe2\x94\x94\xe2\x95\xbc td_mutex_lock_poll at m.c:9 "
 		"[waiting: first]\n"
 		"\n"
-		"task 2 state=idle polls=0 idle_ms=0\n"
+		"task 2 state=idle polls=0 idle_ms=0 wakers=0\n"
 		"\xe2\x95\xbc same_poll at s.c:5\n"
 		"   \xe2\x94\x94\xe2\x95\xbc td_mutex_lock_poll at m.c:10 "
 		"[waiting: other]\n"
 		"\n"
-		"task 5 state=idle polls=0 idle_ms=0\n"
+		"task 5 state=idle polls=0 idle_ms=0 wakers=0\n"
 		"\xe2\x95\xbc same_poll at s.c:5\n"
 		"   \xe2\x94\x94\xe2\x95\xbc td_mutex_lock_poll at m.c:9 "
 		"[waiting: other]\n"
 		"\n"
-		"task 6 state=idle polls=0 idle_ms=0\n"
+		"task 6 state=idle polls=0 idle_ms=0 wakers=0\n"
 		"\xe2\x95\xbc ... (truncated)\n"
 		"   \xe2\x94\x94\xe2\x95\xbc same_poll at s.c:5\n"
 		"      \xe2\x94\x94\xe2\x95\xbc td_mutex_lock_poll at m.c:9 "
 		"[waiting: other]\n"
 		"\n"
-		"task 7 state=idle polls=0 idle_ms=0\n"
+		"task 7 state=idle polls=0 idle_ms=0 wakers=0\n"
 		"\xe2\x95\xbc same_poll at s.c:5\n"
 		"   \xe2\x94\x94\xe2\x95\xbc td_mutex_lock_poll at m.c:9 "
 		"[inlined] [waiting: other]\n"
 		"\n"
-		"task 8 state=idle polls=0 idle_ms=0\n"
+		"task 8 state=idle polls=0 idle_ms=0 wakers=0\n"
 		"not traced: because\n"
 		"\n");
 	free(read_back(g, &ntrees, &nlines));
@@ -261,7 +261,8 @@ START_TEST(test_null_fields)
 			    "\"pause_ms\":0.000,\"capture_ms\":0.000,"
 			    "\"symbolize_ms\":0.000,\"total_ms\":0.000,"
 			    "\"tasks_total\":0,\"note\":null,\"warnings\":[],\n"
-			    "\"deadlocks\":[],\n"
+			    "\"deadlocks\":[],\"task_warnings_found\":0,"
+			    "\"task_warnings\":[],\n"
 			    "\"runtimes\":[]}\n");
 	free(python_check(s));
 	free(s);
