@@ -95,7 +95,7 @@ typedef struct tdc_task {
 	size_t nholds;
 	/* The counters (README.md, "Task counters"); a text dump carries
 	 * only some, and only where they say something. */
-	tdc_u64 age_ms, busy_ms, slowest_poll_ms, wakes, self_wakes;
+	tdc_u64 busy_ms, slowest_poll_ms, wakes;
 	tdc_u64 woken_ms, wait_ms, wait_worst_ms, wakers;
 } tdc_task;
 

@@ -427,11 +427,9 @@ static int deadlocks(jp *j, json_object *o)
  * or missing (dumps of older versions). */
 static int counters(jp *j, json_object *o, tdc_task *t)
 {
-	if (get_u64(j, o, "age_ms", &t->age_ms) < 0 ||
-	    get_u64(j, o, "busy_ms", &t->busy_ms) < 0 ||
+	if (get_u64(j, o, "busy_ms", &t->busy_ms) < 0 ||
 	    get_u64(j, o, "slowest_poll_ms", &t->slowest_poll_ms) < 0 ||
 	    get_u64(j, o, "wakes", &t->wakes) < 0 ||
-	    get_u64(j, o, "self_wakes", &t->self_wakes) < 0 ||
 	    get_u64(j, o, "woken_ms", &t->woken_ms) < 0 ||
 	    get_u64(j, o, "wait_ms", &t->wait_ms) < 0 ||
 	    get_u64(j, o, "wait_worst_ms", &t->wait_worst_ms) < 0 ||

@@ -559,11 +559,9 @@ static bool task_counter(parser *p, tdc_task *t, const kv *k, int *r)
 		const char *key;
 		size_t off;
 	} counters[] = {
-		{"age_ms", offsetof(tdc_task, age_ms)},
 		{"busy_ms", offsetof(tdc_task, busy_ms)},
 		{"slowest_poll_ms", offsetof(tdc_task, slowest_poll_ms)},
 		{"wakes", offsetof(tdc_task, wakes)},
-		{"self_wakes", offsetof(tdc_task, self_wakes)},
 		{"woken_ms", offsetof(tdc_task, woken_ms)},
 		{"wait_ms", offsetof(tdc_task, wait_ms)},
 		{"wait_worst_ms", offsetof(tdc_task, wait_worst_ms)},

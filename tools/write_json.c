@@ -298,16 +298,12 @@ static void task(FILE *f, const tdc_task *t)
 	}
 	fputs("], \"holds\": ", f);
 	helds(f, t->holds, t->nholds);
-	fputs(",\n" IND_FIELD "\"age_ms\": ", f);
-	ju64(f, t->age_ms);
-	fputs(", \"busy_ms\": ", f);
+	fputs(",\n" IND_FIELD "\"busy_ms\": ", f);
 	ju64(f, t->busy_ms);
 	fputs(", \"slowest_poll_ms\": ", f);
 	ju64(f, t->slowest_poll_ms);
 	fputs(", \"wakes\": ", f);
 	ju64(f, t->wakes);
-	fputs(", \"self_wakes\": ", f);
-	ju64(f, t->self_wakes);
 	fputs(",\n" IND_FIELD "\"woken_ms\": ", f);
 	ju64(f, t->woken_ms);
 	fputs(", \"wait_ms\": ", f);

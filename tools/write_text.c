@@ -327,10 +327,8 @@ static void task_counters(FILE *f, const tdc_task *t)
 {
 	if (t->block_on)
 		return;
-	put_counter(f, "age_ms", t->age_ms);
 	put_counter(f, "busy_ms", t->busy_ms);
 	put_counter(f, "slowest_poll_ms", t->slowest_poll_ms);
-	put_counter(f, "self_wakes", t->self_wakes);
 	if (strcmp(t->state, "notified") == 0)
 		put_u64(f, "woken_ms", t->woken_ms);
 	put_counter(f, "wait_worst_ms", t->wait_worst_ms);

@@ -59,8 +59,8 @@ class Task:
     # locks held: [(kind, object, held_ms, waiters)]
     holds: list = field(default_factory=list)
     # counters (README "Task counters"): {name: value}; a text dump has
-    # only those it prints (age_ms, busy_ms, slowest_poll_ms, self_wakes,
-    # woken_ms, wait_worst_ms, wakers), a JSON dump all of them
+    # only those it prints (busy_ms, slowest_poll_ms, woken_ms,
+    # wait_worst_ms, wakers), a JSON dump all of them
     counters: dict = field(default_factory=dict)
 
 
@@ -143,8 +143,8 @@ TASK_RE = re.compile(
     r' state=(idle|notified|running|cancelled|complete)'
     r'(?: queue=(lifo|local|inject|unknown))?(?: queue_worker=(\d+))?'
     r' polls=(\d+) idle_ms=(\d+)(?: worker=(\d+))?'
-    r'((?: age_ms=\d+)?(?: busy_ms=\d+)?(?: slowest_poll_ms=\d+)?'
-    r'(?: self_wakes=\d+)?(?: woken_ms=\d+)?(?: wait_worst_ms=\d+)?'
+    r'((?: busy_ms=\d+)?(?: slowest_poll_ms=\d+)?'
+    r'(?: woken_ms=\d+)?(?: wait_worst_ms=\d+)?'
     r'(?: wakers=\d+)?)'
     r'(?: spawned=(' + BARE + r'))?(?: in=(' + BARE + r'))?'
     r'(?: type=(' + QUOTED + r'))?'
@@ -554,8 +554,7 @@ def _frame(obj, path):
     return f
 
 
-COUNTERS = ('age_ms', 'busy_ms', 'slowest_poll_ms', 'wakes', 'self_wakes',
-            'woken_ms', 'wait_ms', 'wait_worst_ms', 'wakers')
+COUNTERS = ('busy_ms', 'slowest_poll_ms', 'wakes', 'woken_ms', 'wait_ms', 'wait_worst_ms', 'wakers')
 
 
 def _json_task(t, path):

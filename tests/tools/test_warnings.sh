@@ -35,7 +35,7 @@ assert [x["kind"] for x in w] == ["long-poll", "starved", "never-polled"], w
 assert all(x["severity"] == "warning" and x["runtime"] == 1 for x in w), w
 assert d["task_warnings_found"] == 3, d["task_warnings_found"]
 t = {t["id"]: t for t in d["runtimes"][0]["tasks"] if not t["block_on"]}
-assert t[2]["woken_ms"] >= 300 and t[3]["age_ms"] >= 300, t
+assert t[2]["woken_ms"] >= 300 and t[3]["woken_ms"] >= 300, t
 PY
 
 # --warnings: by kind, by severity, any; the header stays whole.

@@ -164,15 +164,13 @@ typedef struct td_dump_task {
 	/* Counters (README.md, "Task counters"); 0 for block_on futures.
 	 * Times are milliseconds of a coarse clock (a few ms granularity;
 	 * sums of short polls are right on average). */
-	uint64_t age_ms;          /* since it was spawned */
 	uint64_t busy_ms;         /* total time in its polls */
 	uint64_t slowest_poll_ms; /* its longest poll (at most 65535) */
 	uint64_t wakes;           /* times it was woken, not counting the
 				   * spawn (wakes of a task already woken
 				   * count once) */
-	uint64_t self_wakes;      /* polls after which it had woken itself
-				   * (a yield, a wake of its own waker) */
-	uint64_t woken_ms;        /* since it was last woken (or spawned) */
+	uint64_t woken_ms;        /* since it was last woken (or spawned:
+				   * for a task never polled, its age) */
 	uint64_t wait_ms;         /* woken to polled, before its last poll */
 	uint64_t wait_worst_ms;   /* the longest such wait (at most 65535) */
 	/* Wakers of this task held anywhere (timers, I/O, locks, channels,

@@ -14,13 +14,14 @@
  *   (read-only, to wake it) while JOIN_WAKER is set.  Dropped when the task
  *   is freed.
  * - stats (last_poll, polls, worker, busy_ms, slowest_poll_ms,
- *   self_wakes, wait_latest_ms, wait_worst_ms): written by the poller
+ *   wait_latest_ms, wait_worst_ms, waits, flags): written by the poller
  *   (the RUNNING holder), read by dumps; relaxed atomics, so a dump that
  *   races a stuck worker reads values that are merely stale.
  * - notified_at: written by whoever sets NOTIFIED on an idle task (the
  *   waker that submits it, before it is queued, or the poller when the
  *   task was woken during its own poll), read by the poller after it
- *   took the task from a queue and by dumps.  spawned_at: at spawn.
+ *   took the task from a queue and by dumps.
+ * - origin: at spawn; freed with the task.
  */
 #ifndef TD_TASK_CORE_H
 #define TD_TASK_CORE_H
@@ -45,14 +46,22 @@ struct td_task {
 	 * a cache line with the end of the previous task's future (which its
 	 * own worker writes on every poll): malloc's 16-byte chunk header
 	 * plus these 48 bytes put one line between them. */
-	const td_spawn_site *site;       /* static; may be NULL */
-	char *name;                      /* owned copy; may be NULL */
+	uintptr_t origin;                /* spawn site and name: see
+					  * td_task_site, td_task_name */
 	td_waker join_waker;
 	const char *type_name;           /* the future's vtable->type_name,
 					  * for dumps; may be NULL */
-	uint32_t spawned_at;             /* td_task_clock32() at spawn */
+	/* Counters for the dump's diagnosis (README.md, "Task counters and
+	 * warnings"), in milliseconds of the task clock. */
+	_Atomic uint32_t notified_at;    /* clock32 when last woken (spawn
+					  * included) */
+	_Atomic uint32_t busy_ms;        /* total time in real polls */
 	_Atomic uint16_t slowest_poll_ms;/* longest real poll (saturating) */
-	_Atomic uint16_t wait_worst_ms;  /* longest notified-to-polled time */
+	_Atomic uint16_t wait_latest_ms; /* notified-to-polled, last poll */
+	_Atomic uint16_t wait_worst_ms;  /* the longest such (saturating) */
+	_Atomic uint16_t waits;          /* polls that did not end woken by
+					  * the task itself (wrapping: only
+					  * differences are used) */
 	/* Hot: touched on every poll, and by a completion's own steps
 	 * (output, owned-list removal, state), which then need not fetch
 	 * the cold line of a task spawned long ago; only freeing the task
@@ -66,28 +75,23 @@ struct td_task {
 					  * start (wrapping milliseconds) */
 	_Atomic uint32_t polls;          /* real polls (not tracing polls) */
 	_Atomic int16_t worker;          /* worker index of the last poll, -1 */
-	uint8_t cancelled_output;        /* completed by cancellation */
+	_Atomic uint8_t flags;           /* TD_TASK_F_* */
 	uint8_t owned_shard;             /* which owned-list shard holds it */
 	uint32_t owned_index;            /* slot in its owned-list shard;
 					  * TD_OWNED_NONE when not listed */
-	/* Counters for the dump's diagnosis (README.md, "Task warnings"),
-	 * all in milliseconds of the task clock. */
-	_Atomic uint32_t notified_at;    /* clock32 when last woken (spawn:
-					  * spawned_at) */
-	_Atomic uint32_t busy_ms;        /* total time in real polls */
-	_Atomic uint32_t self_wakes;     /* polls that ended woken by the
-					  * task itself (yields, self-wakes) */
-	_Atomic uint16_t wait_latest_ms; /* notified-to-polled, last poll */
-	uint16_t spare;
 	/* The task's td_future.  Once the task is complete the future is
 	 * dead and its first word holds the output (td_task_output). */
 	alignas(16) unsigned char future[];
 };
 
+/* td_task.flags: written by the RUNNING holder only. */
+#define TD_TASK_F_CANCELLED_OUTPUT 1u /* completed by cancellation */
+#define TD_TASK_F_SELF_WOKEN 2u       /* its last poll ended with it
+				       * woken by itself */
+
 /* Small tasks matter: 100 000 idle tasks should cost no more memory than
- * Tokio's.  Keep the header at 112 bytes (96 before the diagnosis
- * counters), the hot part 48 bytes in. */
-_Static_assert(sizeof(struct td_task) == 112, "task header grew");
+ * Tokio's.  Keep the header at 96 bytes, the hot part 48 bytes in. */
+_Static_assert(sizeof(struct td_task) == 96, "task header grew");
 _Static_assert(offsetof(struct td_task, state) == 48,
 	       "the hot fields must start a cache line after the cold ones");
 _Static_assert(offsetof(struct td_task, id) > offsetof(struct td_task, state) &&
@@ -123,6 +127,27 @@ static inline void **td_task_output(struct td_task *t)
 static inline uint32_t td_task_clock32(void)
 {
 	return (uint32_t)td_task_clock_ms();
+}
+
+/* A named task's origin points to this (tagged with bit 0), allocated
+ * with the name; an unnamed task's origin is its spawn site itself. */
+struct td_task_named {
+	const td_spawn_site *site;
+	char name[];
+};
+
+static inline const td_spawn_site *td_task_site(const struct td_task *t)
+{
+	if (t->origin & 1u)
+		return ((const struct td_task_named *)(t->origin - 1u))->site;
+	return (const td_spawn_site *)t->origin;
+}
+
+static inline const char *td_task_name(const struct td_task *t)
+{
+	if (t->origin & 1u)
+		return ((const struct td_task_named *)(t->origin - 1u))->name;
+	return NULL;
 }
 
 /* Saturating millisecond count for the 16-bit counters. */

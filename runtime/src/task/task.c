@@ -28,13 +28,18 @@ struct td_task *td_task_alloc(const td_future *future, size_t size,
 	struct td_task *t = malloc(sizeof(*t) + size);
 	if (!t)
 		return NULL;
-	char *name = NULL;
+	const td_spawn_site *site = opts ? opts->site : NULL;
+	uintptr_t origin = (uintptr_t)site;
 	if (opts && opts->name) {
-		name = strdup(opts->name);
-		if (!name) {
+		size_t len = strlen(opts->name);
+		struct td_task_named *named = malloc(sizeof(*named) + len + 1);
+		if (!named) {
 			free(t);
 			return NULL;
 		}
+		named->site = site;
+		memcpy(named->name, opts->name, len + 1);
+		origin = (uintptr_t)named | 1u;
 	}
 	/* References: the owned list, the first Notified, the join handle. */
 	uint64_t refs = joinable ? 3 : 2;
@@ -44,12 +49,11 @@ struct td_task *td_task_alloc(const td_future *future, size_t size,
 	 * rest of a spawn. */
 	t->id = atomic_fetch_add_explicit(&next_task_id, 1,
 					  memory_order_relaxed);
-	t->site = opts ? opts->site : NULL;
-	t->name = name;
+	t->origin = origin;
 	t->type_name = future->vtable ? future->vtable->type_name : NULL;
 	t->join_waker = (td_waker){NULL, NULL};
 	t->owned_index = TD_OWNED_NONE;
-	t->cancelled_output = 0;
+	atomic_init(&t->flags, 0);
 	t->owned_shard = 0;
 	atomic_init(&t->state, refs * TD_ST_REF_ONE | flags);
 	t->queue_next = NULL;
@@ -57,16 +61,15 @@ struct td_task *td_task_alloc(const td_future *future, size_t size,
 	atomic_init(&t->last_poll, 0);
 	atomic_init(&t->polls, 0);
 	atomic_init(&t->worker, -1);
-	/* Spawned = first woken: its first poll's wait counts from here. */
-	uint32_t now = td_task_clock32();
-	t->spawned_at = now;
-	atomic_init(&t->notified_at, now);
+	/* Spawned = first woken: its first poll's wait counts from here (in
+	 * a poll, from the start of the spawning poll: no clock read). */
+	atomic_init(&t->notified_at, td_tls_poll_end_ok ? td_tls_poll_end
+							: td_task_clock32());
 	atomic_init(&t->busy_ms, 0);
-	atomic_init(&t->self_wakes, 0);
 	atomic_init(&t->slowest_poll_ms, 0);
 	atomic_init(&t->wait_latest_ms, 0);
 	atomic_init(&t->wait_worst_ms, 0);
-	t->spare = 0;
+	atomic_init(&t->waits, 0);
 	memcpy(t->future, future, size);
 	return t;
 }
@@ -78,7 +81,8 @@ void td_task_dealloc(struct td_task *t)
 	if (!s) /* never bound to a runtime: the future was never polled */
 		td_future_drop(td_task_future(t));
 	td_waker_drop(&t->join_waker);
-	free(t->name);
+	if (t->origin & 1u)
+		free((void *)(t->origin - 1u));
 	free(t);
 	if (s)
 		td_sched_task_freed(s);
@@ -101,7 +105,12 @@ void td_task_unref(struct td_task *t)
 static void complete(struct td_task *t, void *output, bool cancelled)
 {
 	*td_task_output(t) = output;
-	t->cancelled_output = cancelled;
+	if (cancelled)
+		atomic_store_explicit(&t->flags,
+				      atomic_load_explicit(&t->flags,
+							   memory_order_relaxed) |
+					      TD_TASK_F_CANCELLED_OUTPUT,
+				      memory_order_relaxed);
 	/* Leave the owned list first, so that whoever the join wakes sees
 	 * the task gone from td_runtime_task_count. */
 	uint64_t drop = td_sched_release(t->sched, t) ? 2 : 1;
@@ -169,8 +178,18 @@ static inline void poll_ended(struct td_task *t, uint32_t start,
 	uint32_t ran = end - start;
 	stat_add32(&t->busy_ms, ran);
 	stat_max16(&t->slowest_poll_ms, td_task_ms16(ran));
-	if (self_woken)
-		stat_add32(&t->self_wakes, 1);
+	uint8_t f = atomic_load_explicit(&t->flags, memory_order_relaxed);
+	uint8_t want = self_woken ? (uint8_t)(f | TD_TASK_F_SELF_WOKEN)
+				  : (uint8_t)(f & ~TD_TASK_F_SELF_WOKEN);
+	if (want != f) /* a yield loop stores nothing here */
+		atomic_store_explicit(&t->flags, want, memory_order_relaxed);
+	if (!self_woken)
+		atomic_store_explicit(
+			&t->waits,
+			(uint16_t)(atomic_load_explicit(&t->waits,
+							memory_order_relaxed) +
+				   1),
+			memory_order_relaxed);
 }
 
 bool td_task_run(struct td_task *t, int worker)
@@ -426,7 +445,10 @@ done:
 	if (!td_coop_proceed(cx))
 		return TD_PENDING;
 	j->output = *td_task_output(t);
-	j->error = t->cancelled_output ? -ECANCELED : 0;
+	j->error = (atomic_load_explicit(&t->flags, memory_order_relaxed) &
+		    TD_TASK_F_CANCELLED_OUTPUT)
+			   ? -ECANCELED
+			   : 0;
 	j->task = NULL;
 	release_join(t);
 	return TD_READY;

@@ -325,8 +325,9 @@ struct seen_task {
 	bool traced;
 	size_t first_bt, nbt;
 	/* The diagnosis counters (task/core.h), as they were. */
-	uint32_t spawned_at, notified_at, busy_ms, self_wakes;
-	uint16_t slowest_poll_ms, wait_latest_ms, wait_worst_ms;
+	uint32_t notified_at, busy_ms;
+	uint16_t slowest_poll_ms, wait_latest_ms, wait_worst_ms, waits;
+	bool self_woken; /* its last poll ended with it woken by itself */
 	int64_t wakers; /* -1: not idle, or not known */
 };
 
@@ -349,12 +350,13 @@ static int64_t idle_wakers(uint64_t state, unsigned dump_refs)
 static void read_counters(struct seen_task *st, struct td_task *t,
 			  unsigned dump_refs)
 {
-	st->spawned_at = t->spawned_at;
 	st->notified_at = atomic_load_explicit(&t->notified_at,
 					       memory_order_relaxed);
 	st->busy_ms = atomic_load_explicit(&t->busy_ms, memory_order_relaxed);
-	st->self_wakes = atomic_load_explicit(&t->self_wakes,
-					      memory_order_relaxed);
+	st->waits = atomic_load_explicit(&t->waits, memory_order_relaxed);
+	st->self_woken = atomic_load_explicit(&t->flags,
+					      memory_order_relaxed) &
+			 TD_TASK_F_SELF_WOKEN;
 	st->slowest_poll_ms = atomic_load_explicit(&t->slowest_poll_ms,
 						   memory_order_relaxed);
 	st->wait_latest_ms = atomic_load_explicit(&t->wait_latest_ms,
@@ -364,15 +366,14 @@ static void read_counters(struct seen_task *st, struct td_task *t,
 	st->wakers = idle_wakers(st->state, dump_refs);
 }
 
-/* A task that may be in a busy loop: notified or running, and most of
- * its polls so far ended with it waking itself.  It is watched for a
- * moment after the pause (trace/warnings.h) before anything is said. */
+/* A task that may be in a busy loop: notified or running, and its last
+ * poll ended with it waking itself.  It is watched for a moment after the
+ * pause (trace/warnings.h) before anything is said. */
 static void maybe_probe(struct dump_build *b, const struct seen_task *st,
 			struct td_task *t, uint64_t runtime_id)
 {
 	if (!(st->state & (TD_ST_NOTIFIED | TD_ST_RUNNING)) ||
-	    (st->state & TD_ST_COMPLETE) || st->polls < 16 ||
-	    (uint64_t)st->self_wakes * 2 < st->polls)
+	    (st->state & TD_ST_COMPLETE) || st->polls < 16 || !st->self_woken)
 		return;
 	struct td_busy_probe *p = dump_build_add_probe(b);
 	if (!p)
@@ -384,7 +385,7 @@ static void maybe_probe(struct dump_build *b, const struct seen_task *st,
 	p->task_id = st->id;
 	p->runtime_id = runtime_id;
 	p->polls = st->polls;
-	p->self_wakes = st->self_wakes;
+	p->waits = st->waits;
 }
 
 /* While paused: copy the task's facts and trace it unless it runs (or
@@ -394,8 +395,9 @@ static void trace_task(struct dump_build *b, struct seen_task *st,
 		       uint64_t runtime_id)
 {
 	st->id = t->id;
-	st->name = t->name ? td_arena_strdup(&b->arena, t->name) : NULL;
-	st->site = t->site;
+	const char *name = td_task_name(t);
+	st->name = name ? td_arena_strdup(&b->arena, name) : NULL;
+	st->site = td_task_site(t);
 	st->type_name = t->type_name;
 	st->polls = atomic_load_explicit(&t->polls, memory_order_relaxed);
 	st->last_poll = atomic_load_explicit(&t->last_poll,
@@ -442,12 +444,10 @@ static void fill_task(struct dump_build *b, td_dump_runtime *out,
 	dt->polls = st->polls;
 	dt->idle_ms = st->polls ? since(now, st->last_poll) : 0;
 	dt->worker = st->polls ? st->worker : -1;
-	dt->age_ms = since(now, st->spawned_at);
 	dt->busy_ms = st->busy_ms;
 	dt->slowest_poll_ms = st->slowest_poll_ms;
 	dt->wakes = st->polls + ((st->state & TD_ST_NOTIFIED) ? 1u : 0u);
 	dt->wakes = dt->wakes ? dt->wakes - 1 : 0; /* the spawn's */
-	dt->self_wakes = st->self_wakes;
 	dt->woken_ms = since(now, st->notified_at);
 	dt->wait_ms = st->wait_latest_ms;
 	dt->wait_worst_ms = st->wait_worst_ms;

@@ -26,7 +26,8 @@ struct td_spawn_site;
 struct td_busy_probe {
 	struct td_task *task;
 	uint64_t task_id, runtime_id;
-	uint32_t polls, self_wakes; /* at the pause */
+	uint32_t polls;             /* at the pause */
+	uint16_t waits;             /* at the pause (wrapping) */
 	double from_ms;             /* mono clock when its threads resumed */
 };
 

@@ -124,13 +124,13 @@ size_t td_busy_watch(struct dump_build *b, struct td_busy_seen *out)
 		struct td_busy_probe *p = &b->probes[i];
 		uint32_t polls = atomic_load_explicit(&p->task->polls,
 						      memory_order_relaxed);
-		uint32_t self = atomic_load_explicit(&p->task->self_wakes,
-						     memory_order_relaxed);
+		uint16_t waits = atomic_load_explicit(&p->task->waits,
+						      memory_order_relaxed);
 		out[i] = (struct td_busy_seen){
 			.task_id = p->task_id,
 			.runtime_id = p->runtime_id,
 			.polls = (uint32_t)(polls - p->polls),
-			.self_wakes = (uint32_t)(self - p->self_wakes),
+			.waits = (uint16_t)(waits - p->waits),
 			.window_ms = now - p->from_ms,
 		};
 		td_task_unref(p->task);
@@ -264,11 +264,11 @@ static void starved(struct wlist *l, uint64_t rid, const td_dump_task *t,
 	if (t->state != TD_DUMP_NOTIFIED)
 		return;
 	if (t->polls == 0) {
-		if (t->age_ms >= lim->never_polled_ms)
+		if (t->woken_ms >= lim->never_polled_ms)
 			add(l, TD_WARN_NEVER_POLLED, rid, t,
 			    "spawned %llu ms ago and never polled (threshold "
 			    "%u ms), queued: %s",
-			    (ull)t->age_ms, lim->never_polled_ms,
+			    (ull)t->woken_ms, lim->never_polled_ms,
 			    td_dump_queue_name(t->queue));
 		return;
 	}
@@ -290,7 +290,7 @@ static void busy_loops(struct wlist *l, const td_dump *d,
 		double secs = s->window_ms / 1e3;
 		if (secs <= 0 || s->polls < 16 ||
 		    (double)s->polls < lim->busy_polls_per_sec * secs ||
-		    s->self_wakes * 100 < s->polls * 99)
+		    s->waits * 100 > s->polls)
 			continue;
 		const td_dump_task *t = NULL;
 		for (size_t r = 0; !t && r < d->nruntimes; r++) {
@@ -312,7 +312,7 @@ static void busy_loops(struct wlist *l, const td_dump *d,
 		    "keeps itself running without waiting for anything",
 		    (ull)s->polls, s->window_ms, (double)s->polls / secs,
 		    lim->busy_polls_per_sec,
-		    (ull)(s->self_wakes * 100 / s->polls));
+		    (ull)((s->polls - s->waits) * 100 / s->polls));
 	}
 }
 

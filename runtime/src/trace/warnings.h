@@ -36,7 +36,7 @@ void td_warn_limits_from(const td_dump_options *opts,
 /* What a busy-loop probe showed. */
 struct td_busy_seen {
 	uint64_t task_id, runtime_id;
-	uint64_t polls, self_wakes; /* during the window */
+	uint64_t polls, waits;      /* during the window */
 	double window_ms;
 };
 

@@ -270,16 +270,12 @@ static void put_holds(struct td_wbuf *b, const td_dump_task *t)
 static void put_counters(struct td_wbuf *b, const td_dump_task *t)
 {
 	bool known = !t->is_block_on;
-	KEY(b, "age_ms");
-	put_u64_if(b, known, t->age_ms);
 	KEY(b, "busy_ms");
 	put_u64_if(b, known, t->busy_ms);
 	KEY(b, "slowest_poll_ms");
 	put_u64_if(b, known, t->slowest_poll_ms);
 	KEY(b, "wakes");
 	put_u64_if(b, known, t->wakes);
-	KEY(b, "self_wakes");
-	put_u64_if(b, known, t->self_wakes);
 	KEY(b, "woken_ms");
 	put_u64_if(b, known, t->woken_ms);
 	KEY(b, "wait_ms");

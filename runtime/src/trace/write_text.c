@@ -357,21 +357,17 @@ static void put_count(struct td_wbuf *b, const char *key, size_t klen,
 }
 
 /* The counters a reader of the text needs most (README.md, "Task
- * counters"), each only where it says something: age_ms, busy_ms,
- * slowest_poll_ms, self_wakes and wait_worst_ms when not 0, woken_ms for
+ * counters"), each only where it says something: busy_ms,
+ * slowest_poll_ms and wait_worst_ms when not 0, woken_ms for
  * a notified task, wakers for an idle one. */
 static void put_counters(struct td_wbuf *b, const td_dump_task *t)
 {
 	if (t->is_block_on)
 		return;
-	if (t->age_ms)
-		put_count(b, " age_ms=", 8, t->age_ms);
 	if (t->busy_ms)
 		put_count(b, " busy_ms=", 9, t->busy_ms);
 	if (t->slowest_poll_ms)
 		put_count(b, " slowest_poll_ms=", 17, t->slowest_poll_ms);
-	if (t->self_wakes)
-		put_count(b, " self_wakes=", 12, t->self_wakes);
 	if (t->state == TD_DUMP_NOTIFIED)
 		put_count(b, " woken_ms=", 10, t->woken_ms);
 	if (t->wait_worst_ms)

@@ -499,7 +499,7 @@ START_TEST(test_yield_loop)
 	const td_dump_warning *w = warning_of(d, TD_WARN_BUSY_LOOP, yielder);
 	ck_assert_ptr_nonnull(strstr(w->evidence, "polls/s"));
 	ck_assert_ptr_nonnull(strstr(w->evidence, "after waking itself"));
-	ck_assert_uint_gt(task_in(d, yielder)->self_wakes, 16);
+	ck_assert_uint_gt(task_in(d, yielder)->wakes, 16);
 	uint64_t only[] = {yielder, selfw};
 	td_dump_warning_kind kinds[] = {TD_WARN_BUSY_LOOP, TD_WARN_BUSY_LOOP};
 	fx_print(d, "busy");
@@ -628,7 +628,7 @@ START_TEST(test_starved)
 	ck_assert_int_eq(t->state, TD_DUMP_NOTIFIED);
 	ck_assert_uint_ge(t->woken_ms, 300);
 	ck_assert_uint_eq(task_in(d, fresh)->polls, 0);
-	ck_assert_uint_ge(task_in(d, fresh)->age_ms, 300);
+	ck_assert_uint_ge(task_in(d, fresh)->woken_ms, 300);
 	const td_dump_warning *lp = warning_of(d, TD_WARN_LONG_POLL, ids[0]);
 	ck_assert_ptr_nonnull(strstr(lp->evidence, "in one poll for"));
 	td_dump_warning_kind kinds[] = {TD_WARN_LONG_POLL, TD_WARN_STARVED,
