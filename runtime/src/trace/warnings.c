@@ -404,9 +404,23 @@ static void long_wait_run(struct wlist *l, uint64_t rid,
 	}
 }
 
+/* May the task be a long wait's outlier or one of its peers? */
+static bool long_wait_candidate(const td_dump_task *t)
+{
+	return !t->is_block_on && t->state == TD_DUMP_IDLE && t->traced &&
+	       t->traces && t->ntraces && t->polls > 0;
+}
+
 static void long_waits(struct wlist *l, const td_dump_runtime *rt,
 		       const struct td_warn_limits *lim)
 {
+	/* Nobody idle past the floor (the usual case): nothing to sort. */
+	bool any = false;
+	for (size_t i = 0; !any && i < rt->ntasks; i++)
+		any = long_wait_candidate(&rt->tasks[i]) &&
+		      rt->tasks[i].idle_ms >= lim->long_wait_ms;
+	if (!any)
+		return;
 	struct idle_ref *v = malloc((rt->ntasks ? rt->ntasks : 1) * sizeof(*v));
 	if (!v) {
 		l->oom = true;
@@ -415,8 +429,7 @@ static void long_waits(struct wlist *l, const td_dump_runtime *rt,
 	size_t n = 0;
 	for (size_t i = 0; i < rt->ntasks; i++) {
 		const td_dump_task *t = &rt->tasks[i];
-		if (t->is_block_on || t->state != TD_DUMP_IDLE || !t->traced ||
-		    !t->traces || !t->ntraces || t->polls == 0)
+		if (!long_wait_candidate(t))
 			continue;
 		v[n++] = (struct idle_ref){place_key(t), t->idle_ms, t};
 	}
