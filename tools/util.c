@@ -60,8 +60,19 @@ void tdc_die(int code, const char *fmt, ...)
 	exit(code);
 }
 
+/* The file being read, for the message of a failed allocation. */
+static const char *oom_name;
+
+void tdc_oom_reading(const char *name)
+{
+	oom_name = name;
+}
+
 static _Noreturn void oom(void)
 {
+	if (oom_name)
+		tdc_die(TDC_EXIT_SYSTEM, "out of memory reading %s",
+			oom_name);
 	tdc_die(TDC_EXIT_SYSTEM, "out of memory");
 }
 
@@ -258,9 +269,32 @@ char *tdc_arena_clean(tdc_arena *a, const char *s, size_t n, bool bare)
 	return out;
 }
 
+/* An adopted heap block; the nodes live in the arena's chunks. */
+struct tdc_owned {
+	struct tdc_owned *next;
+	void *p;
+};
+
+void tdc_arena_adopt(tdc_arena *a, void *p)
+{
+	struct tdc_owned *o;
+
+	if (!p)
+		return;
+	o = tdc_arena_alloc(a, sizeof(*o));
+	o->p = p;
+	o->next = a->owned;
+	a->owned = o;
+}
+
 void tdc_arena_free(tdc_arena *a)
 {
 	struct tdc_chunk *c = a->head;
+
+	/* The blocks first: their nodes are in the chunks. */
+	for (struct tdc_owned *o = a->owned; o; o = o->next)
+		free(o->p);
+	a->owned = NULL;
 
 	while (c) {
 		struct tdc_chunk *next = c->next;
