@@ -112,11 +112,13 @@ static int jtruncated(jp *j)
 
 /* The next byte without consuming it: 0-255, -1 at the end of input, -2
  * on a read error (in j->e). */
-static int peek_byte(jp *j)
+static inline int peek_byte(jp *j)
 {
 	tdc_input *in = j->in;
 
-	if (in->start == in->end) {
+	if (__builtin_expect(in->start < in->end, 1))
+		return (unsigned char)in->buf[in->start];
+	{
 		const char *p;
 		long n = tdc_input_peek(in, 1, &p, j->e);
 
@@ -129,7 +131,7 @@ static int peek_byte(jp *j)
 }
 
 /* Consume the byte peek_byte returned. */
-static void skip_byte(jp *j)
+static inline void skip_byte(jp *j)
 {
 	if (j->in->buf[j->in->start++] == '\n')
 		j->line++;
@@ -418,7 +420,9 @@ static int lex(jp *j)
 		c = peek_byte(j);
 		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
 			break;
-		skip_byte(j);
+		if (c == '\n')
+			j->line++;
+		j->in->start++;
 	}
 	j->tok_line = j->line;
 	if (c == -2)
@@ -638,10 +642,13 @@ static int begin_array(jp *j, const char *key)
 	return open_nested(j) < 0 ? -1 : 1;
 }
 
-static bool key_is(const jp *j, const char *name)
+/* Is the current key `name`?  (Inlined: strlen of a literal is folded,
+ * so most keys are told apart by their length alone.) */
+static inline bool key_is(const jp *j, const char *name)
 {
-	return strcmp(j->key.p, name) == 0 &&
-	       strlen(name) == j->key.len;
+	size_t n = strlen(name);
+
+	return j->key.len == n && memcmp(j->key.p, name, n) == 0;
 }
 
 /* ---- paths ----------------------------------------------------------- */
@@ -802,7 +809,10 @@ static int get_hex(jp *j, const char *key, tdc_u64 *out)
 		return -1;
 	if (c != T_STR)
 		return get_u64(j, key, out);
-	out->set = tdc_parse_hex(j->str.p, j->str.len, &out->v);
+	uint64_t v;
+
+	out->set = tdc_parse_hex(j->str.p, j->str.len, &v);
+	out->v = v;
 	if (!out->set || strlen(j->str.p) != j->str.len)
 		return jfail(j, key, "expected a hex string \"0x...\"");
 	consume(j);

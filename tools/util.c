@@ -185,10 +185,44 @@ void *tdc_arena_grow(tdc_arena *a, void *p, size_t old_n, size_t new_n,
 	return q;
 }
 
+/* n unaligned bytes of the arena's string chunks (not zeroed). */
+static char *arena_bytes(tdc_arena *a, size_t n)
+{
+	struct tdc_chunk *c = a->bytes;
+	char *p;
+
+	if (!c || c->size - c->used < n) {
+		/* As tdc_arena_alloc: a big string gets a chunk of its own,
+		 * behind the current one. */
+		size_t sz = n > CHUNK_SIZE / 4 ? n : CHUNK_SIZE;
+		struct tdc_chunk *k;
+
+		if (sz > SIZE_MAX - sizeof(*k))
+			oom();
+		k = tdc_xmalloc(sizeof(*k) + sz);
+		k->used = 0;
+		k->size = sz;
+		if (c && sz != CHUNK_SIZE) {
+			k->next = c->next;
+			c->next = k;
+		} else {
+			k->next = c;
+			a->bytes = k;
+		}
+		c = k;
+	}
+	p = (char *)c->data + c->used;
+	c->used += n;
+	return p;
+}
+
 char *tdc_arena_strndup(tdc_arena *a, const char *s, size_t n)
 {
-	char *p = tdc_arena_alloc(a, n + 1);
+	char *p;
 
+	if (n == SIZE_MAX)
+		oom();
+	p = arena_bytes(a, n + 1);
 	memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
@@ -248,7 +282,9 @@ char *tdc_arena_clean(tdc_arena *a, const char *s, size_t n, bool bare)
 	i = 0;
 	if (n > (SIZE_MAX - 1) / 3)
 		oom();
-	out = tdc_arena_alloc(a, 3 * n + 1);
+	/* The worst case, then what is left given back: the string is the
+	 * last thing in its chunk (or alone in its own). */
+	out = arena_bytes(a, 3 * n + 1);
 	while (i < n) {
 		size_t len = utf8_seq(u + i, n - i);
 		bool ctl = len == 1 &&
@@ -266,6 +302,8 @@ char *tdc_arena_clean(tdc_arena *a, const char *s, size_t n, bool bare)
 		i += len;
 	}
 	out[o] = '\0';
+	if (a->bytes->data + a->bytes->used == (unsigned char *)out + 3 * n + 1)
+		a->bytes->used -= 3 * n - o;
 	return out;
 }
 
@@ -295,6 +333,13 @@ void tdc_arena_free(tdc_arena *a)
 	for (struct tdc_owned *o = a->owned; o; o = o->next)
 		free(o->p);
 	a->owned = NULL;
+	for (struct tdc_chunk *b = a->bytes; b; ) {
+		struct tdc_chunk *next = b->next;
+
+		free(b);
+		b = next;
+	}
+	a->bytes = NULL;
 
 	while (c) {
 		struct tdc_chunk *next = c->next;

@@ -74,6 +74,7 @@ void *tdc_grow(void *p, size_t *cap, size_t need, size_t elem);
  * is freed at once, so error paths never leak. */
 typedef struct tdc_arena {
 	struct tdc_chunk *head;
+	struct tdc_chunk *bytes;  /* strings: packed, without alignment */
 	struct tdc_owned *owned;  /* adopted heap blocks (tdc_arena_adopt) */
 } tdc_arena;
 
@@ -82,7 +83,9 @@ void *tdc_arena_alloc(tdc_arena *a, size_t size);
 /* A copy of a (possibly moved) array grown from old_n to new_n elements. */
 void *tdc_arena_grow(tdc_arena *a, void *p, size_t old_n, size_t new_n,
 		     size_t elem);
-/* A NUL-terminated copy of s[0..n). */
+/* A NUL-terminated copy of s[0..n).  Strings (this and tdc_arena_clean)
+ * are packed byte by byte, not aligned: most are short and unique (a
+ * wait's object), and a million tasks have millions of them. */
 char *tdc_arena_strndup(tdc_arena *a, const char *s, size_t n);
 /* Like strndup, but invalid UTF-8 (and NUL bytes) become U+FFFD, and with
  * `bare` also every control character: such strings are printed unquoted
