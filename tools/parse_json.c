@@ -653,13 +653,27 @@ static inline bool key_is(const jp *j, const char *name)
 
 /* ---- paths ----------------------------------------------------------- */
 
-/* Append "[i]" or ".key[i]" to the path; returns the old length. */
+/* Append "[i]" or ".key[i]" to the path (cut at its size); returns the
+ * old length.  Done for every array element, so by hand, not snprintf. */
 static size_t path_push(jp *j, const char *key, size_t i)
 {
-	size_t old = strlen(j->path);
+	size_t old = strlen(j->path), n = old, klen = strlen(key), k = 0;
+	char digits[24];
 
-	snprintf(j->path + old, sizeof(j->path) - old, "%s%s[%zu]",
-		 old && key[0] ? "." : "", key, i);
+	if (old + klen + 24 >= sizeof(j->path))
+		return old; /* too deep to say more: the path stays cut */
+	if (old && klen)
+		j->path[n++] = '.';
+	memcpy(j->path + n, key, klen);
+	n += klen;
+	do
+		digits[k++] = (char)('0' + i % 10);
+	while ((i /= 10));
+	j->path[n++] = '[';
+	while (k)
+		j->path[n++] = digits[--k];
+	j->path[n++] = ']';
+	j->path[n] = '\0';
 	return old;
 }
 
