@@ -12,6 +12,10 @@
  *   symbolize_ms  addresses to frames, after the workers resumed
  *   format_ms     writing the text
  *   total_ms      from the request to the last byte written
+ *
+ * With TASKDUMP_BENCH_DUMP_TO=<prefix> in the environment, a third dump is
+ * written to <prefix>.txt and <prefix>.json (real dumps of n tasks for the
+ * tool's benchmark, bench/tool_scale.sh).
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -163,6 +167,35 @@ static int dump_round(td_runtime *rt, struct round *r)
 	return err;
 }
 
+/* Dump the runtime once more and write it to <prefix>.txt and
+ * <prefix>.json.  Returns 0, or -1 (with a message on stderr). */
+static int dump_to_files(td_runtime *rt, const char *prefix)
+{
+	static const char *const ext[2] = {".txt", ".json"};
+	td_dump *d;
+	int rc = 0;
+
+	if (td_runtime_dump(rt, NULL, &d) != 0)
+		return -1;
+	for (int k = 0; k < 2 && rc == 0; k++) {
+		char path[4096];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s%s", prefix, ext[k]);
+		f = fopen(path, "w");
+		if (!f ||
+		    (k == 0 ? td_dump_write_text(d, f, NULL) :
+			      td_dump_write_json(d, f)) != 0 ||
+		    fclose(f) != 0) {
+			fprintf(stderr, "dump_latency: cannot write %s\n",
+				path);
+			rc = -1;
+		}
+	}
+	td_dump_free(d);
+	return rc;
+}
+
 typedef struct dl_body {
 	td_future base;
 	td_async as;
@@ -219,8 +252,11 @@ static td_poll dl_body_poll(td_future *f, td_context *cx)
 	}
 	{
 		struct round cold, warm;
+		const char *to = getenv("TASKDUMP_BENCH_DUMP_TO");
+
 		if (dump_round(b->ctx->rt, &cold) ||
-		    dump_round(b->ctx->rt, &warm))
+		    dump_round(b->ctx->rt, &warm) ||
+		    (to && dump_to_files(b->ctx->rt, to) != 0))
 			abort();
 		bench_appendf(
 			b->ctx,

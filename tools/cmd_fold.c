@@ -64,16 +64,106 @@ static char *fold_trace(const tdc_trace *t, bool wait)
 	return b.p;
 }
 
-static int cmp_str(const void *a, const void *b)
+/* Traces that fold to the same line, counted once each: the table is
+ * keyed by what the line is made of (the frames' function name strings,
+ * the cut, with --wait the kind), compared by pointer where the parsers
+ * share strings, so memory and time go with the distinct traces, not
+ * with every trace (a million tasks are a handful of lines).  Two keys
+ * may still fold to one line (equal names in different strings, ';'
+ * made ':'): lines are merged again after sorting. */
+typedef struct fold_key {
+	const tdc_trace *rep;
+	size_t count;
+} fold_key;
+
+typedef struct fold_set {
+	fold_key *slots;   /* open addressing; rep NULL: empty */
+	size_t n, cap;
+	bool wait;
+} fold_set;
+
+static uint64_t key_hash(const tdc_trace *t, bool wait)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	uint64_t h = 0xcbf29ce484222325ull ^ t->nframes ^
+		     ((uint64_t)t->truncated << 63);
+
+	for (size_t i = 0; i < t->nframes; i++) {
+		h ^= (uint64_t)(uintptr_t)t->frames[i]->function;
+		h *= 0x100000001b3ull;
+	}
+	if (wait && t->wait.kind)
+		for (const char *s = t->wait.kind; *s; s++) {
+			h ^= (unsigned char)*s;
+			h *= 0x100000001b3ull;
+		}
+	return h ^ (h >> 29);
+}
+
+static bool key_equal(const tdc_trace *a, const tdc_trace *b, bool wait)
+{
+	if (a->nframes != b->nframes || a->truncated != b->truncated)
+		return false;
+	if (wait && (!a->wait.kind != !b->wait.kind ||
+		     (a->wait.kind && strcmp(a->wait.kind, b->wait.kind))))
+		return false;
+	for (size_t i = 0; i < a->nframes; i++)
+		if (a->frames[i]->function != b->frames[i]->function)
+			return false;
+	return true;
+}
+
+/* The slot of t's key, or the empty one where it goes. */
+static fold_key *fold_slot(fold_key *slots, size_t cap, const tdc_trace *t,
+			   bool wait)
+{
+	size_t i = key_hash(t, wait) & (cap - 1);
+
+	while (slots[i].rep && !key_equal(slots[i].rep, t, wait))
+		i = (i + 1) & (cap - 1);
+	return &slots[i];
+}
+
+static void fold_add(fold_set *s, const tdc_trace *t)
+{
+	fold_key *k;
+
+	if (2 * (s->n + 1) > s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		fold_key *slots = tdc_xcalloc(cap, sizeof(*slots));
+
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slots[i].rep)
+				*fold_slot(slots, cap, s->slots[i].rep,
+					   s->wait) = s->slots[i];
+		free(s->slots);
+		s->slots = slots;
+		s->cap = cap;
+	}
+	k = fold_slot(s->slots, s->cap, t, s->wait);
+	if (!k->rep) {
+		k->rep = t;
+		s->n++;
+	}
+	k->count++;
+}
+
+typedef struct fold_line {
+	char *text;
+	size_t count;
+} fold_line;
+
+static int cmp_line(const void *a, const void *b)
+{
+	return strcmp(((const fold_line *)a)->text,
+		      ((const fold_line *)b)->text);
 }
 
 int tdc_cmd_fold(int argc, char **argv)
 {
 	bool wait = false;
-	char **lines = NULL;
-	size_t n = 0, cap = 0;
+	fold_set set = {0};
+	fold_line *lines;
+	size_t n = 0;
 	tdc_dump **dumps;
 	int c, nfiles;
 
@@ -93,6 +183,7 @@ int tdc_cmd_fold(int argc, char **argv)
 	if (nfiles <= 0)
 		tdc_usage("fold", "no dump file given");
 	dumps = tdc_load_all(argv + optind, nfiles);
+	set.wait = wait;
 	for (int f = 0; f < nfiles; f++) {
 		const tdc_dump *d = dumps[f];
 
@@ -102,27 +193,30 @@ int tdc_cmd_fold(int argc, char **argv)
 			for (size_t i = 0; i < rt->ntasks; i++) {
 				const tdc_task *t = &rt->tasks[i];
 
-				for (size_t k = 0; k < t->ntraces; k++) {
-					lines = tdc_grow(lines, &cap, n + 1,
-							 sizeof(*lines));
-					lines[n++] = fold_trace(&t->traces[k],
-								wait);
-				}
+				for (size_t k = 0; k < t->ntraces; k++)
+					fold_add(&set, &t->traces[k]);
 			}
 		}
 	}
-	qsort(lines, n, sizeof(*lines), cmp_str);
+	lines = tdc_xmalloc((set.n + 1) * sizeof(*lines));
+	for (size_t i = 0; i < set.cap; i++)
+		if (set.slots[i].rep)
+			lines[n++] = (fold_line){
+				fold_trace(set.slots[i].rep, wait),
+				set.slots[i].count};
+	qsort(lines, n, sizeof(*lines), cmp_line);
 	for (size_t i = 0; i < n; ) {
-		size_t j = i + 1;
+		size_t j = i + 1, count = lines[i].count;
 
-		while (j < n && strcmp(lines[j], lines[i]) == 0)
-			j++;
-		printf("%s %zu\n", lines[i], j - i);
+		while (j < n && strcmp(lines[j].text, lines[i].text) == 0)
+			count += lines[j++].count;
+		printf("%s %zu\n", lines[i].text, count);
 		i = j;
 	}
 	for (size_t i = 0; i < n; i++)
-		free(lines[i]);
+		free(lines[i].text);
 	free(lines);
+	free(set.slots);
 	tdc_free_all(dumps, nfiles);
 	tdc_finish_stdout();
 	return TDC_EXIT_OK;

@@ -89,8 +89,11 @@ static int edge_parse(tdc_arena *a, const char *s, size_t n, tdc_edge *e)
 		p += 8;
 	} else if (n > 5 && memcmp(s, "task ", 5) == 0) {
 		p += 5;
-		if (!number_then(&p, end, ": ", &e->task.v))
+		uint64_t id;
+
+		if (!number_then(&p, end, ": ", &id))
 			return -1;
+		e->task.v = id;
 		e->task.set = true;
 	} else {
 		return -1;
@@ -106,15 +109,18 @@ static int held_parse(tdc_arena *a, const char *s, size_t n, tdc_held *h)
 	const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1))
 			      : NULL;
 	const char *p;
+	uint64_t ms, waiters;
 
 	memset(h, 0, sizeof(*h));
 	if (!sp1 || !sp2 || sp1 == s || sp2 == sp1 + 1 ||
 	    (size_t)(end - sp2) < 6 || memcmp(sp2, " held ", 6) != 0)
 		return -1;
 	p = sp2 + 6;
-	if (!number_then(&p, end, " ms, ", &h->held_ms.v) ||
-	    !number_then(&p, end, " waiting", &h->waiters.v) || p != end)
+	if (!number_then(&p, end, " ms, ", &ms) ||
+	    !number_then(&p, end, " waiting", &waiters) || p != end)
 		return -1;
+	h->held_ms.v = ms;
+	h->waiters.v = waiters;
 	h->held_ms.set = h->waiters.set = true;
 	h->kind = tdc_arena_strndup(a, s, (size_t)(sp1 - s));
 	h->object = tdc_arena_strndup(a, sp1 + 1, (size_t)(sp2 - sp1 - 1));

@@ -176,15 +176,44 @@ bool tdc_filter_match(const tdc_filter *f, const tdc_task *t)
 	       (t->idle_ms.set && (double)t->idle_ms.v >= f->min_idle_ms);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The ids of every deadlock's members, sorted (for bsearch: a ring of
+ * 100 000 tasks is one deadlock of 100 000 members, and every task is
+ * looked up in it). */
+static uint64_t *deadlock_ids(const tdc_dump *d, size_t *n)
+{
+	uint64_t *ids;
+
+	*n = 0;
+	for (size_t k = 0; k < d->ndeadlocks; k++)
+		*n += d->deadlocks[k].nmembers;
+	ids = tdc_xmalloc((*n + 1) * sizeof(*ids));
+	*n = 0;
+	for (size_t k = 0; k < d->ndeadlocks; k++)
+		for (size_t i = 0; i < d->deadlocks[k].nmembers; i++)
+			ids[(*n)++] = d->deadlocks[k].members[i].task;
+	qsort(ids, *n, sizeof(*ids), cmp_u64);
+	return ids;
+}
+
 void tdc_filter_apply(const tdc_filter *f, tdc_dump *d)
 {
-	size_t nwarned = 0;
+	size_t nwarned = 0, nids = 0;
 	warned_key *warned = NULL;
+	uint64_t *ids = NULL;
 
 	if (!tdc_filter_active(f))
 		return;
 	if (f->warned)
 		warned = warned_tasks(f, d, &nwarned);
+	if (f->deadlocks)
+		ids = deadlock_ids(d, &nids);
 	for (size_t r = 0; r < d->nruntimes; r++) {
 		tdc_runtime *rt = &d->runtimes[r];
 		size_t k = 0;
@@ -196,7 +225,8 @@ void tdc_filter_apply(const tdc_filter *f, tdc_dump *d)
 			if (!tdc_filter_match(f, t))
 				continue;
 			if (f->deadlocks &&
-			    (t->block_on || !tdc_dump_in_deadlock(d, t->id)))
+			    (t->block_on || !bsearch(&t->id, ids, nids,
+						     sizeof(*ids), cmp_u64)))
 				continue;
 			if (f->warned &&
 			    (t->block_on ||
@@ -208,6 +238,7 @@ void tdc_filter_apply(const tdc_filter *f, tdc_dump *d)
 		rt->ntasks = k;
 	}
 	free(warned);
+	free(ids);
 }
 
 void tdc_filter_free(tdc_filter *f)

@@ -233,10 +233,17 @@ int tdc_load_input(tdc_input *in, tdc_dump **out, tdc_err *e)
 		tdc_seterr(e, "%s: empty file", in->name);
 		return -1;
 	}
-	if (n >= 8 && memcmp(p, "taskdump", 8) == 0)
-		return tdc_parse_text(in, out, e);
-	if (i < n && p[i] == '{')
-		return tdc_parse_json(in, out, e);
+	if ((n >= 8 && memcmp(p, "taskdump", 8) == 0) ||
+	    (i < n && p[i] == '{')) {
+		int rc;
+
+		/* The model of a big dump may not fit: say which file. */
+		tdc_oom_reading(in->name);
+		rc = p[i] == '{' ? tdc_parse_json(in, out, e) :
+				   tdc_parse_text(in, out, e);
+		tdc_oom_reading(NULL);
+		return rc;
+	}
 	if (memchr(p, '\0', (size_t)n))
 		tdc_seterr(e, "%s: not a taskdump dump (binary data)",
 			   in->name);

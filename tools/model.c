@@ -161,7 +161,10 @@ static bool word_u64(const char **s, tdc_u64 *out, char stop)
 		*s = end + 1;
 		n = (size_t)(end - start);
 	}
-	out->set = tdc_parse_u64(start, n, &out->v);
+	uint64_t v;
+
+	out->set = tdc_parse_u64(start, n, &v);
+	out->v = v;
 	return out->set;
 }
 

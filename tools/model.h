@@ -16,7 +16,11 @@
 
 #include "util.h"
 
-typedef struct tdc_u64 {
+/* An optional number.  Packed (9 bytes, no alignment): a task holds four
+ * and a wait four, and a dump of a million tasks holds millions of them.
+ * Its members are read and written as usual, but never through a
+ * pointer to `v` (it may be unaligned): parse into a local, then store. */
+typedef struct __attribute__((packed)) tdc_u64 {
 	uint64_t v;
 	bool set;
 } tdc_u64;
@@ -47,10 +51,10 @@ typedef struct tdc_wait {
 	const char *object; /* "0x..." or NULL */
 	const char *label;
 	tdc_u64 deadline_ms, task_id, count, value;
-	bool has_fd;
 	int64_t fd;
-	bool has_events;
 	unsigned events;    /* TDC_EV_* */
+	bool has_fd;
+	bool has_events;
 } tdc_wait;
 
 typedef struct tdc_trace {
@@ -78,14 +82,14 @@ typedef struct tdc_task {
 	uint64_t id;
 	const char *name;           /* NULL: unnamed */
 	const char *type;           /* the future's type name, or NULL */
-	bool block_on;
 	const char *state;          /* never NULL ("unknown" if missing) */
 	const char *queue;          /* NULL: none */
 	tdc_u64 queue_worker, polls, idle_ms, worker;
+	bool block_on;              /* (next to the packed numbers: no gap) */
+	bool traced;
 	const char *spawn_file;     /* NULL: unknown */
 	uint64_t spawn_line;
 	const char *spawn_function;
-	bool traced;
 	const char *not_traced;     /* the reason, when !traced */
 	tdc_trace *traces;
 	size_t ntraces;

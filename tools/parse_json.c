@@ -1,29 +1,93 @@
 /* parse_json.c - the JSON dump parser (README.md (dump file formats), "JSON format").
  *
- * json-c reads the document (incrementally, at most TDC_MAX_JSON bytes,
- * nesting at most JSON_DEPTH deep, strict syntax, valid UTF-8), then the
- * object tree is walked into the model.  Unknown keys are ignored; a
+ * A pull parser of its own: the document is read through the input's
+ * window one token at a time and walked by the dump's schema straight into
+ * the model, so memory is what the model keeps (a few hundred bytes per
+ * task), never a tree of the whole document; there is no size limit but
+ * memory.  Strict syntax (RFC 8259: no comments, no single quotes, no
+ * NaN, no control characters in strings, valid UTF-8; numbers as json-c
+ * read them, see number()), nesting at most JSON_DEPTH deep, nothing but
+ * white space after the document.
+ *
+ * Unknown keys are skipped (their values still checked for syntax); a
  * missing key means the same as null; a value of the wrong type is an
- * error that names its path, e.g. "runtimes[0].tasks[3].polls". */
+ * error that names its path, e.g. "runtimes[0].tasks[3].polls".  Errors
+ * are reported where they are found, in document order.
+ *
+ * What repeats is kept once: short strings are interned per cleaning mode
+ * and frames by their whole contents, so 100 000 tasks waiting at one line
+ * share their frames and their states, files and names. */
 #include "input.h"
 #include "textfmt.h"
 
-#include <errno.h>
-#include <json-c/json.h>
 #include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The format nests 9 levels deep; leave room, refuse absurd nesting. */
 #define JSON_DEPTH 32
+/* Strings at most this long are interned (longer ones rarely repeat). */
+#define INTERN_MAX 128
+/* A number's text at most this long (a u64 has 20 digits). */
+#define NUM_MAX 64
+
+enum tok {
+	T_NONE,   /* no token read yet: the next one is read on demand */
+	T_EOF,
+	T_STR,
+	T_NUM,
+	T_TRUE,
+	T_FALSE,
+	T_NULL,
+	T_LBRACE,
+	T_RBRACE,
+	T_LBRACKET,
+	T_RBRACKET,
+	T_COLON,
+	T_COMMA,
+};
+
+/* How a string is cleaned (tdc_arena_clean): printed unquoted (bare),
+ * printed quoted, or a wait text (bare, and ']' becomes ')': it ends a
+ * text-format annotation).  One intern table each. */
+enum mode { M_BARE, M_QUOTED, M_WAIT, M_COUNT };
+
+/* A growable array of elements of one size, reused by one nesting level
+ * of the schema (never by two at once, so an element's address stays
+ * valid while it is being parsed). */
+typedef struct vec {
+	void *p;
+	size_t n, cap;
+} vec;
 
 typedef struct jp {
+	tdc_input *in;
 	tdc_dump *d;
 	tdc_err *e;
 	const char *name;
+	unsigned long long line;   /* of the next unread byte */
+	int depth;                 /* open objects and arrays */
+	enum tok tok;              /* the current token, T_NONE: not read */
+	unsigned long long tok_line;
+	tdc_buf str;               /* T_STR: its decoded bytes */
+	tdc_buf key;               /* the current object key */
+	bool num_int;              /* T_NUM: no fraction, no exponent */
+	bool num_neg;
+	bool num_u64;              /* an integer in [0, UINT64_MAX] */
+	bool num_i64;              /* an integer in int64_t */
+	uint64_t num_u;
+	int64_t num_i;
+	double num_d;
 	char path[256];
+	tdc_intern strs[M_COUNT];  /* decoded bytes -> cleaned string */
+	tdc_intern frames;         /* tdc_frame bytes -> tdc_frame * */
+	vec v_frames, v_traces, v_edges, v_holds, v_members;
 } jp;
 
-/* Error "<file>: <path>.<key>: <what>". */
+/* ---- errors ---------------------------------------------------------- */
+
+/* Error "<file>: <path>.<key>: <what>"; returns -1. */
 static int jfail(jp *j, const char *key, const char *what)
 {
 	tdc_seterr(j->e, "%s: %s%s%s: %s", j->name, j->path,
@@ -31,436 +95,1312 @@ static int jfail(jp *j, const char *key, const char *what)
 	return -1;
 }
 
-/* Append "[i]" or ".key[i]" to the path; returns the old length. */
+/* Error "<file>:<line>: bad JSON: <what>"; returns -1. */
+static int jsyntax(jp *j, const char *what)
+{
+	tdc_seterr(j->e, "%s:%llu: bad JSON: %s", j->name, j->tok_line, what);
+	return -1;
+}
+
+static int jtruncated(jp *j)
+{
+	tdc_seterr(j->e, "%s:%llu: JSON document ends too early "
+		   "(truncated?)", j->name, j->line);
+	return -1;
+}
+
+/* ---- bytes ----------------------------------------------------------- */
+
+/* The next byte without consuming it: 0-255, -1 at the end of input, -2
+ * on a read error (in j->e). */
+static inline int peek_byte(jp *j)
+{
+	tdc_input *in = j->in;
+
+	if (__builtin_expect(in->start < in->end, 1))
+		return (unsigned char)in->buf[in->start];
+	{
+		const char *p;
+		long n = tdc_input_peek(in, 1, &p, j->e);
+
+		if (n < 0)
+			return -2;
+		if (n == 0)
+			return -1;
+	}
+	return (unsigned char)in->buf[in->start];
+}
+
+/* Consume the byte peek_byte returned. */
+static inline void skip_byte(jp *j)
+{
+	if (j->in->buf[j->in->start++] == '\n')
+		j->line++;
+}
+
+/* Expect the literal's remaining bytes ("rue" of "true"). */
+static int literal(jp *j, const char *rest)
+{
+	for (; *rest; rest++) {
+		int c = peek_byte(j);
+
+		if (c == -2)
+			return -1;
+		if (c == -1)
+			return jtruncated(j);
+		if (c != *rest)
+			return jsyntax(j, "unexpected character (not true, "
+				       "false or null)");
+		skip_byte(j);
+	}
+	return 0;
+}
+
+/* ---- strings --------------------------------------------------------- */
+
+/* Four hex digits of a \u escape. */
+static int hex4(jp *j, unsigned *out)
+{
+	*out = 0;
+	for (int i = 0; i < 4; i++) {
+		int c = peek_byte(j);
+		unsigned d;
+
+		if (c == -2)
+			return -1;
+		if (c == -1)
+			return jtruncated(j);
+		if (c >= '0' && c <= '9')
+			d = (unsigned)c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = (unsigned)c - 'A' + 10;
+		else
+			return jsyntax(j, "bad \\u escape");
+		skip_byte(j);
+		*out = *out << 4 | d;
+	}
+	return 0;
+}
+
+/* Append code point cp as UTF-8 (a lone surrogate becomes U+FFFD). */
+static void put_utf8(tdc_buf *b, unsigned cp)
+{
+	char u[4];
+
+	if (cp >= 0xd800 && cp <= 0xdfff)
+		cp = 0xfffd;
+	if (cp < 0x80) {
+		u[0] = (char)cp;
+		tdc_buf_add(b, u, 1);
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xc0 | cp >> 6);
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		tdc_buf_add(b, u, 2);
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | cp >> 12);
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		tdc_buf_add(b, u, 3);
+	} else {
+		u[0] = (char)(0xf0 | cp >> 18);
+		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[3] = (char)(0x80 | (cp & 0x3f));
+		tdc_buf_add(b, u, 4);
+	}
+}
+
+/* The rest of a \uXXXX escape (after "\u"), with a surrogate pair. */
+static int unicode_escape(jp *j, tdc_buf *b)
+{
+	unsigned cp, lo;
+	int c;
+
+	if (hex4(j, &cp) < 0)
+		return -1;
+	if (cp >= 0xd800 && cp <= 0xdbff) {
+		/* A high surrogate: a low one should follow. */
+		if ((c = peek_byte(j)) == -2)
+			return -1;
+		if (c == '\\') {
+			skip_byte(j);
+			if ((c = peek_byte(j)) == -2)
+				return -1;
+			if (c != 'u') {
+				put_utf8(b, 0xfffd);
+				return c == -1 ? jtruncated(j) : 1;
+			}
+			skip_byte(j);
+			if (hex4(j, &lo) < 0)
+				return -1;
+			if (lo >= 0xdc00 && lo <= 0xdfff) {
+				put_utf8(b, 0x10000 + ((cp - 0xd800) << 10) +
+						    (lo - 0xdc00));
+				return 0;
+			}
+			put_utf8(b, 0xfffd);
+			cp = lo;
+		}
+	}
+	put_utf8(b, cp);
+	return 0;
+}
+
+/* The bytes of a UTF-8 sequence that starts with c (>= 0x80), checked:
+ * shortest form, no surrogates, at most U+10FFFF. */
+static int utf8_rest(jp *j, int c, tdc_buf *b)
+{
+	unsigned char u[4] = {(unsigned char)c};
+	unsigned len, cp;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = (unsigned)c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		cp = (unsigned)c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = (unsigned)c & 0x07;
+	} else {
+		return jsyntax(j, "invalid UTF-8 in a string");
+	}
+	for (unsigned i = 1; i < len; i++) {
+		int k = peek_byte(j);
+
+		if (k == -2)
+			return -1;
+		if (k == -1)
+			return jtruncated(j);
+		if ((k & 0xc0) != 0x80)
+			return jsyntax(j, "invalid UTF-8 in a string");
+		skip_byte(j);
+		u[i] = (unsigned char)k;
+		cp = cp << 6 | ((unsigned)k & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return jsyntax(j, "invalid UTF-8 in a string");
+	tdc_buf_add(b, (const char *)u, len);
+	return 0;
+}
+
+/* A string's contents after the opening quote, decoded into b.  Plain
+ * bytes are copied a run at a time from the window. */
+static int string_body(jp *j, tdc_buf *b)
+{
+	b->len = 0;
+	tdc_buf_add(b, "", 0);
+	for (;;) {
+		tdc_input *in = j->in;
+		int c = peek_byte(j);
+		size_t run = 0;
+
+		if (c == -2)
+			return -1;
+		if (c == -1)
+			return jtruncated(j);
+		/* The run of bytes that need no attention. */
+		while (in->start + run < in->end) {
+			unsigned char u = (unsigned char)in->buf[in->start + run];
+
+			if (u == '"' || u == '\\' || u < 0x20 || u >= 0x80)
+				break;
+			run++;
+		}
+		if (run) {
+			tdc_buf_add(b, in->buf + in->start, run);
+			in->start += run;
+			continue;
+		}
+		skip_byte(j);
+		if (c == '"')
+			return 0;
+		if (c < 0x20)
+			return jsyntax(j, "control character in a string");
+		if (c >= 0x80) {
+			if (utf8_rest(j, c, b) < 0)
+				return -1;
+			continue;
+		}
+		/* A backslash. */
+		if ((c = peek_byte(j)) == -2)
+			return -1;
+		if (c == -1)
+			return jtruncated(j);
+		skip_byte(j);
+		switch (c) {
+		case '"': case '\\': case '/':
+			tdc_buf_add(b, (const char *)&(char){(char)c}, 1);
+			break;
+		case 'b':
+			tdc_buf_add(b, "\b", 1);
+			break;
+		case 'f':
+			tdc_buf_add(b, "\f", 1);
+			break;
+		case 'n':
+			tdc_buf_add(b, "\n", 1);
+			break;
+		case 'r':
+			tdc_buf_add(b, "\r", 1);
+			break;
+		case 't':
+			tdc_buf_add(b, "\t", 1);
+			break;
+		case 'u':
+			if (unicode_escape(j, b) < 0)
+				return -1;
+			break;
+		default:
+			return jsyntax(j, "bad escape in a string");
+		}
+	}
+}
+
+/* ---- numbers --------------------------------------------------------- */
+
+/* A number: the run of number characters that starts with the peeked
+ * byte (a digit or '-'). */
+static int number(jp *j)
+{
+	char s[NUM_MAX + 1];
+	size_t n = 0, i = 0;
+	int c;
+
+	while ((c = peek_byte(j)) >= 0 &&
+	       ((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' ||
+		c == 'e' || c == 'E')) {
+		if (n == NUM_MAX)
+			return jsyntax(j, "number too long");
+		s[n++] = (char)c;
+		skip_byte(j);
+	}
+	if (c == -2)
+		return -1;
+	s[n] = '\0';
+	j->num_neg = s[0] == '-';
+	/* An integer: an optional '-', then digits.  Anything else must be
+	 * a whole decimal number to strtod ("-.5" and "1." too: json-c, the
+	 * parser this one replaced, read them, and dumps that it read must
+	 * still be read). */
+	i = j->num_neg;
+	while (i < n && s[i] >= '0' && s[i] <= '9')
+		i++;
+	j->num_int = i == n && n > (size_t)j->num_neg;
+	if (!j->num_int) {
+		char *end;
+		bool digit = false;
+
+		for (size_t k = 0; k < n; k++)
+			digit |= s[k] >= '0' && s[k] <= '9';
+		j->num_d = strtod(s, &end);
+		if (!digit || n == 0 || end != s + n)
+			return jsyntax(j, "bad number");
+	}
+	j->num_u64 = j->num_i64 = false;
+	if (j->num_int) {
+		j->num_u64 = !j->num_neg && tdc_parse_u64(s, n, &j->num_u);
+		j->num_i64 = tdc_parse_i64(s, n, &j->num_i);
+		j->num_d = strtod(s, NULL);
+	}
+	j->tok = T_NUM;
+	return 0;
+}
+
+/* ---- tokens ---------------------------------------------------------- */
+
+/* Read the next token into j->tok.  Returns 0 or -1. */
+static int lex(jp *j)
+{
+	int c;
+
+	for (;;) {
+		c = peek_byte(j);
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+			break;
+		if (c == '\n')
+			j->line++;
+		j->in->start++;
+	}
+	j->tok_line = j->line;
+	if (c == -2)
+		return -1;
+	if (c == -1) {
+		j->tok = T_EOF;
+		return 0;
+	}
+	if (c == '-' || (c >= '0' && c <= '9'))
+		return number(j);
+	skip_byte(j);
+	switch (c) {
+	case '{': j->tok = T_LBRACE; return 0;
+	case '}': j->tok = T_RBRACE; return 0;
+	case '[': j->tok = T_LBRACKET; return 0;
+	case ']': j->tok = T_RBRACKET; return 0;
+	case ':': j->tok = T_COLON; return 0;
+	case ',': j->tok = T_COMMA; return 0;
+	case '"':
+		j->tok = T_STR;
+		return string_body(j, &j->str);
+	case 't':
+		j->tok = T_TRUE;
+		return literal(j, "rue");
+	case 'f':
+		j->tok = T_FALSE;
+		return literal(j, "alse");
+	case 'n':
+		j->tok = T_NULL;
+		return literal(j, "ull");
+	case '\0':
+		return jsyntax(j, "NUL byte (binary data?)");
+	}
+	return jsyntax(j, "unexpected character");
+}
+
+/* The current token, read if it was not yet.  Returns it, or -1. */
+static int cur(jp *j)
+{
+	if (j->tok == T_NONE && lex(j) < 0)
+		return -1;
+	return (int)j->tok;
+}
+
+/* The current token is used up; the next is read on demand (so that
+ * nothing is read past the end of the document). */
+static void consume(jp *j)
+{
+	j->tok = T_NONE;
+}
+
+/* Consume the current token if it is t; else a syntax error. */
+static int expect(jp *j, enum tok t, const char *what)
+{
+	int c = cur(j);
+
+	if (c < 0)
+		return -1;
+	if (c == T_EOF)
+		return jtruncated(j);
+	if (c != (int)t)
+		return jsyntax(j, what);
+	consume(j);
+	return 0;
+}
+
+/* ---- structure ------------------------------------------------------- */
+
+/* Enter an object or array whose opening token is current. */
+static int open_nested(jp *j)
+{
+	if (++j->depth > JSON_DEPTH)
+		return jsyntax(j, "nesting too deep");
+	consume(j);
+	return 0;
+}
+
+/* The next key of the current object into j->key: returns 1, 0 at its
+ * end ('}' consumed), -1 on error.  *first: no member read yet. */
+static int next_key(jp *j, bool *first)
+{
+	int c = cur(j);
+
+	if (c < 0)
+		return -1;
+	if (c == T_RBRACE) {
+		consume(j);
+		j->depth--;
+		return 0;
+	}
+	if (!*first) {
+		if (c != T_COMMA)
+			return c == T_EOF ? jtruncated(j) :
+			       jsyntax(j, "expected ',' or '}'");
+		consume(j);
+		if ((c = cur(j)) < 0)
+			return -1;
+	}
+	if (c == T_EOF)
+		return jtruncated(j);
+	if (c != T_STR)
+		return jsyntax(j, "expected a key (a string)");
+	*first = false;
+	j->key.len = 0;
+	tdc_buf_add(&j->key, j->str.p, j->str.len);
+	consume(j);
+	if (expect(j, T_COLON, "expected ':'") < 0)
+		return -1;
+	/* The value must be there. */
+	if ((c = cur(j)) < 0)
+		return -1;
+	return c == T_EOF ? jtruncated(j) : 1;
+}
+
+/* Another element of the current array: 1 (it is current), 0 at its end
+ * (']' consumed), -1 on error. */
+static int next_elem(jp *j, bool *first)
+{
+	int c = cur(j);
+
+	if (c < 0)
+		return -1;
+	if (c == T_RBRACKET) {
+		consume(j);
+		j->depth--;
+		return 0;
+	}
+	if (!*first) {
+		if (c != T_COMMA)
+			return c == T_EOF ? jtruncated(j) :
+			       jsyntax(j, "expected ',' or ']'");
+		consume(j);
+		if ((c = cur(j)) < 0)
+			return -1;
+	}
+	*first = false;
+	if (c == T_EOF)
+		return jtruncated(j);
+	if (c == T_RBRACE || c == T_RBRACKET || c == T_COMMA ||
+	    c == T_COLON)
+		return jsyntax(j, "expected a value");
+	return 1;
+}
+
+/* Skip the current value, checking its syntax (recursion is bounded by
+ * JSON_DEPTH). */
+static int skip_value(jp *j)
+{
+	bool first = true;
+	int c = cur(j), r;
+
+	if (c < 0)
+		return -1;
+	switch (c) {
+	case T_STR: case T_NUM: case T_TRUE: case T_FALSE: case T_NULL:
+		consume(j);
+		return 0;
+	case T_LBRACE:
+		if (open_nested(j) < 0)
+			return -1;
+		while ((r = next_key(j, &first)) > 0)
+			if (skip_value(j) < 0)
+				return -1;
+		return r;
+	case T_LBRACKET:
+		if (open_nested(j) < 0)
+			return -1;
+		while ((r = next_elem(j, &first)) > 0)
+			if (skip_value(j) < 0)
+				return -1;
+		return r;
+	case T_EOF:
+		return jtruncated(j);
+	}
+	return jsyntax(j, "expected a value");
+}
+
+/* Is the current value null?  (Consumed if so.) */
+static int is_null(jp *j)
+{
+	int c = cur(j);
+
+	if (c < 0)
+		return -1;
+	if (c == T_NULL) {
+		consume(j);
+		return 1;
+	}
+	return 0;
+}
+
+/* Enter the object that is the current value (key names it for errors). */
+static int begin_object(jp *j, const char *key)
+{
+	int c = cur(j);
+
+	if (c < 0)
+		return -1;
+	if (c != T_LBRACE)
+		return jfail(j, key, "expected an object");
+	return open_nested(j);
+}
+
+/* Enter the array that is the current value: 1, or 0 for null. */
+static int begin_array(jp *j, const char *key)
+{
+	int c = cur(j);
+
+	if (c < 0)
+		return -1;
+	if (c == T_NULL) {
+		consume(j);
+		return 0;
+	}
+	if (c != T_LBRACKET)
+		return jfail(j, key, "expected an array");
+	return open_nested(j) < 0 ? -1 : 1;
+}
+
+/* Is the current key `name`?  (Inlined: strlen of a literal is folded,
+ * so most keys are told apart by their length alone.) */
+static inline bool key_is(const jp *j, const char *name)
+{
+	size_t n = strlen(name);
+
+	return j->key.len == n && memcmp(j->key.p, name, n) == 0;
+}
+
+/* ---- paths ----------------------------------------------------------- */
+
+/* Append "[i]" or ".key[i]" to the path (cut at its size); returns the
+ * old length.  Done for every array element, so by hand, not snprintf. */
 static size_t path_push(jp *j, const char *key, size_t i)
 {
-	size_t old = strlen(j->path);
+	size_t old = strlen(j->path), n = old, klen = strlen(key), k = 0;
+	char digits[24];
 
-	snprintf(j->path + old, sizeof(j->path) - old, "%s%s[%zu]",
-		 old && key[0] ? "." : "", key, i);
+	if (old + klen + 24 >= sizeof(j->path))
+		return old; /* too deep to say more: the path stays cut */
+	if (old && klen)
+		j->path[n++] = '.';
+	memcpy(j->path + n, key, klen);
+	n += klen;
+	do
+		digits[k++] = (char)('0' + i % 10);
+	while ((i /= 10));
+	j->path[n++] = '[';
+	while (k)
+		j->path[n++] = digits[--k];
+	j->path[n++] = ']';
+	j->path[n] = '\0';
 	return old;
 }
 
-static json_object *jget(json_object *o, const char *key)
+/* Append ".key" (or "key" at the top); returns the old length. */
+static size_t path_key(jp *j, const char *key)
 {
-	json_object *v = NULL;
+	size_t old = strlen(j->path);
 
-	if (!json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v; /* NULL for a JSON null, too */
+	snprintf(j->path + old, sizeof(j->path) - old, "%s%s",
+		 old ? "." : "", key);
+	return old;
 }
 
-static int get_str(jp *j, json_object *o, const char *key, const char **out,
-		   bool bare)
-{
-	json_object *v = jget(o, key);
+/* ---- values ---------------------------------------------------------- */
 
+static void *vec_push(vec *v, size_t elem)
+{
+	void *e;
+
+	v->p = tdc_grow(v->p, &v->cap, v->n + 1, elem);
+	e = (char *)v->p + v->n * elem;
+	memset(e, 0, elem);
+	v->n++;
+	return e;
+}
+
+/* The elements from `from` on, copied into the arena; the vector is cut
+ * back to `from` (its outer users' elements stay). */
+static void *vec_take(jp *j, vec *v, size_t from, size_t elem, size_t *n)
+{
+	void *q;
+
+	*n = v->n - from;
+	q = tdc_arena_alloc(&j->d->arena, *n * elem);
+	if (*n)
+		memcpy(q, (char *)v->p + from * elem, *n * elem);
+	v->n = from;
+	return q;
+}
+
+/* The current string cleaned for `mode`, one copy per distinct short
+ * string. */
+static const char *clean_str(jp *j, enum mode mode)
+{
+	tdc_intern *t = &j->strs[mode];
+	const char *s = j->str.p;
+	size_t n = j->str.len;
+	char *out;
+
+	if (n <= INTERN_MAX && (out = tdc_intern_get(t, s, n)))
+		return out;
+	out = tdc_arena_clean(&j->d->arena, s, n, mode != M_QUOTED);
+	if (mode == M_WAIT)
+		for (char *p = out; (p = strchr(p, ']')); )
+			*p = ')';
+	if (n <= INTERN_MAX) {
+		/* The key: the result itself when it has the same bytes. */
+		const char *key = strlen(out) == n && memcmp(out, s, n) == 0 ?
+				  out : tdc_arena_strndup(&j->d->arena, s, n);
+
+		tdc_intern_put(t, key, n, out);
+	}
+	return out;
+}
+
+static int get_str(jp *j, const char *key, const char **out, enum mode m)
+{
+	int c = cur(j);
+
+	if (c < 0)
+		return -1;
 	*out = NULL;
-	if (!v)
+	if (c == T_NULL) {
+		consume(j);
 		return 0;
-	if (!json_object_is_type(v, json_type_string))
+	}
+	if (c != T_STR)
 		return jfail(j, key, "expected a string");
-	*out = tdc_arena_clean(&j->d->arena, json_object_get_string(v),
-			       (size_t)json_object_get_string_len(v), bare);
+	*out = clean_str(j, m);
+	consume(j);
 	return 0;
 }
 
-static int get_u64(jp *j, json_object *o, const char *key, tdc_u64 *out)
+static int get_u64(jp *j, const char *key, tdc_u64 *out)
 {
-	json_object *v = jget(o, key);
+	int c = cur(j);
 
+	if (c < 0)
+		return -1;
 	out->set = false;
-	if (!v)
+	if (c == T_NULL) {
+		consume(j);
 		return 0;
-	if (!json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) < 0)
+	}
+	if (c != T_NUM || !j->num_u64)
 		return jfail(j, key, "expected a non-negative integer");
-	out->v = json_object_get_uint64(v);
+	out->v = j->num_u;
 	out->set = true;
+	consume(j);
 	return 0;
 }
 
-static int get_f64(jp *j, json_object *o, const char *key, tdc_f64 *out)
+static int get_f64(jp *j, const char *key, tdc_f64 *out)
 {
-	json_object *v = jget(o, key);
+	int c = cur(j);
 
+	if (c < 0)
+		return -1;
 	out->set = false;
-	if (!v)
+	if (c == T_NULL) {
+		consume(j);
 		return 0;
-	if (!json_object_is_type(v, json_type_int) &&
-	    !json_object_is_type(v, json_type_double))
+	}
+	if (c != T_NUM)
 		return jfail(j, key, "expected a number");
-	out->v = json_object_get_double(v);
+	out->v = j->num_d;
 	if (!isfinite(out->v))
 		return jfail(j, key, "expected a finite number");
 	out->set = true;
+	consume(j);
 	return 0;
 }
 
-static int get_bool(jp *j, json_object *o, const char *key, bool *out)
+static int get_bool(jp *j, const char *key, bool *out)
 {
-	json_object *v = jget(o, key);
+	int c = cur(j);
 
-	if (!v)
+	if (c < 0)
+		return -1;
+	if (c == T_NULL) {
+		consume(j);
 		return 0;
-	if (!json_object_is_type(v, json_type_boolean))
+	}
+	if (c != T_TRUE && c != T_FALSE)
 		return jfail(j, key, "expected true or false");
-	*out = json_object_get_boolean(v);
+	*out = c == T_TRUE;
+	consume(j);
 	return 0;
 }
 
 /* An address: "0x..." (as written) or a plain integer. */
-static int get_hex(jp *j, json_object *o, const char *key, tdc_u64 *out)
+static int get_hex(jp *j, const char *key, tdc_u64 *out)
 {
-	json_object *v = jget(o, key);
+	int c = cur(j);
 
-	out->set = false;
-	if (v && json_object_is_type(v, json_type_string)) {
-		out->set = tdc_parse_hex(json_object_get_string(v),
-					 (size_t)json_object_get_string_len(v),
-					 &out->v);
-		if (!out->set)
-			return jfail(j, key, "expected a hex string \"0x...\"");
+	if (c < 0)
+		return -1;
+	if (c != T_STR)
+		return get_u64(j, key, out);
+	uint64_t v;
+
+	out->set = tdc_parse_hex(j->str.p, j->str.len, &v);
+	out->v = v;
+	if (!out->set || strlen(j->str.p) != j->str.len)
+		return jfail(j, key, "expected a hex string \"0x...\"");
+	consume(j);
+	return 0;
+}
+
+/* ---- the schema ------------------------------------------------------ */
+
+/* One frame object; identical frames are one tdc_frame. */
+static int frame(jp *j, const tdc_frame **out)
+{
+	tdc_frame f;
+	const tdc_frame *hit;
+	tdc_frame *copy;
+	tdc_u64 line = {0};
+	bool first = true;
+	int r;
+
+	/* Zeroed whole, padding too: the bytes are the intern key. */
+	memset(&f, 0, sizeof(f));
+	if (begin_object(j, NULL) < 0)
+		return -1;
+	while ((r = next_key(j, &first)) > 0) {
+		if (key_is(j, "function"))
+			r = get_str(j, "function", &f.function, M_BARE);
+		else if (key_is(j, "file"))
+			r = get_str(j, "file", &f.file, M_BARE);
+		else if (key_is(j, "line"))
+			r = get_u64(j, "line", &line);
+		else if (key_is(j, "inlined"))
+			r = get_bool(j, "inlined", &f.inlined);
+		else if (key_is(j, "module"))
+			r = get_str(j, "module", &f.module, M_BARE);
+		else if (key_is(j, "offset"))
+			r = get_hex(j, "offset", &f.offset);
+		else if (key_is(j, "ip"))
+			r = get_hex(j, "ip", &f.ip);
+		else
+			r = skip_value(j);
+		if (r < 0)
+			return -1;
+	}
+	if (r < 0)
+		return -1;
+	if (!f.function || !f.function[0])
+		return jfail(j, "function", "missing");
+	f.line = line.set ? line.v : 0;
+	if ((hit = tdc_intern_get(&j->frames, (const char *)&f, sizeof(f)))) {
+		*out = hit;
 		return 0;
 	}
-	return get_u64(j, o, key, out);
+	copy = tdc_arena_alloc(&j->d->arena, sizeof(*copy));
+	memcpy(copy, &f, sizeof(f));
+	tdc_intern_put(&j->frames, (const char *)copy, sizeof(*copy), copy);
+	*out = copy;
+	return 0;
 }
 
-/* The array at key (NULL: missing or null), checking its type. */
-static int get_array(jp *j, json_object *o, const char *key,
-		     json_object **arr, size_t *n)
+static int frames(jp *j, const char *key, const tdc_frame ***out,
+		  size_t *n)
 {
-	json_object *v = jget(o, key);
+	size_t from = j->v_frames.n, i = 0;
+	bool first = true;
+	int r = begin_array(j, key);
 
-	*arr = NULL;
+	*out = NULL;
 	*n = 0;
-	if (!v)
-		return 0;
-	if (!json_object_is_type(v, json_type_array))
-		return jfail(j, key, "expected an array");
-	*arr = v;
-	*n = json_object_array_length(v);
-	return 0;
-}
-
-static int need_object(jp *j, json_object *v)
-{
-	if (!v || !json_object_is_type(v, json_type_object))
-		return jfail(j, NULL, "expected an object");
-	return 0;
-}
-
-static int frame(jp *j, json_object *o, const tdc_frame **out)
-{
-	tdc_frame *f = tdc_arena_alloc(&j->d->arena, sizeof(*f));
-	tdc_u64 line;
-
-	if (need_object(j, o) < 0 ||
-	    get_str(j, o, "function", &f->function, true) < 0 ||
-	    get_str(j, o, "file", &f->file, true) < 0 ||
-	    get_u64(j, o, "line", &line) < 0 ||
-	    get_bool(j, o, "inlined", &f->inlined) < 0 ||
-	    get_str(j, o, "module", &f->module, true) < 0 ||
-	    get_hex(j, o, "offset", &f->offset) < 0 ||
-	    get_hex(j, o, "ip", &f->ip) < 0)
-		return -1;
-	if (!f->function || !f->function[0])
-		return jfail(j, "function", "missing");
-	f->line = line.set ? line.v : 0;
-	*out = f;
-	return 0;
-}
-
-static int frames(jp *j, json_object *o, const char *key,
-		  const tdc_frame ***out, size_t *n)
-{
-	json_object *arr;
-
-	if (get_array(j, o, key, &arr, n) < 0)
-		return -1;
-	if (*n > TDC_MAX_FRAMES)
-		return jfail(j, key, "more frames than the limit of "
-			     TDC_STR(TDC_MAX_FRAMES));
-	*out = tdc_arena_alloc(&j->d->arena, *n * sizeof(**out));
-	for (size_t i = 0; i < *n; i++) {
+	if (r <= 0)
+		return r;
+	while ((r = next_elem(j, &first)) > 0) {
 		size_t old = path_push(j, key, i);
+		const tdc_frame **slot;
 
-		if (frame(j, json_object_array_get_idx(arr, i),
-			  &(*out)[i]) < 0)
+		if (++i > TDC_MAX_FRAMES) {
+			j->path[old] = '\0';
+			return jfail(j, key, "more frames than the limit of "
+				     TDC_STR(TDC_MAX_FRAMES));
+		}
+		slot = vec_push(&j->v_frames, sizeof(*slot));
+		if (frame(j, slot) < 0)
 			return -1;
 		j->path[old] = '\0';
 	}
+	if (r < 0)
+		return -1;
+	*out = vec_take(j, &j->v_frames, from, sizeof(**out), n);
 	return 0;
 }
 
-static int wait(jp *j, json_object *o, tdc_wait *w)
+/* "events": ["read", "write"] */
+static int events(jp *j, tdc_wait *w)
 {
-	json_object *ev;
-	size_t nev;
+	bool first = true;
+	int r = begin_array(j, "events");
 
-	if (!o)
-		return 0;
-	if (need_object(j, o) < 0 ||
-	    get_str(j, o, "kind", &w->kind, true) < 0 ||
-	    get_str(j, o, "text", &w->text, true) < 0 ||
-	    get_str(j, o, "object", &w->object, true) < 0 ||
-	    get_str(j, o, "label", &w->label, true) < 0 ||
-	    get_u64(j, o, "deadline_ms", &w->deadline_ms) < 0 ||
-	    get_u64(j, o, "task_id", &w->task_id) < 0 ||
-	    get_u64(j, o, "count", &w->count) < 0 ||
-	    get_u64(j, o, "value", &w->value) < 0 ||
-	    get_array(j, o, "events", &ev, &nev) < 0)
-		return -1;
-	if (jget(o, "fd")) {
-		json_object *fd = jget(o, "fd");
-
-		if (!json_object_is_type(fd, json_type_int))
-			return jfail(j, "fd", "expected an integer");
-		w->has_fd = true;
-		w->fd = json_object_get_int64(fd);
-	}
-	w->has_events = ev != NULL;
-	for (size_t i = 0; i < nev; i++) {
-		json_object *e = json_object_array_get_idx(ev, i);
-		const char *s;
-
-		if (!json_object_is_type(e, json_type_string))
+	if (r <= 0)
+		return r;
+	w->has_events = true;
+	while ((r = next_elem(j, &first)) > 0) {
+		if (cur(j) != T_STR)
 			return jfail(j, "events", "expected strings");
-		s = json_object_get_string(e);
-		if (strcmp(s, "read") == 0)
+		if (strcmp(j->str.p, "read") == 0 && j->str.len == 4)
 			w->events |= TDC_EV_READ;
-		else if (strcmp(s, "write") == 0)
+		else if (strcmp(j->str.p, "write") == 0 && j->str.len == 5)
 			w->events |= TDC_EV_WRITE;
+		consume(j);
 	}
-	/* The text never contains ']' (it ends a text-format annotation). */
-	if (w->text)
-		for (char *p = (char *)w->text; (p = strchr(p, ']')); )
-			*p = ')';
-	return 0;
+	return r;
 }
 
-static int trace(jp *j, json_object *o, tdc_trace *t)
+static int wait(jp *j, tdc_wait *w)
 {
-	size_t old = strlen(j->path);
+	bool first = true;
+	int r = is_null(j);
 
-	if (need_object(j, o) < 0)
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	if (begin_object(j, NULL) < 0)
 		return -1;
-	snprintf(j->path + old, sizeof(j->path) - old, ".wait");
-	if (wait(j, jget(o, "wait"), &t->wait) < 0)
-		return -1;
-	j->path[old] = '\0';
-	if (get_bool(j, o, "truncated", &t->truncated) < 0 ||
-	    frames(j, o, "frames", &t->frames, &t->nframes) < 0)
-		return -1;
-	return 0;
+	while ((r = next_key(j, &first)) > 0) {
+		if (key_is(j, "kind"))
+			r = get_str(j, "kind", &w->kind, M_BARE);
+		else if (key_is(j, "text"))
+			r = get_str(j, "text", &w->text, M_WAIT);
+		else if (key_is(j, "object"))
+			r = get_str(j, "object", &w->object, M_BARE);
+		else if (key_is(j, "label"))
+			r = get_str(j, "label", &w->label, M_BARE);
+		else if (key_is(j, "deadline_ms"))
+			r = get_u64(j, "deadline_ms", &w->deadline_ms);
+		else if (key_is(j, "task_id"))
+			r = get_u64(j, "task_id", &w->task_id);
+		else if (key_is(j, "count"))
+			r = get_u64(j, "count", &w->count);
+		else if (key_is(j, "value"))
+			r = get_u64(j, "value", &w->value);
+		else if (key_is(j, "events"))
+			r = events(j, w);
+		else if (key_is(j, "fd")) {
+			if ((r = is_null(j)) > 0) {
+				w->has_fd = false;
+				r = 0;
+			} else if (r == 0) {
+				if (cur(j) != T_NUM || !j->num_int)
+					return jfail(j, "fd",
+						     "expected an integer");
+				w->has_fd = true;
+				w->fd = j->num_i64 ? j->num_i : INT64_MAX;
+				consume(j);
+			}
+		} else {
+			r = skip_value(j);
+		}
+		if (r < 0)
+			return -1;
+	}
+	return r;
 }
 
-static int spawned(jp *j, json_object *o, tdc_task *t)
+static int trace(jp *j, tdc_trace *t)
 {
-	json_object *s = jget(o, "spawned");
-	tdc_u64 line;
-	size_t old = strlen(j->path);
-	int rc = 0;
+	bool first = true;
+	int r;
 
-	if (!s)
-		return 0;
-	snprintf(j->path + old, sizeof(j->path) - old, ".spawned");
-	if (need_object(j, s) < 0 ||
-	    get_str(j, s, "file", &t->spawn_file, true) < 0 ||
-	    get_u64(j, s, "line", &line) < 0 ||
-	    get_str(j, s, "function", &t->spawn_function, true) < 0)
-		rc = -1;
-	else
-		t->spawn_line = line.set ? line.v : 0;
+	if (begin_object(j, NULL) < 0)
+		return -1;
+	while ((r = next_key(j, &first)) > 0) {
+		if (key_is(j, "wait")) {
+			size_t old = path_key(j, "wait");
+
+			r = wait(j, &t->wait);
+			j->path[old] = '\0';
+		} else if (key_is(j, "truncated")) {
+			r = get_bool(j, "truncated", &t->truncated);
+		} else if (key_is(j, "frames")) {
+			r = frames(j, "frames", &t->frames, &t->nframes);
+		} else {
+			r = skip_value(j);
+		}
+		if (r < 0)
+			return -1;
+	}
+	return r;
+}
+
+static int spawned(jp *j, tdc_task *t)
+{
+	tdc_u64 line = {0};
+	bool first = true;
+	size_t old;
+	int r = is_null(j);
+
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	old = path_key(j, "spawned");
+	if (begin_object(j, NULL) < 0)
+		return -1;
+	while ((r = next_key(j, &first)) > 0) {
+		if (key_is(j, "file"))
+			r = get_str(j, "file", &t->spawn_file, M_BARE);
+		else if (key_is(j, "line"))
+			r = get_u64(j, "line", &line);
+		else if (key_is(j, "function"))
+			r = get_str(j, "function", &t->spawn_function,
+				    M_BARE);
+		else
+			r = skip_value(j);
+		if (r < 0)
+			return -1;
+	}
+	if (r < 0)
+		return -1;
+	t->spawn_line = line.set ? line.v : 0;
 	j->path[old] = '\0';
-	return rc;
+	return 0;
 }
 
 /* {"task": N|null, "why": "..."} */
-static int edge(jp *j, json_object *o, tdc_edge *e)
+static int edge(jp *j, tdc_edge *e)
 {
-	if (need_object(j, o) < 0 || get_u64(j, o, "task", &e->task) < 0 ||
-	    get_str(j, o, "why", &e->why, true) < 0)
+	bool first = true;
+	int r;
+
+	if (begin_object(j, NULL) < 0)
+		return -1;
+	while ((r = next_key(j, &first)) > 0) {
+		if (key_is(j, "task"))
+			r = get_u64(j, "task", &e->task);
+		else if (key_is(j, "why"))
+			r = get_str(j, "why", &e->why, M_BARE);
+		else
+			r = skip_value(j);
+		if (r < 0)
+			return -1;
+	}
+	if (r < 0)
 		return -1;
 	if (!e->why)
 		return jfail(j, "why", "missing");
 	return 0;
 }
 
-static int edges(jp *j, json_object *o, const char *key, tdc_edge **out,
-		 size_t *n)
+static int edges(jp *j, const char *key, tdc_edge **out, size_t *n)
 {
-	json_object *arr;
+	size_t from = j->v_edges.n, i = 0;
+	bool first = true;
+	int r = begin_array(j, key);
 
-	if (get_array(j, o, key, &arr, n) < 0)
-		return -1;
-	*out = tdc_arena_alloc(&j->d->arena, *n * sizeof(**out));
-	for (size_t i = 0; i < *n; i++) {
-		size_t old = path_push(j, key, i);
+	*out = NULL;
+	*n = 0;
+	if (r <= 0)
+		return r;
+	while ((r = next_elem(j, &first)) > 0) {
+		size_t old = path_push(j, key, i++);
 
-		memset(&(*out)[i], 0, sizeof(**out));
-		if (edge(j, json_object_array_get_idx(arr, i), &(*out)[i]) < 0)
+		if (edge(j, vec_push(&j->v_edges, sizeof(tdc_edge))) < 0)
 			return -1;
 		j->path[old] = '\0';
 	}
+	if (r < 0)
+		return -1;
+	*out = vec_take(j, &j->v_edges, from, sizeof(**out), n);
 	return 0;
 }
 
 /* [{"kind": "mutex", "object": "0x...", "held_ms": N, "waiters": N}] */
-static int helds(jp *j, json_object *o, tdc_held **out, size_t *n)
+static int helds(jp *j, tdc_held **out, size_t *n)
 {
-	json_object *arr;
+	size_t from = j->v_holds.n, i = 0;
+	bool first = true;
+	int r = begin_array(j, "holds");
 
-	if (get_array(j, o, "holds", &arr, n) < 0)
-		return -1;
-	*out = tdc_arena_alloc(&j->d->arena, *n * sizeof(**out));
-	for (size_t i = 0; i < *n; i++) {
-		size_t old = path_push(j, "holds", i);
-		json_object *h = json_object_array_get_idx(arr, i);
-		tdc_held *x = &(*out)[i];
+	*out = NULL;
+	*n = 0;
+	if (r <= 0)
+		return r;
+	while ((r = next_elem(j, &first)) > 0) {
+		size_t old = path_push(j, "holds", i++);
+		tdc_held *x = vec_push(&j->v_holds, sizeof(*x));
+		bool f2 = true;
 
-		memset(x, 0, sizeof(*x));
-		if (need_object(j, h) < 0 ||
-		    get_str(j, h, "kind", &x->kind, true) < 0 ||
-		    get_str(j, h, "object", &x->object, true) < 0 ||
-		    get_u64(j, h, "held_ms", &x->held_ms) < 0 ||
-		    get_u64(j, h, "waiters", &x->waiters) < 0)
+		if (begin_object(j, NULL) < 0)
+			return -1;
+		while ((r = next_key(j, &f2)) > 0) {
+			if (key_is(j, "kind"))
+				r = get_str(j, "kind", &x->kind, M_BARE);
+			else if (key_is(j, "object"))
+				r = get_str(j, "object", &x->object, M_BARE);
+			else if (key_is(j, "held_ms"))
+				r = get_u64(j, "held_ms", &x->held_ms);
+			else if (key_is(j, "waiters"))
+				r = get_u64(j, "waiters", &x->waiters);
+			else
+				r = skip_value(j);
+			if (r < 0)
+				return -1;
+		}
+		if (r < 0)
 			return -1;
 		if (!x->kind || !x->object)
 			return jfail(j, x->kind ? "object" : "kind",
 				     "missing");
 		j->path[old] = '\0';
 	}
+	if (r < 0)
+		return -1;
+	*out = vec_take(j, &j->v_holds, from, sizeof(**out), n);
 	return 0;
 }
 
-/* "task_warnings": [{"kind", "severity", "runtime", "task", "name",
- * "evidence"}], with "task_warnings_found". */
-static int task_warnings(jp *j, json_object *o)
+/* A member of a deadlock: {"task", "name", "holds", "waits_for"}. */
+static int member(jp *j, tdc_dl_member *y)
+{
+	tdc_u64 id = {0};
+	bool first = true, has_edge = false;
+	int r;
+
+	if (begin_object(j, NULL) < 0)
+		return -1;
+	while ((r = next_key(j, &first)) > 0) {
+		if (key_is(j, "task")) {
+			r = get_u64(j, "task", &id);
+		} else if (key_is(j, "name")) {
+			r = get_str(j, "name", &y->name, M_QUOTED);
+		} else if (key_is(j, "holds")) {
+			r = helds(j, &y->holds, &y->nholds);
+		} else if (key_is(j, "waits_for")) {
+			if ((r = is_null(j)) == 0) {
+				r = edge(j, &y->waits_for);
+				has_edge = true;
+			} else if (r > 0) {
+				has_edge = false;
+				r = 0;
+			}
+		} else {
+			r = skip_value(j);
+		}
+		if (r < 0)
+			return -1;
+	}
+	if (r < 0)
+		return -1;
+	if (!id.set)
+		return jfail(j, "task", "missing");
+	y->task = id.v;
+	if (!has_edge)
+		return jfail(j, "waits_for", "missing");
+	return 0;
+}
+
+/* "deadlocks": [{"tasks": [member...]}] */
+static int deadlocks(jp *j)
 {
 	tdc_dump *d = j->d;
-	json_object *arr;
-	tdc_u64 found = {0};
+	vec dls = {0};
+	size_t k = 0;
+	bool first = true;
+	int r = begin_array(j, "deadlocks");
 
-	if (get_array(j, o, "task_warnings", &arr, &d->ntask_warnings) < 0 ||
-	    get_u64(j, o, "task_warnings_found", &found) < 0)
-		return -1;
-	d->task_warnings = tdc_arena_alloc(
-		&d->arena, d->ntask_warnings * sizeof(*d->task_warnings));
-	for (size_t k = 0; k < d->ntask_warnings; k++) {
-		size_t old = path_push(j, "task_warnings", k);
-		json_object *w = json_object_array_get_idx(arr, k);
-		tdc_task_warning *x = &d->task_warnings[k];
-		tdc_u64 rt, task;
+	if (r <= 0)
+		return r;
+	while ((r = next_elem(j, &first)) > 0) {
+		size_t old = path_push(j, "deadlocks", k++);
+		tdc_deadlock *x = vec_push(&dls, sizeof(*x));
+		bool f2 = true;
 
-		memset(x, 0, sizeof(*x));
-		if (need_object(j, w) < 0 ||
-		    get_str(j, w, "kind", &x->kind, true) < 0 ||
-		    get_str(j, w, "severity", &x->severity, true) < 0 ||
-		    get_u64(j, w, "runtime", &rt) < 0 ||
-		    get_u64(j, w, "task", &task) < 0 ||
-		    get_str(j, w, "name", &x->name, false) < 0 ||
-		    get_str(j, w, "evidence", &x->evidence, false) < 0)
-			return -1;
-		if (!x->kind || !x->severity || !rt.set || !task.set ||
-		    !x->evidence)
-			return jfail(j, "kind", "a task warning needs kind, "
-				     "severity, runtime, task and evidence");
-		x->runtime = rt.v;
-		x->task = task.v;
+		if (begin_object(j, NULL) < 0)
+			goto fail;
+		while ((r = next_key(j, &f2)) > 0) {
+			size_t from = j->v_members.n, i = 0;
+			bool f3 = true;
+
+			if (!key_is(j, "tasks")) {
+				if (skip_value(j) < 0)
+					goto fail;
+				continue;
+			}
+			if ((r = begin_array(j, "tasks")) < 0)
+				goto fail;
+			while (r > 0 && (r = next_elem(j, &f3)) > 0) {
+				size_t old2 = path_push(j, "tasks", i++);
+
+				if (member(j, vec_push(&j->v_members,
+						       sizeof(tdc_dl_member))) < 0)
+					goto fail;
+				j->path[old2] = '\0';
+			}
+			if (r < 0)
+				goto fail;
+			x->members = vec_take(j, &j->v_members, from,
+					      sizeof(*x->members),
+					      &x->nmembers);
+		}
+		if (r < 0)
+			goto fail;
 		j->path[old] = '\0';
 	}
-	d->task_warnings_found = found.set && found.v > d->ntask_warnings
-					 ? found.v
-					 : d->ntask_warnings;
+	if (r < 0)
+		goto fail;
+	d->deadlocks = vec_take(j, &dls, 0, sizeof(*d->deadlocks),
+				&d->ndeadlocks);
+	free(dls.p);
+	return 0;
+fail:
+	free(dls.p);
+	return -1;
+}
+
+/* When the current key is one of the task's counters (README.md, "Task
+ * counters and warnings"; null or missing in older dumps): read it into
+ * *r's result and return true. */
+static bool is_counter(jp *j, tdc_task *t, int *r)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} counters[] = {
+		{"busy_ms", offsetof(tdc_task, busy_ms)},
+		{"slowest_poll_ms", offsetof(tdc_task, slowest_poll_ms)},
+		{"wakes", offsetof(tdc_task, wakes)},
+		{"woken_ms", offsetof(tdc_task, woken_ms)},
+		{"wait_ms", offsetof(tdc_task, wait_ms)},
+		{"wait_worst_ms", offsetof(tdc_task, wait_worst_ms)},
+		{"wakers", offsetof(tdc_task, wakers)},
+	};
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		if (key_is(j, counters[i].key)) {
+			*r = get_u64(j, counters[i].key,
+				     (tdc_u64 *)(void *)((char *)t +
+							 counters[i].off));
+			return true;
+		}
+	return false;
+}
+
+/* One task warning: {"kind", "severity", "runtime", "task", "name",
+ * "evidence"}. */
+static int task_warning(jp *j, tdc_task_warning *w)
+{
+	tdc_u64 rt = {0}, task = {0};
+	bool first = true;
+	int r;
+
+	memset(w, 0, sizeof(*w));
+	if (begin_object(j, NULL) < 0)
+		return -1;
+	while ((r = next_key(j, &first)) > 0) {
+		if (key_is(j, "kind"))
+			r = get_str(j, "kind", &w->kind, M_BARE);
+		else if (key_is(j, "severity"))
+			r = get_str(j, "severity", &w->severity, M_BARE);
+		else if (key_is(j, "runtime"))
+			r = get_u64(j, "runtime", &rt);
+		else if (key_is(j, "task"))
+			r = get_u64(j, "task", &task);
+		else if (key_is(j, "name"))
+			r = get_str(j, "name", &w->name, M_QUOTED);
+		else if (key_is(j, "evidence"))
+			r = get_str(j, "evidence", &w->evidence, M_QUOTED);
+		else
+			r = skip_value(j);
+		if (r < 0)
+			return -1;
+	}
+	if (r < 0)
+		return -1;
+	if (!w->kind || !w->severity || !rt.set || !task.set ||
+	    !w->evidence)
+		return jfail(j, "kind", "a task warning needs kind, severity, "
+			     "runtime, task and evidence");
+	w->runtime = rt.v;
+	w->task = task.v;
 	return 0;
 }
 
-/* "deadlocks": [{"tasks": [{"task", "name", "holds", "waits_for"}]}] */
-static int deadlocks(jp *j, json_object *o)
+/* "task_warnings": [task_warning...] */
+static int task_warnings(jp *j)
 {
 	tdc_dump *d = j->d;
-	json_object *arr;
+	vec ws = {0};
+	size_t k = 0;
+	bool first = true;
+	int r = begin_array(j, "task_warnings");
 
-	if (get_array(j, o, "deadlocks", &arr, &d->ndeadlocks) < 0)
-		return -1;
-	d->deadlocks = tdc_arena_alloc(&d->arena,
-				       d->ndeadlocks * sizeof(*d->deadlocks));
-	for (size_t k = 0; k < d->ndeadlocks; k++) {
-		size_t old = path_push(j, "deadlocks", k);
-		json_object *dl = json_object_array_get_idx(arr, k), *ms;
-		tdc_deadlock *x = &d->deadlocks[k];
+	if (r <= 0)
+		return r;
+	while ((r = next_elem(j, &first)) > 0) {
+		size_t old = path_push(j, "task_warnings", k++);
 
-		if (need_object(j, dl) < 0 ||
-		    get_array(j, dl, "tasks", &ms, &x->nmembers) < 0)
+		if (task_warning(j, vec_push(&ws, sizeof(tdc_task_warning))) <
+		    0) {
+			free(ws.p);
 			return -1;
-		x->members = tdc_arena_alloc(&d->arena,
-					     x->nmembers * sizeof(*x->members));
-		for (size_t i = 0; i < x->nmembers; i++) {
-			size_t old2 = path_push(j, "tasks", i);
-			json_object *m = json_object_array_get_idx(ms, i), *w;
-			tdc_dl_member *y = &x->members[i];
-			tdc_u64 id;
-
-			memset(y, 0, sizeof(*y));
-			if (need_object(j, m) < 0 ||
-			    get_u64(j, m, "task", &id) < 0 ||
-			    get_str(j, m, "name", &y->name, false) < 0 ||
-			    helds(j, m, &y->holds, &y->nholds) < 0)
-				return -1;
-			if (!id.set)
-				return jfail(j, "task", "missing");
-			y->task = id.v;
-			w = jget(m, "waits_for");
-			if (!w)
-				return jfail(j, "waits_for", "missing");
-			if (edge(j, w, &y->waits_for) < 0)
-				return -1;
-			j->path[old2] = '\0';
 		}
 		j->path[old] = '\0';
 	}
-	return 0;
-}
-
-/* The task's counters (README.md, "Task counters"); each may be null
- * or missing (dumps of older versions). */
-static int counters(jp *j, json_object *o, tdc_task *t)
-{
-	if (get_u64(j, o, "busy_ms", &t->busy_ms) < 0 ||
-	    get_u64(j, o, "slowest_poll_ms", &t->slowest_poll_ms) < 0 ||
-	    get_u64(j, o, "wakes", &t->wakes) < 0 ||
-	    get_u64(j, o, "woken_ms", &t->woken_ms) < 0 ||
-	    get_u64(j, o, "wait_ms", &t->wait_ms) < 0 ||
-	    get_u64(j, o, "wait_worst_ms", &t->wait_worst_ms) < 0 ||
-	    get_u64(j, o, "wakers", &t->wakers) < 0)
+	if (r < 0) {
+		free(ws.p);
 		return -1;
+	}
+	d->task_warnings = vec_take(j, &ws, 0, sizeof(*d->task_warnings),
+				    &d->ntask_warnings);
+	free(ws.p);
 	return 0;
 }
 
-static int task(jp *j, json_object *o, tdc_task *t)
+static int task(jp *j, tdc_task *t)
 {
-	tdc_u64 id;
-	json_object *arr;
-	bool traced = true;
+	tdc_u64 id = {0};
+	bool first = true, traced = true;
+	int r;
 
-	if (need_object(j, o) < 0 || get_u64(j, o, "id", &id) < 0 ||
-	    get_str(j, o, "name", &t->name, false) < 0 ||
-	    get_str(j, o, "type", &t->type, false) < 0 ||
-	    get_bool(j, o, "block_on", &t->block_on) < 0 ||
-	    get_str(j, o, "state", &t->state, true) < 0 ||
-	    get_str(j, o, "queue", &t->queue, true) < 0 ||
-	    get_u64(j, o, "queue_worker", &t->queue_worker) < 0 ||
-	    get_u64(j, o, "polls", &t->polls) < 0 ||
-	    get_u64(j, o, "idle_ms", &t->idle_ms) < 0 ||
-	    get_u64(j, o, "worker", &t->worker) < 0 ||
-	    spawned(j, o, t) < 0 ||
-	    get_str(j, o, "not_traced", &t->not_traced, true) < 0 ||
-	    get_bool(j, o, "traced", &traced) < 0 ||
-	    edges(j, o, "waits_for", &t->waits_for, &t->nwaits_for) < 0 ||
-	    helds(j, o, &t->holds, &t->nholds) < 0 ||
-	    counters(j, o, t) < 0 ||
-	    get_array(j, o, "traces", &arr, &t->ntraces) < 0)
+	if (begin_object(j, NULL) < 0)
+		return -1;
+	while ((r = next_key(j, &first)) > 0) {
+		if (key_is(j, "id")) {
+			r = get_u64(j, "id", &id);
+		} else if (key_is(j, "name")) {
+			r = get_str(j, "name", &t->name, M_QUOTED);
+		} else if (key_is(j, "type")) {
+			r = get_str(j, "type", &t->type, M_QUOTED);
+		} else if (key_is(j, "block_on")) {
+			r = get_bool(j, "block_on", &t->block_on);
+		} else if (key_is(j, "state")) {
+			r = get_str(j, "state", &t->state, M_BARE);
+		} else if (key_is(j, "queue")) {
+			r = get_str(j, "queue", &t->queue, M_BARE);
+		} else if (key_is(j, "queue_worker")) {
+			r = get_u64(j, "queue_worker", &t->queue_worker);
+		} else if (key_is(j, "polls")) {
+			r = get_u64(j, "polls", &t->polls);
+		} else if (key_is(j, "idle_ms")) {
+			r = get_u64(j, "idle_ms", &t->idle_ms);
+		} else if (key_is(j, "worker")) {
+			r = get_u64(j, "worker", &t->worker);
+		} else if (key_is(j, "spawned")) {
+			r = spawned(j, t);
+		} else if (key_is(j, "not_traced")) {
+			r = get_str(j, "not_traced", &t->not_traced, M_BARE);
+		} else if (key_is(j, "traced")) {
+			r = get_bool(j, "traced", &traced);
+		} else if (key_is(j, "waits_for")) {
+			r = edges(j, "waits_for", &t->waits_for,
+				  &t->nwaits_for);
+		} else if (key_is(j, "holds")) {
+			r = helds(j, &t->holds, &t->nholds);
+		} else if (is_counter(j, t, &r)) {
+			/* a counter (README.md, "Task counters") */
+		} else if (key_is(j, "traces")) {
+			size_t from = j->v_traces.n, i = 0;
+			bool f2 = true;
+
+			if ((r = begin_array(j, "traces")) < 0)
+				return -1;
+			while (r > 0 && (r = next_elem(j, &f2)) > 0) {
+				size_t old = path_push(j, "traces", i++);
+
+				if (trace(j, vec_push(&j->v_traces,
+						      sizeof(tdc_trace))) < 0)
+					return -1;
+				j->path[old] = '\0';
+			}
+			if (r < 0)
+				return -1;
+			t->traces = vec_take(j, &j->v_traces, from,
+					     sizeof(*t->traces), &t->ntraces);
+		} else {
+			r = skip_value(j);
+		}
+		if (r < 0)
+			return -1;
+	}
+	if (r < 0)
 		return -1;
 	if (!id.set)
 		return jfail(j, "id", "missing");
@@ -468,49 +1408,81 @@ static int task(jp *j, json_object *o, tdc_task *t)
 	t->traced = traced && !t->not_traced;
 	if (!t->state)
 		t->state = "unknown";
-	t->traces = tdc_arena_alloc(&j->d->arena,
-				    t->ntraces * sizeof(*t->traces));
-	for (size_t i = 0; i < t->ntraces; i++) {
-		size_t old = path_push(j, "traces", i);
-
-		if (trace(j, json_object_array_get_idx(arr, i),
-			  &t->traces[i]) < 0)
-			return -1;
-		j->path[old] = '\0';
-	}
 	return 0;
 }
 
-static int worker(jp *j, json_object *o, tdc_worker *w)
+static int syscall(jp *j, tdc_worker *w)
 {
-	tdc_u64 index;
+	bool first = true;
+	size_t old;
+	int r = is_null(j);
 
-	if (need_object(j, o) < 0 || get_u64(j, o, "index", &index) < 0 ||
-	    get_str(j, o, "state", &w->state, true) < 0 ||
-	    get_u64(j, o, "tid", &w->tid) < 0 ||
-	    get_u64(j, o, "queued", &w->queued) < 0 ||
-	    get_u64(j, o, "task", &w->task) < 0 ||
-	    get_u64(j, o, "busy_ms", &w->busy_ms) < 0 ||
-	    frames(j, o, "native_stack", &w->stack, &w->nstack) < 0 ||
-	    get_str(j, o, "native_stack_error", &w->stack_error, true) < 0 ||
-	    get_str(j, o, "native_stack_note", &w->stack_note, true) < 0)
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	old = path_key(j, "syscall");
+	if (begin_object(j, NULL) < 0)
 		return -1;
-	json_object *sc = jget(o, "syscall");
-	if (sc) {
-		size_t old = strlen(j->path);
-		snprintf(j->path + old, sizeof(j->path) - old, "%ssyscall",
-			 old ? "." : "");
-		if (need_object(j, sc) < 0 ||
-		    get_str(j, sc, "name", &w->syscall, true) < 0 ||
-		    get_u64(j, sc, "fd", &w->syscall_fd) < 0 ||
-		    get_str(j, sc, "fd_target", &w->syscall_fd_target,
-			    false) < 0 ||
-		    get_u64(j, sc, "timeout_ms", &w->syscall_timeout_ms) < 0)
+	while ((r = next_key(j, &first)) > 0) {
+		if (key_is(j, "name"))
+			r = get_str(j, "name", &w->syscall, M_BARE);
+		else if (key_is(j, "fd"))
+			r = get_u64(j, "fd", &w->syscall_fd);
+		else if (key_is(j, "fd_target"))
+			r = get_str(j, "fd_target", &w->syscall_fd_target,
+				    M_QUOTED);
+		else if (key_is(j, "timeout_ms"))
+			r = get_u64(j, "timeout_ms", &w->syscall_timeout_ms);
+		else
+			r = skip_value(j);
+		if (r < 0)
 			return -1;
-		if (!w->syscall)
-			return jfail(j, "name", "missing");
-		j->path[old] = '\0';
 	}
+	if (r < 0)
+		return -1;
+	if (!w->syscall)
+		return jfail(j, "name", "missing");
+	j->path[old] = '\0';
+	return 0;
+}
+
+static int worker(jp *j, tdc_worker *w)
+{
+	tdc_u64 index = {0};
+	bool first = true;
+	int r;
+
+	if (begin_object(j, NULL) < 0)
+		return -1;
+	while ((r = next_key(j, &first)) > 0) {
+		if (key_is(j, "index"))
+			r = get_u64(j, "index", &index);
+		else if (key_is(j, "state"))
+			r = get_str(j, "state", &w->state, M_BARE);
+		else if (key_is(j, "tid"))
+			r = get_u64(j, "tid", &w->tid);
+		else if (key_is(j, "queued"))
+			r = get_u64(j, "queued", &w->queued);
+		else if (key_is(j, "task"))
+			r = get_u64(j, "task", &w->task);
+		else if (key_is(j, "busy_ms"))
+			r = get_u64(j, "busy_ms", &w->busy_ms);
+		else if (key_is(j, "native_stack"))
+			r = frames(j, "native_stack", &w->stack, &w->nstack);
+		else if (key_is(j, "native_stack_error"))
+			r = get_str(j, "native_stack_error", &w->stack_error,
+				    M_BARE);
+		else if (key_is(j, "native_stack_note"))
+			r = get_str(j, "native_stack_note", &w->stack_note,
+				    M_BARE);
+		else if (key_is(j, "syscall"))
+			r = syscall(j, w);
+		else
+			r = skip_value(j);
+		if (r < 0)
+			return -1;
+	}
+	if (r < 0)
+		return -1;
 	if (!index.set)
 		return jfail(j, "index", "missing");
 	w->index = index.v;
@@ -519,291 +1491,294 @@ static int worker(jp *j, json_object *o, tdc_worker *w)
 	return 0;
 }
 
-static int runtime(jp *j, json_object *o, tdc_runtime *rt)
+/* The runtime's tasks: the one big array, grown on the heap and adopted
+ * by the arena at its final size. */
+static int tasks(jp *j, tdc_runtime *rt)
 {
-	tdc_u64 id;
-	json_object *workers, *tasks;
+	vec v = {0};
+	bool first = true;
+	int r = begin_array(j, "tasks");
 
-	if (need_object(j, o) < 0 || get_u64(j, o, "id", &id) < 0 ||
-	    get_str(j, o, "name", &rt->name, false) < 0 ||
-	    get_str(j, o, "flavor", &rt->flavor, true) < 0 ||
-	    get_u64(j, o, "tasks_total", &rt->tasks_total) < 0 ||
-	    get_u64(j, o, "traced", &rt->traced) < 0 ||
-	    get_f64(j, o, "pause_ms", &rt->pause_ms) < 0 ||
-	    get_str(j, o, "error", &rt->error, false) < 0 ||
-	    get_array(j, o, "workers", &workers, &rt->nworkers) < 0 ||
-	    get_array(j, o, "tasks", &tasks, &rt->ntasks) < 0)
+	if (r <= 0)
+		return r;
+	while ((r = next_elem(j, &first)) > 0) {
+		size_t old = path_push(j, "tasks", v.n);
+
+		if (task(j, vec_push(&v, sizeof(tdc_task))) < 0) {
+			free(v.p);
+			return -1;
+		}
+		j->path[old] = '\0';
+	}
+	if (r < 0) {
+		free(v.p);
 		return -1;
-	if (!id.set)
-		return jfail(j, "id", "missing");
-	rt->id = id.v;
-	rt->workers = tdc_arena_alloc(&j->d->arena,
-				      rt->nworkers * sizeof(*rt->workers));
-	for (size_t i = 0; i < rt->nworkers; i++) {
-		size_t old = path_push(j, "workers", i);
-
-		if (worker(j, json_object_array_get_idx(workers, i),
-			   &rt->workers[i]) < 0)
-			return -1;
-		j->path[old] = '\0';
 	}
-	rt->tasks = tdc_arena_alloc(&j->d->arena,
-				    rt->ntasks * sizeof(*rt->tasks));
-	for (size_t i = 0; i < rt->ntasks; i++) {
-		size_t old = path_push(j, "tasks", i);
-
-		if (task(j, json_object_array_get_idx(tasks, i),
-			 &rt->tasks[i]) < 0)
-			return -1;
-		j->path[old] = '\0';
-	}
+	rt->ntasks = v.n;
+	rt->tasks = v.n ? tdc_xrealloc(v.p, v.n * sizeof(tdc_task)) : NULL;
+	if (!v.n)
+		free(v.p);
+	tdc_arena_adopt(&j->d->arena, rt->tasks);
 	return 0;
 }
 
-static int dump(jp *j, json_object *o)
+static int runtime(jp *j, tdc_runtime *rt)
+{
+	tdc_u64 id = {0};
+	vec workers = {0};
+	bool first = true;
+	int r;
+
+	if (begin_object(j, NULL) < 0)
+		return -1;
+	while ((r = next_key(j, &first)) > 0) {
+		if (key_is(j, "id")) {
+			r = get_u64(j, "id", &id);
+		} else if (key_is(j, "name")) {
+			r = get_str(j, "name", &rt->name, M_QUOTED);
+		} else if (key_is(j, "flavor")) {
+			r = get_str(j, "flavor", &rt->flavor, M_BARE);
+		} else if (key_is(j, "tasks_total")) {
+			r = get_u64(j, "tasks_total", &rt->tasks_total);
+		} else if (key_is(j, "traced")) {
+			r = get_u64(j, "traced", &rt->traced);
+		} else if (key_is(j, "pause_ms")) {
+			r = get_f64(j, "pause_ms", &rt->pause_ms);
+		} else if (key_is(j, "error")) {
+			r = get_str(j, "error", &rt->error, M_QUOTED);
+		} else if (key_is(j, "workers")) {
+			bool f2 = true;
+
+			workers.n = 0;
+			if ((r = begin_array(j, "workers")) < 0)
+				break;
+			while (r > 0 && (r = next_elem(j, &f2)) > 0) {
+				size_t old = path_push(j, "workers",
+						       workers.n);
+
+				if (worker(j, vec_push(&workers,
+						       sizeof(tdc_worker))) < 0) {
+					r = -1;
+					break;
+				}
+				j->path[old] = '\0';
+			}
+		} else if (key_is(j, "tasks")) {
+			r = tasks(j, rt);
+		} else {
+			r = skip_value(j);
+		}
+		if (r < 0)
+			break;
+	}
+	if (r == 0 && !id.set)
+		r = jfail(j, "id", "missing");
+	if (r == 0) {
+		rt->id = id.v;
+		rt->workers = vec_take(j, &workers, 0, sizeof(*rt->workers),
+				       &rt->nworkers);
+	}
+	free(workers.p);
+	return r;
+}
+
+static int warnings(jp *j)
 {
 	tdc_dump *d = j->d;
-	json_object *v = jget(o, "taskdump"), *arr, *warn;
+	vec v = {0};
+	bool first = true;
+	int r = begin_array(j, "warnings");
 
-	if (!json_object_is_type(o, json_type_object) || !v) {
-		tdc_seterr(j->e, "%s: not a taskdump dump (a JSON dump is an "
-			   "object with a \"taskdump\" key)", j->name);
-		return -1;
-	}
-	if (!json_object_is_type(v, json_type_int))
-		return jfail(j, "taskdump", "expected the format version");
-	if (json_object_get_int64(v) != 1) {
-		tdc_seterr(j->e, "%s: unsupported dump format version %lld "
-			   "(this taskdump reads version 1)", j->name,
-			   (long long)json_object_get_int64(v));
-		return -1;
-	}
-	d->version = 1;
-	if (get_u64(j, o, "pid", &d->pid) < 0 ||
-	    get_str(j, o, "program", &d->program, true) < 0 ||
-	    get_str(j, o, "time", &d->time, true) < 0 ||
-	    get_str(j, o, "note", &d->note, true) < 0 ||
-	    get_f64(j, o, "pause_ms", &d->pause_ms) < 0 ||
-	    get_f64(j, o, "capture_ms", &d->capture_ms) < 0 ||
-	    get_f64(j, o, "symbolize_ms", &d->symbolize_ms) < 0 ||
-	    get_f64(j, o, "total_ms", &d->total_ms) < 0 ||
-	    get_array(j, o, "runtimes", &arr, &d->nruntimes) < 0 ||
-	    get_array(j, o, "warnings", &warn, &d->nwarnings) < 0 ||
-	    deadlocks(j, o) < 0 || task_warnings(j, o) < 0)
-		return -1;
-	if (!arr)
-		return jfail(j, "runtimes", "missing");
-	d->warnings = tdc_arena_alloc(&d->arena,
-				      d->nwarnings * sizeof(*d->warnings));
-	for (size_t i = 0; i < d->nwarnings; i++) {
-		json_object *s = json_object_array_get_idx(warn, i);
-		if (!json_object_is_type(s, json_type_string))
+	if (r <= 0)
+		return r;
+	while ((r = next_elem(j, &first)) > 0) {
+		const char **slot = vec_push(&v, sizeof(*slot));
+
+		if (cur(j) != T_STR) {
+			free(v.p);
 			return jfail(j, "warnings", "expected strings");
-		d->warnings[i] = tdc_arena_clean(
-			&d->arena, json_object_get_string(s),
-			(size_t)json_object_get_string_len(s), true);
+		}
+		*slot = clean_str(j, M_BARE);
+		consume(j);
 	}
-	d->runtimes = tdc_arena_alloc(&d->arena,
-				      d->nruntimes * sizeof(*d->runtimes));
-	for (size_t i = 0; i < d->nruntimes; i++) {
-		size_t old = path_push(j, "runtimes", i);
+	if (r == 0)
+		d->warnings = vec_take(j, &v, 0, sizeof(*d->warnings),
+				       &d->nwarnings);
+	free(v.p);
+	return r;
+}
 
-		if (runtime(j, json_object_array_get_idx(arr, i),
-			    &d->runtimes[i]) < 0)
-			return -1;
+static int runtimes(jp *j, bool *seen)
+{
+	tdc_dump *d = j->d;
+	vec v = {0};
+	bool first = true;
+	int r = begin_array(j, "runtimes");
+
+	*seen = r > 0;
+	if (r <= 0)
+		return r;
+	while ((r = next_elem(j, &first)) > 0) {
+		size_t old = path_push(j, "runtimes", v.n);
+
+		if (runtime(j, vec_push(&v, sizeof(tdc_runtime))) < 0) {
+			/* Its tasks are adopted already, if any. */
+			r = -1;
+			break;
+		}
 		j->path[old] = '\0';
 	}
+	if (r == 0)
+		d->runtimes = vec_take(j, &v, 0, sizeof(*d->runtimes),
+				       &d->nruntimes);
+	free(v.p);
+	return r;
+}
+
+/* The "taskdump" key: the format version, which must be 1. */
+static int version(jp *j)
+{
+	int c = cur(j);
+
+	if (c < 0)
+		return -1;
+	if (c != T_NUM || !j->num_int)
+		return jfail(j, "taskdump", "expected the format version");
+	if (!j->num_i64 || j->num_i != 1) {
+		tdc_seterr(j->e, "%s: unsupported dump format version %lld "
+			   "(this taskdump reads version 1)", j->name,
+			   j->num_i64 ? (long long)j->num_i :
+			   j->num_neg ? (long long)INT64_MIN :
+					(long long)INT64_MAX);
+		return -1;
+	}
+	consume(j);
+	j->d->version = 1;
 	return 0;
 }
 
-/* ---- reading --------------------------------------------------------- */
-
-static unsigned long long count_lines(const char *s, size_t n)
+static int not_a_dump(jp *j)
 {
-	unsigned long long k = 0;
+	tdc_seterr(j->e, "%s: not a taskdump dump (a JSON dump is an object "
+		   "with a \"taskdump\" key)", j->name);
+	return -1;
+}
 
-	for (const char *p = s; (p = memchr(p, '\n', n - (size_t)(p - s)));
-	     p++)
-		k++;
-	return k;
+static int dump(jp *j)
+{
+	tdc_dump *d = j->d;
+	bool first = true, has_version = false, has_runtimes = false;
+	tdc_u64 found = {0};
+	int c = cur(j), r;
+
+	if (c < 0)
+		return -1;
+	if (c == T_NULL) {
+		tdc_seterr(j->e, "%s: not a taskdump dump (the JSON document "
+			   "is null)", j->name);
+		return -1;
+	}
+	if (c == T_EOF)
+		return jtruncated(j);
+	if (c != T_LBRACE) {
+		/* Still a syntax error first, if it is one. */
+		if (skip_value(j) < 0)
+			return -1;
+		return not_a_dump(j);
+	}
+	if (open_nested(j) < 0)
+		return -1;
+	while ((r = next_key(j, &first)) > 0) {
+		if (key_is(j, "taskdump")) {
+			r = version(j);
+			has_version = true;
+		} else if (key_is(j, "pid")) {
+			r = get_u64(j, "pid", &d->pid);
+		} else if (key_is(j, "program")) {
+			r = get_str(j, "program", &d->program, M_BARE);
+		} else if (key_is(j, "time")) {
+			r = get_str(j, "time", &d->time, M_BARE);
+		} else if (key_is(j, "note")) {
+			r = get_str(j, "note", &d->note, M_BARE);
+		} else if (key_is(j, "pause_ms")) {
+			r = get_f64(j, "pause_ms", &d->pause_ms);
+		} else if (key_is(j, "capture_ms")) {
+			r = get_f64(j, "capture_ms", &d->capture_ms);
+		} else if (key_is(j, "symbolize_ms")) {
+			r = get_f64(j, "symbolize_ms", &d->symbolize_ms);
+		} else if (key_is(j, "total_ms")) {
+			r = get_f64(j, "total_ms", &d->total_ms);
+		} else if (key_is(j, "runtimes")) {
+			r = runtimes(j, &has_runtimes);
+		} else if (key_is(j, "warnings")) {
+			r = warnings(j);
+		} else if (key_is(j, "deadlocks")) {
+			r = deadlocks(j);
+		} else if (key_is(j, "task_warnings")) {
+			r = task_warnings(j);
+		} else if (key_is(j, "task_warnings_found")) {
+			r = get_u64(j, "task_warnings_found", &found);
+		} else {
+			r = skip_value(j);
+		}
+		if (r < 0)
+			return -1;
+	}
+	if (r < 0)
+		return -1;
+	if (!has_version)
+		return not_a_dump(j);
+	if (!has_runtimes)
+		return jfail(j, "runtimes", "missing");
+	d->task_warnings_found = found.set && found.v > d->ntask_warnings
+					 ? found.v
+					 : d->ntask_warnings;
+	return 0;
 }
 
 /* Everything after the document must be white space. */
-static int check_trailing(tdc_input *in, const char *rest, size_t n,
-			  uint64_t total, unsigned long long line, tdc_err *e)
+static int check_trailing(jp *j)
 {
-	char chunk[4096];
-	long got;
-
 	for (;;) {
-		for (size_t i = 0; i < n; i++) {
-			if (rest[i] == '\n')
-				line++;
-			else if (rest[i] != ' ' && rest[i] != '\t' &&
-				 rest[i] != '\r') {
-				tdc_seterr(e, "%s:%llu: data after the JSON "
-					   "document", in->name, line);
-				return -1;
-			}
-		}
-		got = tdc_input_read(in, chunk, sizeof(chunk), e);
-		if (got <= 0)
-			return (int)got;
-		total += (uint64_t)got;
-		if (total > TDC_MAX_JSON) {
-			tdc_seterr(e, "%s: larger than the limit of %llu MiB",
-				   in->name, TDC_MAX_JSON >> 20);
+		int c = peek_byte(j);
+
+		if (c == -2)
+			return -1;
+		if (c == -1)
+			return 0;
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+			tdc_seterr(j->e, "%s:%llu: data after the JSON "
+				   "document", j->name, j->line);
 			return -1;
 		}
-		rest = chunk;
-		n = (size_t)got;
+		skip_byte(j);
 	}
-}
-
-/* How much of buf[0..n) ends on a UTF-8 sequence boundary.  json-c
- * 0.16 rejects a valid sequence split across two json_tokener_parse_ex
- * calls as invalid UTF-8, so an incomplete sequence at the end of a chunk
- * waits for the next one. */
-static size_t utf8_boundary(const char *buf, size_t n)
-{
-	for (size_t back = 1; back <= 3 && back <= n; back++) {
-		unsigned char c = (unsigned char)buf[n - back];
-		size_t need;
-
-		if (c < 0x80)
-			return n;
-		if ((c & 0xc0) == 0x80)
-			continue; /* a continuation byte: look further back */
-		need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-		return need > back ? n - back : n;
-	}
-	return n;
-}
-
-#define CHUNK 65536
-
-/* json-c 0.17 and later say so themselves when an allocation fails. */
-static bool out_of_memory(enum json_tokener_error jerr)
-{
-#if JSON_C_VERSION_NUM >= ((0 << 16) | (17 << 8))
-	return jerr == json_tokener_error_memory;
-#else
-	(void)jerr;
-	return false;
-#endif
-}
-
-/* Read and tokenize the whole document; returns the root or NULL. */
-static json_object *read_json(tdc_input *in, tdc_err *e)
-{
-	json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
-	char *chunk = tdc_xmalloc(CHUNK + 4);
-	json_object *root = NULL;
-	unsigned long long line = 1;
-	uint64_t total = 0;
-	size_t carry = 0; /* bytes of a split UTF-8 sequence kept back */
-
-	if (!tok)
-		tdc_die(TDC_EXIT_SYSTEM, "out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-				    JSON_TOKENER_ALLOW_TRAILING_CHARS |
-				    JSON_TOKENER_VALIDATE_UTF8);
-	for (;;) {
-		long n = tdc_input_read(in, chunk + carry, CHUNK, e);
-		enum json_tokener_error jerr;
-		size_t len, feed, end;
-
-		if (n < 0)
-			break;
-		total += (uint64_t)n;
-		if (total > TDC_MAX_JSON) {
-			tdc_seterr(e, "%s: larger than the limit of %llu MiB",
-				   in->name, TDC_MAX_JSON >> 20);
-			break;
-		}
-		len = carry + (size_t)n;
-		if (len == 0) {
-			tdc_seterr(e, "%s:%llu: JSON document ends too early "
-				   "(truncated?)", in->name, line);
-			break;
-		}
-		/* At the end of input a split sequence is fed as it is. */
-		feed = n == 0 ? len : utf8_boundary(chunk, len);
-		errno = 0;
-		root = json_tokener_parse_ex(tok, chunk, (int)feed);
-		jerr = json_tokener_get_error(tok);
-		/* json-c 0.16 has no error for a failed allocation: it drops
-		 * what it could not allocate (a key, part of a string, the
-		 * whole document) and reports success.  A failed malloc sets
-		 * errno to ENOMEM, which nothing else json-c calls does: that
-		 * is how it is noticed, so that a dump is never read wrong.
-		 * (malloc may leave ENOMEM behind when it recovers from a
-		 * failed mmap, which happens only when memory is all but
-		 * gone: the dump is then said not to fit.) */
-		if (errno == ENOMEM || out_of_memory(jerr)) {
-			if (root)
-				json_object_put(root);
-			root = NULL;
-			tdc_seterr_oom(e, in->name);
-			break;
-		}
-		if (jerr == json_tokener_continue) {
-			line += count_lines(chunk, feed);
-			if (n == 0) {
-				tdc_seterr(e, "%s:%llu: JSON document ends "
-					   "too early (truncated?)", in->name,
-					   line);
-				break;
-			}
-			carry = len - feed;
-			memmove(chunk, chunk + feed, carry);
-			continue;
-		}
-		end = json_tokener_get_parse_end(tok);
-		line += count_lines(chunk, end);
-		if (jerr != json_tokener_success) {
-			tdc_seterr(e, "%s:%llu: bad JSON: %s", in->name, line,
-				   json_tokener_error_desc(jerr));
-			break;
-		}
-		if (!root) {
-			tdc_seterr(e, "%s: not a taskdump dump (the JSON "
-				   "document is null)", in->name);
-			break;
-		}
-		if (check_trailing(in, chunk + end, len - end, total, line,
-				   e) < 0) {
-			json_object_put(root);
-			root = NULL;
-		}
-		break;
-	}
-	free(chunk);
-	json_tokener_free(tok);
-	return root;
 }
 
 int tdc_parse_json(tdc_input *in, tdc_dump **out, tdc_err *e)
 {
-	json_object *root;
-	jp j = {.e = e, .name = in->name};
+	jp j = {.in = in, .e = e, .name = in->name, .line = 1};
+	int rc;
 
 	*out = NULL;
-	if (in->size_hint > TDC_MAX_JSON) {
-		tdc_seterr(e, "%s: larger than the limit of %llu MiB",
-			   in->name, TDC_MAX_JSON >> 20);
-		return -1;
-	}
-	root = read_json(in, e);
-	if (!root)
-		return -1;
 	j.d = tdc_dump_new(in->name, "json");
-	if (dump(&j, root) < 0) {
-		json_object_put(root);
+	rc = dump(&j);
+	if (rc == 0)
+		rc = check_trailing(&j);
+	tdc_buf_free(&j.str);
+	tdc_buf_free(&j.key);
+	for (int m = 0; m < M_COUNT; m++)
+		tdc_intern_free(&j.strs[m]);
+	tdc_intern_free(&j.frames);
+	free(j.v_frames.p);
+	free(j.v_traces.p);
+	free(j.v_edges.p);
+	free(j.v_holds.p);
+	free(j.v_members.p);
+	if (rc < 0) {
 		tdc_dump_free(j.d);
 		return -1;
 	}
-	json_object_put(root);
 	*out = j.d;
 	return 0;
 }

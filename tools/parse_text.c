@@ -79,8 +79,14 @@ static int header_line(parser *p, char *line, size_t len)
 	else if (strcmp(line, "total_ms") == 0)
 		f = &d->total_ms;
 	/* Unknown keys are ignored: later versions may add some. */
-	if (u && !(u->set = tdc_parse_u64(val, vlen, &u->v)))
-		return pt_fail(p, "%s: expected a non-negative integer", line);
+	if (u) {
+		uint64_t v;
+
+		if (!(u->set = tdc_parse_u64(val, vlen, &v)))
+			return pt_fail(p, "%s: expected a non-negative "
+				       "integer", line);
+		u->v = v;
+	}
 	if (f && !(f->set = tdc_parse_double(val, vlen, &f->v)))
 		return pt_fail(p, "%s: expected a number", line);
 	return 0;
@@ -217,7 +223,10 @@ static bool key_is(const kv *k, const char *name)
 
 static int kv_u64(parser *p, const kv *k, tdc_u64 *out)
 {
-	out->set = tdc_parse_u64(k->val, k->vlen, &out->v);
+	uint64_t v;
+
+	out->set = tdc_parse_u64(k->val, k->vlen, &v);
+	out->v = v;
 	if (!out->set)
 		return pt_fail(p, "%.*s: expected a non-negative integer",
 			       (int)k->klen, k->key);
@@ -375,6 +384,24 @@ static int task_warning_line(parser *p, char *val)
 	return 0;
 }
 
+/* The current runtime's block ends: its task array, grown on the heap,
+ * is cut to size and handed to the arena (once, not once per size it had
+ * on the way, as arena copies would be). */
+static void adopt_tasks(parser *p)
+{
+	tdc_runtime *rt = p->rt;
+
+	if (!rt || !p->cap_tasks)
+		return;
+	if (rt->ntasks)
+		rt->tasks = tdc_xrealloc(rt->tasks,
+					 rt->ntasks * sizeof(*rt->tasks));
+	tdc_arena_adopt(&p->d->arena, rt->tasks);
+	if (!rt->ntasks)
+		rt->tasks = NULL;
+	p->cap_tasks = 0;
+}
+
 static int runtime_line(parser *p, char *line)
 {
 	tdc_dump *d = p->d;
@@ -386,6 +413,7 @@ static int runtime_line(parser *p, char *line)
 
 	if (!s)
 		return -1;
+	adopt_tasks(p);
 	if (d->nruntimes == p->cap_runtimes) {
 		size_t nc = p->cap_runtimes ? 2 * p->cap_runtimes : 2;
 
@@ -542,8 +570,16 @@ static int task_spawned(parser *p, tdc_task *t, const kv *k)
 
 	if (colon && tdc_parse_u64(colon + 1, strlen(colon + 1),
 				   &t->spawn_line)) {
-		t->spawn_file = tdc_arena_strndup(&p->d->arena, k->val,
-						  (size_t)(colon - k->val));
+		size_t n = (size_t)(colon - k->val);
+
+		/* Spawn sites repeat: one copy of each file name. */
+		if (!(t->spawn_file = tdc_intern_get(&p->spawn_files, k->val,
+						     n))) {
+			char *s = tdc_arena_strndup(&p->d->arena, k->val, n);
+
+			tdc_intern_put(&p->spawn_files, s, n, s);
+			t->spawn_file = s;
+		}
 	} else {
 		t->spawn_file = k->val;
 		t->spawn_line = 0;
@@ -592,13 +628,10 @@ static int task_line(parser *p, char *line)
 		tdc_pt_finish_entry(p); /* lenient: a missing blank line */
 	if (!(s = line_id(p, line, 5, &id)))
 		return -1;
-	if (rt->ntasks == p->cap_tasks) {
-		size_t nc = p->cap_tasks ? 2 * p->cap_tasks : 16;
-
-		rt->tasks = tdc_arena_grow(&p->d->arena, rt->tasks,
-					   rt->ntasks, nc, sizeof(*t));
-		p->cap_tasks = nc;
-	}
+	/* On the heap until the runtime's block ends (adopt_tasks). */
+	rt->tasks = tdc_grow(rt->tasks, &p->cap_tasks, rt->ntasks + 1,
+			     sizeof(*t));
+	memset(&rt->tasks[rt->ntasks], 0, sizeof(*t));
 	if (p->entry_n == 0)
 		p->entry_first = rt->ntasks;
 	p->entry_n++;
@@ -755,7 +788,14 @@ int tdc_parse_text(tdc_input *in, tdc_dump **out, tdc_err *e)
 		r = check_counts(&p);
 	}
 out:
+	adopt_tasks(&p);
 	free(p.nodes);
+	free(p.scratch);
+	free(p.tscratch);
+	tdc_intern_free(&p.spawn_files);
+	tdc_intern_free(&p.frame_lists);
+	tdc_intern_free(&p.waits);
+	tdc_intern_free(&p.trace_lists);
 	free(p.stack);
 	tdc_intern_free(&p.frames);
 	tdc_intern_free(&p.values[0]);

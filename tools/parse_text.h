@@ -49,6 +49,15 @@ typedef struct parser {
 	int child_offset;          /* -1: not known yet for this entry */
 	tdc_intern frames;         /* frame text -> tdc_frame * */
 	tdc_intern values[2];      /* raw value -> cleaned (bare, quoted) */
+	/* What repeats from task to task, kept once (parse_tree.c): */
+	tdc_intern spawn_files;    /* file name -> itself */
+	tdc_intern frame_lists;    /* frame pointers -> that array */
+	tdc_intern waits;          /* wait text -> tdc_wait * (no object) */
+	tdc_intern trace_lists;    /* tdc_trace array bytes -> that array */
+	const tdc_frame **scratch; /* a trace's frames being gathered */
+	size_t cap_scratch;
+	tdc_trace *tscratch;       /* an entry's traces being gathered */
+	size_t cap_tscratch;
 	tdc_u64 want_runtimes, want_tasks;
 } parser;
 

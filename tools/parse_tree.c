@@ -8,20 +8,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Trace t: the frames from the root down to node i. */
+/* Trace t: the frames from the root down to node i.  Frames are
+ * interned (one tdc_frame per distinct frame text), so equal paths are
+ * equal pointer arrays: each distinct array is kept once. */
 static void make_trace(parser *p, tdc_trace *t, size_t i)
 {
 	node *nd = &p->nodes[i];
-	size_t k = nd->nframes;
+	size_t k = nd->nframes, bytes = k * sizeof(*p->scratch);
+	const tdc_frame **list;
 
-	t->frames = tdc_arena_alloc(&p->d->arena, k * sizeof(*t->frames));
+	p->scratch = tdc_grow(p->scratch, &p->cap_scratch, k + 1,
+			      sizeof(*p->scratch));
+	for (size_t j = i; j != SIZE_MAX; j = p->nodes[j].parent)
+		if (p->nodes[j].kind == N_FRAME)
+			p->scratch[--k] = p->nodes[j].frame;
+	k = nd->nframes;
+	list = tdc_intern_get(&p->frame_lists, (const char *)p->scratch,
+			      bytes);
+	if (!list) {
+		list = tdc_arena_alloc(&p->d->arena, bytes);
+		memcpy(list, p->scratch, bytes);
+		tdc_intern_put(&p->frame_lists, (const char *)list, bytes,
+			       list);
+	}
+	t->frames = list;
 	t->nframes = k;
 	t->truncated = nd->cut || nd->truncated_child || nd->kind == N_TRUNC;
 	if (nd->has_wait)
 		t->wait = nd->wait;
-	for (size_t j = i; j != SIZE_MAX; j = p->nodes[j].parent)
-		if (p->nodes[j].kind == N_FRAME)
-			t->frames[--k] = p->nodes[j].frame;
 }
 
 /* Does node i end a trace?  A frame that waits, is cut below, or has no
@@ -43,18 +57,41 @@ static bool ends_trace(const node *nd)
  * ends one, in line order) shared by all its task lines. */
 void tdc_pt_finish_entry(parser *p)
 {
-	tdc_trace *traces;
-	size_t n = 0;
+	tdc_trace *traces = NULL;
+	size_t n = 0, bytes;
+	bool objects = false;
 
 	if (p->entry_n == 0)
 		return;
 	for (size_t i = 0; i < p->nnodes; i++)
 		n += ends_trace(&p->nodes[i]);
-	traces = tdc_arena_alloc(&p->d->arena, n * sizeof(*traces));
+	/* Gathered in the scratch array, zeroed: padding included, so that
+	 * the bytes can be an intern key. */
+	bytes = n * sizeof(tdc_trace);
+	p->tscratch = tdc_grow(p->tscratch, &p->cap_tscratch, n + 1,
+			       sizeof(tdc_trace));
+	memset(p->tscratch, 0, bytes);
 	n = 0;
 	for (size_t i = 0; i < p->nnodes; i++)
-		if (ends_trace(&p->nodes[i]))
-			make_trace(p, &traces[n++], i);
+		if (ends_trace(&p->nodes[i])) {
+			make_trace(p, &p->tscratch[n], i);
+			objects |= p->tscratch[n++].wait.object != NULL;
+		}
+	/* Entries whose traces wait on nothing of their own (a sleep, a
+	 * yield: no object) repeat from task to task; every byte of them
+	 * is a pointer to something interned (frame arrays, cached waits)
+	 * or a number, so equal bytes are equal traces: keep one copy.  A
+	 * trace with an object is its task's own and is not looked up. */
+	if (!objects && n)
+		traces = tdc_intern_get(&p->trace_lists,
+					(const char *)p->tscratch, bytes);
+	if (!traces) {
+		traces = tdc_arena_alloc(&p->d->arena, bytes);
+		memcpy(traces, p->tscratch, bytes);
+		if (!objects && n)
+			tdc_intern_put(&p->trace_lists, (const char *)traces,
+				       bytes, traces);
+	}
 	for (size_t i = 0; i < p->entry_n; i++) {
 		tdc_task *t = &p->rt->tasks[p->entry_first + i];
 
@@ -115,10 +152,11 @@ int tdc_pt_frame(parser *p, char *s, size_t n, const tdc_frame **out,
 	if (!f->file) {
 		for (char *in = s + n; (in = tdc_memrstr(s, in, " in ")); ) {
 			char *plus = strrchr(in + 4, '+');
+			uint64_t off;
 
 			if (plus && plus > in + 4 &&
-			    tdc_parse_hex(plus + 1, strlen(plus + 1),
-					  &f->offset.v)) {
+			    tdc_parse_hex(plus + 1, strlen(plus + 1), &off)) {
+				f->offset.v = off;
 				f->offset.set = true;
 				f->module = tdc_arena_clean(
 					a, in + 4, (size_t)(plus - in - 4),
@@ -228,9 +266,30 @@ int tdc_pt_tree_node(parser *p, char *line, size_t len)
 	nd->nframes = (parent ? parent->nframes : 0) + (kind == N_FRAME);
 	nd->cut = parent ? parent->cut || parent->kind == N_TRUNC : false;
 	if (wait) {
+		const tdc_wait *seen = tdc_intern_get(&p->waits, wait, wlen);
+
 		nd->has_wait = true;
-		nd->wait.text = tdc_arena_clean(&p->d->arena, wait, wlen, true);
-		tdc_wait_from_text(&p->d->arena, nd->wait.text, &nd->wait);
+		if (seen) {
+			nd->wait = *seen;
+		} else {
+			nd->wait.text = tdc_arena_clean(&p->d->arena, wait,
+							wlen, true);
+			tdc_wait_from_text(&p->d->arena, nd->wait.text,
+					   &nd->wait);
+			/* A wait is a function of its text; those without an
+			 * object repeat (a sleep, a yield): keep them once.
+			 * Those with one rarely do. */
+			if (!nd->wait.object) {
+				tdc_wait *w = tdc_arena_alloc(&p->d->arena,
+							      sizeof(*w));
+
+				*w = nd->wait;
+				tdc_intern_put(&p->waits,
+					       tdc_arena_strndup(&p->d->arena,
+								 wait, wlen),
+					       wlen, w);
+			}
+		}
 	}
 	if (parent) {
 		if (kind == N_FRAME)

@@ -274,41 +274,60 @@ static void show_item(FILE *f, const char *col, const item *it)
 	tdc_buf_free(&b);
 }
 
-/* Every task with its deepest trace (key: frames) or idle time. */
-static item *collect(const tdc_dump *d, bool idle, size_t *n)
+/* Keep `it` if it is among the first TOP of v[0..*n) in by_key_desc
+ * order (v stays sorted; *n <= TOP). */
+static void top_add(item *v, size_t *n, const item *it)
 {
-	item *v = tdc_xmalloc((tdc_dump_ntasks(d) + 1) * sizeof(*v));
+	size_t i = *n < TOP ? (*n)++ : TOP;
+
+	if (i == TOP && by_key_desc(it, &v[TOP - 1]) >= 0)
+		return;
+	if (i == TOP)
+		i = TOP - 1;
+	/* Shift the worse ones down one place. */
+	while (i > 0 && by_key_desc(it, &v[i - 1]) < 0) {
+		v[i] = v[i - 1];
+		i--;
+	}
+	v[i] = *it;
+}
+
+/* The first TOP tasks by their deepest trace (key: frames) or idle time,
+ * into v[TOP]: what sorting every task would put first (by_key_desc is a
+ * total order: `order` breaks ties), in one pass and no memory per task.
+ * *n: how many are in v. */
+static void collect(const tdc_dump *d, bool idle, item *v, size_t *n)
+{
+	size_t seen = 0;
 
 	*n = 0;
 	for (size_t r = 0; r < d->nruntimes; r++) {
 		for (size_t i = 0; i < d->runtimes[r].ntasks; i++) {
 			const tdc_task *t = &d->runtimes[r].tasks[i];
-			item *it = &v[*n];
+			item it = {.task = t, .order = seen};
 
-			it->task = t;
-			it->trace = NULL;
-			it->order = *n;
 			for (size_t k = 0; k < t->ntraces; k++)
-				if (!it->trace || t->traces[k].nframes >
-						  it->trace->nframes)
-					it->trace = &t->traces[k];
+				if (!it.trace || t->traces[k].nframes >
+						 it.trace->nframes)
+					it.trace = &t->traces[k];
 			if (idle && !t->idle_ms.set)
 				continue;
-			if (!idle && !it->trace)
+			if (!idle && !it.trace)
 				continue;
-			it->key = idle ? (double)t->idle_ms.v :
-					 (double)it->trace->nframes;
-			(*n)++;
+			it.key = idle ? (double)t->idle_ms.v :
+					(double)it.trace->nframes;
+			seen++;
+			top_add(v, n, &it);
 		}
 	}
-	qsort(v, *n, sizeof(*v), by_key_desc);
-	return v;
 }
 
 static void deepest(FILE *f, const tdc_dump *d)
 {
 	size_t n;
-	item *v = collect(d, false, &n);
+	item v[TOP];
+
+	collect(d, false, v, &n);
 
 	fputs("\nDeepest waits (frames in the longest trace)\n", f);
 	if (n == 0)
@@ -319,13 +338,14 @@ static void deepest(FILE *f, const tdc_dump *d)
 		snprintf(col, sizeof(col), "%.0f", v[i].key);
 		show_item(f, col, &v[i]);
 	}
-	free(v);
 }
 
 static void longest_idle(FILE *f, const tdc_dump *d)
 {
 	size_t n;
-	item *v = collect(d, true, &n);
+	item v[TOP];
+
+	collect(d, true, v, &n);
 
 	fputs("\nLongest idle (time since the last poll began)\n", f);
 	if (n == 0)
@@ -336,7 +356,6 @@ static void longest_idle(FILE *f, const tdc_dump *d)
 		tdc_format_ms(v[i].key, col, sizeof(col));
 		show_item(f, col, &v[i]);
 	}
-	free(v);
 }
 
 static void common(FILE *f, const tdc_dump *d)

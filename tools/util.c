@@ -60,8 +60,19 @@ void tdc_die(int code, const char *fmt, ...)
 	exit(code);
 }
 
+/* The file being read, for the message of a failed allocation. */
+static const char *oom_name;
+
+void tdc_oom_reading(const char *name)
+{
+	oom_name = name;
+}
+
 static _Noreturn void oom(void)
 {
+	if (oom_name)
+		tdc_die(TDC_EXIT_SYSTEM, "out of memory reading %s",
+			oom_name);
 	tdc_die(TDC_EXIT_SYSTEM, "out of memory");
 }
 
@@ -174,10 +185,44 @@ void *tdc_arena_grow(tdc_arena *a, void *p, size_t old_n, size_t new_n,
 	return q;
 }
 
+/* n unaligned bytes of the arena's string chunks (not zeroed). */
+static char *arena_bytes(tdc_arena *a, size_t n)
+{
+	struct tdc_chunk *c = a->bytes;
+	char *p;
+
+	if (!c || c->size - c->used < n) {
+		/* As tdc_arena_alloc: a big string gets a chunk of its own,
+		 * behind the current one. */
+		size_t sz = n > CHUNK_SIZE / 4 ? n : CHUNK_SIZE;
+		struct tdc_chunk *k;
+
+		if (sz > SIZE_MAX - sizeof(*k))
+			oom();
+		k = tdc_xmalloc(sizeof(*k) + sz);
+		k->used = 0;
+		k->size = sz;
+		if (c && sz != CHUNK_SIZE) {
+			k->next = c->next;
+			c->next = k;
+		} else {
+			k->next = c;
+			a->bytes = k;
+		}
+		c = k;
+	}
+	p = (char *)c->data + c->used;
+	c->used += n;
+	return p;
+}
+
 char *tdc_arena_strndup(tdc_arena *a, const char *s, size_t n)
 {
-	char *p = tdc_arena_alloc(a, n + 1);
+	char *p;
 
+	if (n == SIZE_MAX)
+		oom();
+	p = arena_bytes(a, n + 1);
 	memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
@@ -237,7 +282,9 @@ char *tdc_arena_clean(tdc_arena *a, const char *s, size_t n, bool bare)
 	i = 0;
 	if (n > (SIZE_MAX - 1) / 3)
 		oom();
-	out = tdc_arena_alloc(a, 3 * n + 1);
+	/* The worst case, then what is left given back: the string is the
+	 * last thing in its chunk (or alone in its own). */
+	out = arena_bytes(a, 3 * n + 1);
 	while (i < n) {
 		size_t len = utf8_seq(u + i, n - i);
 		bool ctl = len == 1 &&
@@ -255,12 +302,44 @@ char *tdc_arena_clean(tdc_arena *a, const char *s, size_t n, bool bare)
 		i += len;
 	}
 	out[o] = '\0';
+	if (a->bytes->data + a->bytes->used == (unsigned char *)out + 3 * n + 1)
+		a->bytes->used -= 3 * n - o;
 	return out;
+}
+
+/* An adopted heap block; the nodes live in the arena's chunks. */
+struct tdc_owned {
+	struct tdc_owned *next;
+	void *p;
+};
+
+void tdc_arena_adopt(tdc_arena *a, void *p)
+{
+	struct tdc_owned *o;
+
+	if (!p)
+		return;
+	o = tdc_arena_alloc(a, sizeof(*o));
+	o->p = p;
+	o->next = a->owned;
+	a->owned = o;
 }
 
 void tdc_arena_free(tdc_arena *a)
 {
 	struct tdc_chunk *c = a->head;
+
+	/* The blocks first: their nodes are in the chunks. */
+	for (struct tdc_owned *o = a->owned; o; o = o->next)
+		free(o->p);
+	a->owned = NULL;
+	for (struct tdc_chunk *b = a->bytes; b; ) {
+		struct tdc_chunk *next = b->next;
+
+		free(b);
+		b = next;
+	}
+	a->bytes = NULL;
 
 	while (c) {
 		struct tdc_chunk *next = c->next;

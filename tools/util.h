@@ -26,7 +26,6 @@ enum {
 
 /* Limits that keep memory bounded on hostile input. */
 #define TDC_MAX_LINE (1u << 20)          /* text: bytes per line */
-#define TDC_MAX_JSON (256ull << 20)      /* JSON: bytes per file */
 #define TDC_MAX_DUMP_FILE (1ull << 30) /* a file taken from a live process */
 /* Frames per trace or native stack (a bare number: it is stringified). */
 #define TDC_MAX_FRAMES 4096
@@ -44,6 +43,11 @@ void tdc_seterr(tdc_err *e, const char *fmt, ...)
 /* Set "out of memory reading <name>", a system error (TDC_EXIT_SYSTEM):
  * the file may be fine, the machine could not hold it. */
 void tdc_seterr_oom(tdc_err *e, const char *name);
+
+/* While `name` (NULL: none) is being read, a failed allocation says "out
+ * of memory reading <name>" (status TDC_EXIT_SYSTEM) rather than just
+ * "out of memory".  The name must stay valid until it is reset. */
+void tdc_oom_reading(const char *name);
 
 /* The exit status for e: TDC_EXIT_INPUT unless it says otherwise. */
 int tdc_err_status(const tdc_err *e);
@@ -70,6 +74,8 @@ void *tdc_grow(void *p, size_t *cap, size_t need, size_t elem);
  * is freed at once, so error paths never leak. */
 typedef struct tdc_arena {
 	struct tdc_chunk *head;
+	struct tdc_chunk *bytes;  /* strings: packed, without alignment */
+	struct tdc_owned *owned;  /* adopted heap blocks (tdc_arena_adopt) */
 } tdc_arena;
 
 /* Zeroed, 16-byte aligned memory owned by the arena. */
@@ -77,12 +83,19 @@ void *tdc_arena_alloc(tdc_arena *a, size_t size);
 /* A copy of a (possibly moved) array grown from old_n to new_n elements. */
 void *tdc_arena_grow(tdc_arena *a, void *p, size_t old_n, size_t new_n,
 		     size_t elem);
-/* A NUL-terminated copy of s[0..n). */
+/* A NUL-terminated copy of s[0..n).  Strings (this and tdc_arena_clean)
+ * are packed byte by byte, not aligned: most are short and unique (a
+ * wait's object), and a million tasks have millions of them. */
 char *tdc_arena_strndup(tdc_arena *a, const char *s, size_t n);
 /* Like strndup, but invalid UTF-8 (and NUL bytes) become U+FFFD, and with
  * `bare` also every control character: such strings are printed unquoted
  * and must not break a line or a terminal. */
 char *tdc_arena_clean(tdc_arena *a, const char *s, size_t n, bool bare);
+/* Make the heap block p (tdc_xmalloc'd, or NULL) the arena's: it is
+ * freed with the arena.  Big arrays grown with tdc_grow (100 000 tasks)
+ * are adopted once complete, so they take their size once, not the sum
+ * of every size they had on the way (as arena copies would). */
+void tdc_arena_adopt(tdc_arena *a, void *p);
 void tdc_arena_free(tdc_arena *a);
 
 /* ---- interning ------------------------------------------------------ */

@@ -431,20 +431,43 @@ static void runtime_line(FILE *f, const tdc_runtime *rt)
 	fputc('\n', f);
 }
 
-static void entry(FILE *f, const tdc_runtime *rt, const size_t *group,
+/* The entry of group leader i: its task lines (the leader, then every
+ * member in task order, following `next`), then the tree they share. */
+static void entry(FILE *f, const tdc_runtime *rt, const size_t *next,
 		  size_t i)
 {
 	const tdc_task *t = &rt->tasks[i];
 
-	for (size_t k = i; k < rt->ntasks; k++)
-		if (group[k] == i)
-			task_line(f, &rt->tasks[k]);
+	for (size_t k = i; k != SIZE_MAX; k = next[k])
+		task_line(f, &rt->tasks[k]);
 	if (!t->traced)
 		fprintf(f, "not traced: %s\n",
 			t->not_traced ? t->not_traced : "unknown");
 	else
 		print_traces(f, t);
 	fputc('\n', f);
+}
+
+/* Link the members of each group in task order: next[i] is the next task
+ * of i's group after i (SIZE_MAX: the last), so that every entry lists
+ * its tasks in one pass over them, not over all later tasks.  `group`
+ * (group[i] <= i, the leader) is reused for the groups' tails, so the
+ * links take no more memory than one array. */
+static size_t *link_groups(size_t *group, size_t n)
+{
+	size_t *next = tdc_xmalloc((n + 1) * sizeof(*next));
+
+	for (size_t i = 0; i < n; i++) {
+		size_t lead = group[i];
+
+		next[i] = SIZE_MAX;
+		if (lead != i) {
+			/* group[lead] is the group's tail so far. */
+			next[group[lead]] = i;
+			group[lead] = i;
+		}
+	}
+	return next;
 }
 
 void tdc_write_text(FILE *f, const tdc_dump *d, bool group)
@@ -471,7 +494,7 @@ void tdc_write_text(FILE *f, const tdc_dump *d, bool group)
 	fputc('\n', f);
 	for (size_t r = 0; r < d->nruntimes; r++) {
 		const tdc_runtime *rt = &d->runtimes[r];
-		size_t *g;
+		size_t *g, *next;
 
 		runtime_line(f, rt);
 		for (size_t w = 0; w < rt->nworkers; w++)
@@ -484,9 +507,15 @@ void tdc_write_text(FILE *f, const tdc_dump *d, bool group)
 			for (size_t i = 0; i < rt->ntasks; i++)
 				g[i] = i;
 		}
+		/* A leader is its own group: its slot keeps that mark
+		 * (leader or a later member, both >= itself) when link_groups
+		 * turns it into the tail; members' slots are left as they
+		 * are.  So "g[i] >= i" still finds the leaders. */
+		next = link_groups(g, rt->ntasks);
 		for (size_t i = 0; i < rt->ntasks; i++)
-			if (g[i] == i)
-				entry(f, rt, g, i);
+			if (g[i] >= i)
+				entry(f, rt, next, i);
+		free(next);
 		free(g);
 	}
 }

@@ -1,0 +1,50 @@
+#!/bin/bash
+# test_scale.sh TASKDUMP SCALE_APP - every verb on a real dump of 100 000
+# tasks (half of them with a trace of their own), text and JSON, each in
+# a generous 20 s (bench/tool_scale.sh measures the real figures: well
+# under a second); and a JSON dump larger than the 256 MiB the tool once
+# refused (the same dump, padded with white space) reads the same.
+. "$(dirname "$0")/lib.sh"
+SCALE_APP=$2
+N=100000
+
+run "$SCALE_APP" "$WORK" "$N"
+expect_ok
+for f in "$WORK/dump.txt" "$WORK/dump.json"; do
+	for verb in "show" "show --no-group" "show --format json" \
+		    "show --summary" "fold" "fold --wait" \
+		    "show --task 5" "show --name 'x*'" "show --state idle" \
+		    "show --grep idler_poll" "show --min-idle 1ms" \
+		    "show --deadlocks"; do
+		run timeout 20 bash -c "'$TD' $verb '$f' > '$WORK/out'"
+		expect_ok
+	done
+	run timeout 20 "$TD" diff "$f" "$f"
+	expect_ok
+	grep -q "^Stuck: .* ($N)\$" "$OUT" ||
+		fail "diff: not every task stuck: $(grep Stuck "$OUT")"
+done
+# Both readers see every task.
+run "$TD" show --summary "$WORK/dump.json"
+expect_ok
+grep -q "^  $N tasks in 1 runtime" "$OUT" || fail "JSON: task count"
+run "$TD" show --format json "$WORK/dump.txt"
+expect_ok
+cp "$OUT" "$WORK/from-text.json"
+run "$TD" fold "$WORK/dump.txt"
+expect_ok
+cp "$OUT" "$WORK/fold-text"
+run "$TD" fold "$WORK/dump.json"
+expect_ok
+cmp -s "$OUT" "$WORK/fold-text" || fail "fold: text and JSON differ"
+
+# Over 256 MiB: spaces after the opening brace, to 270 000 000 bytes.
+pad=$((270000000 - $(stat -c %s "$WORK/dump.json")))
+{ printf '{'; head -c "$pad" /dev/zero | tr '\0' ' '
+  tail -c +2 "$WORK/dump.json"; } >"$WORK/big.json"
+[ "$(stat -c %s "$WORK/big.json")" -gt 268435456 ] || fail "big.json is small"
+run timeout 60 "$TD" fold "$WORK/big.json"
+expect_ok
+cmp -s "$OUT" "$WORK/fold-text" || fail "the padded JSON reads differently"
+rm -f "$WORK/big.json"
+done_ok
