@@ -517,7 +517,9 @@ START_TEST(test_known_chains)
 	for (int k = 0; k < NT; k++)
 		c.ids[k] = td_join_handle_id(&h[k]);
 
-	td_dump_options o = {.timeout_ms = 5000};
+	/* Every worker must be found paused (check_entries): give a worker
+	 * slowed by a loaded machine more than the default 10 ms. */
+	td_dump_options o = {.timeout_ms = 5000, .grace_ms = 2000};
 	td_dump *d1 = fx_dump_until(rt, &o, all_idle, &c, 20000,
 				    "every task parked");
 	uint64_t now = td_now_ms();
