@@ -113,6 +113,7 @@ static size_t last_of(const char *line, size_t n, const char *needle)
 	return n;
 }
 
+/* A line of the text format (see the palette above). */
 static void paint_dump(const char *line, size_t n, tdc_buf *out)
 {
 	size_t at;
@@ -135,6 +136,7 @@ static void paint_dump(const char *line, size_t n, tdc_buf *out)
 	}
 }
 
+/* A line of `show --summary` or `diff` (see the palette above). */
 static void paint_report(const char *line, size_t n, tdc_buf *out)
 {
 	size_t at;
@@ -209,6 +211,7 @@ static ssize_t painter_write(void *cookie, const char *buf, size_t size)
 	return (ssize_t)size;
 }
 
+/* fopencookie's close: the last line, unterminated, then the painter. */
 static int painter_close(void *cookie)
 {
 	painter *p = cookie;

@@ -100,6 +100,7 @@ static int global_options(int argc, char **argv)
 	return i;
 }
 
+/* Global options, then the verb (or help) with the rest of argv. */
 int main(int argc, char **argv)
 {
 	int i = global_options(argc, argv), v;
