@@ -19,6 +19,30 @@ int tdc_cmd_fold(int argc, char **argv);
 /* The exit status paragraph every --help ends with. */
 extern const char tdc_exit_help[];
 
+/* The options every verb takes besides its own (README.md (the taskdump
+ * command), Terminal): --color[=WHEN], --no-pager, --version.  A verb puts
+ * TDC_COMMON_OPTIONS in its longopts and hands what getopt_long returns to
+ * tdc_common_option before its own cases. */
+enum { TDC_OPT_COLOR = 0x100, TDC_OPT_NO_PAGER, TDC_OPT_VERSION };
+#define TDC_COMMON_OPTIONS                                          \
+	{"color", optional_argument, NULL, TDC_OPT_COLOR},          \
+	{"no-pager", no_argument, NULL, TDC_OPT_NO_PAGER},          \
+	{"version", no_argument, NULL, TDC_OPT_VERSION}
+
+/* Handle a common option (c as getopt_long returned it, arg its value):
+ * true if it was one; a bad --color value is a usage error of `verb`
+ * (NULL: before any verb); --version prints the version and exits 0. */
+bool tdc_common_option(const char *verb, int c, const char *arg);
+
+/* Print "taskdump VERSION (dump format version 1)" and exit 0. */
+_Noreturn void tdc_version(void);
+
+/* A verb whose output is a report (show, diff, fold, help) calls this
+ * before printing it: decides whether to colour (--color, NO_COLOR, a
+ * terminal on stdout), then starts the pager (pager.h).  Returns whether
+ * to colour. */
+bool tdc_report_begin(void);
+
 /* "taskdump: <verb>: <msg> (see 'taskdump <verb> --help')", exit 1. */
 _Noreturn void tdc_usage(const char *verb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -27,7 +51,8 @@ _Noreturn void tdc_usage(const char *verb, const char *fmt, ...)
  * unknown option or a missing argument, and exit 1. */
 _Noreturn void tdc_bad_option(const char *verb, int c, char **argv);
 
-/* Print a --help text to stdout and exit 0. */
+/* Print a --help text to stdout (paged, see tdc_report_begin), then the
+ * common options and the exit status, and exit 0. */
 _Noreturn void tdc_help(const char *text);
 
 /* "text" or "json" from --format, or exit 1. */

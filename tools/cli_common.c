@@ -1,4 +1,5 @@
-/* cli_common.c - option errors, help, loading, and safe output. */
+/* cli_common.c - option errors, help, the common options, loading, and
+ * safe output. */
 #include "cli.h"
 
 #include <errno.h>
@@ -8,14 +9,71 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "color.h"
 #include "input.h"
+#include "pager.h"
 #include "write.h"
+
+#ifndef TD_TOOL_VERSION
+#define TD_TOOL_VERSION "unknown"
+#endif
 
 const char tdc_exit_help[] =
 	"\nExit status: 0 success, 1 usage error, 2 unreadable or malformed "
 	"dump file,\n3 process problem (no such process, permission denied, "
 	"no agent, exited),\n4 timed out waiting for the dump, 5 system "
 	"error (out of memory, cannot write).\n";
+
+static const char common_help[] =
+	"\nCommon options (every command):\n"
+	"  --color[=WHEN]      colour the output: auto (default: on a "
+	"terminal, unless\n"
+	"                      NO_COLOR is set or TERM=dumb), always, never\n"
+	"  --no-pager          do not page (show, diff, fold and help are "
+	"paged on a\n"
+	"                      terminal: $TASKDUMP_PAGER, $PAGER or less "
+	"-R)\n"
+	"  --version           print the version\n"
+	"See also man taskdump and man taskdump-<command>.\n";
+
+/* --color's value; NO_COLOR and the terminal decide "auto". */
+static tdc_color_when color_when = TDC_COLOR_AUTO;
+
+bool tdc_common_option(const char *verb, int c, const char *arg)
+{
+	switch (c) {
+	case TDC_OPT_COLOR:
+		if (arg && !tdc_color_parse(arg, &color_when))
+			tdc_usage(verb, "--color must be auto, always or "
+				  "never, not '%s'", arg);
+		if (!arg)
+			color_when = TDC_COLOR_ALWAYS;
+		return true;
+	case TDC_OPT_NO_PAGER:
+		tdc_pager_disable();
+		return true;
+	case TDC_OPT_VERSION:
+		tdc_version();
+	default:
+		return false;
+	}
+}
+
+void tdc_version(void)
+{
+	printf("taskdump %s (dump format version 1)\n", TD_TOOL_VERSION);
+	tdc_finish_stdout();
+	exit(TDC_EXIT_OK);
+}
+
+bool tdc_report_begin(void)
+{
+	/* Decided first: once paged, stdout is the pager's pipe. */
+	bool color = tdc_color_wanted(color_when, STDOUT_FILENO);
+
+	tdc_pager_start();
+	return color;
+}
 
 void tdc_usage(const char *verb, const char *fmt, ...)
 {
@@ -45,7 +103,9 @@ void tdc_bad_option(const char *verb, int c, char **argv)
 
 void tdc_help(const char *text)
 {
+	tdc_report_begin();
 	fputs(text, stdout);
+	fputs(common_help, stdout);
 	fputs(tdc_exit_help, stdout);
 	tdc_finish_stdout();
 	exit(TDC_EXIT_OK);
@@ -84,9 +144,12 @@ void tdc_free_all(tdc_dump **d, int n)
 
 void tdc_finish_stdout(void)
 {
-	if (fflush(stdout) != 0 || ferror(stdout))
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		/* The user quit the pager early: not an error. */
+		tdc_pager_broken(errno);
 		tdc_die(TDC_EXIT_SYSTEM, "cannot write the output: %s",
 			strerror(errno ? errno : EIO));
+	}
 }
 
 /* The temporary file of the output being written, removed if the tool

@@ -9,12 +9,17 @@
  *   new       in the last dump, not in the first
  *   finished  in the first dump, not in the last
  *   grown     trace shapes (frames and wait kind) whose number of traces
- *             grew the most from the first dump to the last */
+ *             grew the most from the first dump to the last
+ * Before comparing, the series is checked (check_series): one file twice,
+ * dumps out of time order or of different processes are refused. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "cli.h"
+#include "color.h"
 #include "report.h"
 
 static const char help[] =
@@ -31,6 +36,12 @@ static const char help[] =
 	"  grown     the traces (call path and wait kind) whose count grew "
 	"the most\n"
 	"\n"
+	"Refused: a file given twice, by name or as another name of it "
+	"(status 1);\ndumps out of order, by the time in their headers "
+	"(status 1); dumps of\ndifferent processes: another pid or program "
+	"(status 2).  A warning on stderr:\ntwo dumps with the same time, "
+	"or a dump without a time (not checked).\n"
+	"\n"
 	"Options:\n"
 	"  --top N     list at most N entries per section (default 20; 0: "
 	"all)\n"
@@ -39,6 +50,7 @@ static const char help[] =
 static const struct option longopts[] = {
 	{"top", required_argument, NULL, 'T'},
 	{"help", no_argument, NULL, 'h'},
+	TDC_COMMON_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
 
@@ -304,31 +316,113 @@ static void overview(FILE *f, const series *s)
 	}
 }
 
-static void same_process(const series *s)
+/* A dump's time ("2026-11-27T15:20:31.123Z": UTC, milliseconds
+ * optional) as milliseconds since the epoch; false if it has none. */
+static bool dump_time(const tdc_dump *d, int64_t *ms)
 {
-	for (int k = 1; k < s->count; k++) {
-		const tdc_dump *a = s->d[0], *b = s->d[k];
+	struct tm tm = {0};
+	int n = 0, frac = 0, digits = 0;
+	const char *p;
 
-		if (a->pid.set && b->pid.set && a->pid.v != b->pid.v) {
+	if (!d->time ||
+	    sscanf(d->time, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year,
+		   &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+		   &tm.tm_sec, &n) != 6)
+		return false;
+	p = d->time + n;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			if (digits++ < 3)
+				frac = frac * 10 + (*p - '0');
+	if (strcmp(p, "Z") != 0)
+		return false;
+	for (; digits < 3; digits++)
+		frac *= 10;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*ms = (int64_t)timegm(&tm) * 1000 + frac;
+	return true;
+}
+
+/* The same file given twice: the same name, or names of one inode. */
+static void distinct_files(char **files, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct stat a, b;
+		bool sa = strcmp(files[i], "-") != 0 &&
+			  stat(files[i], &a) == 0;
+
+		for (int j = i + 1; j < n; j++) {
+			if (strcmp(files[i], files[j]) == 0)
+				tdc_usage("diff", "%s is given twice; compare "
+					  "dumps taken at different times",
+					  files[i]);
+			if (sa && strcmp(files[j], "-") != 0 &&
+			    stat(files[j], &b) == 0 && a.st_dev == b.st_dev &&
+			    a.st_ino == b.st_ino)
+				tdc_usage("diff", "%s and %s are the same "
+					  "file; compare dumps taken at "
+					  "different times", files[i],
+					  files[j]);
+		}
+	}
+}
+
+/* Dumps of one process (pid and program), oldest first.  Different
+ * processes are refused (status 2), dumps out of order too (status 1);
+ * what cannot be checked, or looks like one dump twice, is a warning. */
+static void check_series(const series *s)
+{
+	const tdc_dump *a = s->d[0];
+	bool untimed = false;
+
+	for (int k = 1; k < s->count; k++) {
+		const tdc_dump *b = s->d[k], *prev = s->d[k - 1];
+		int64_t ta, tb;
+
+		if (a->pid.set && b->pid.set && a->pid.v != b->pid.v)
 			tdc_die(TDC_EXIT_INPUT, "%s and %s are dumps of "
 				"different processes (pid %llu and %llu)",
 				a->source, b->source,
 				(unsigned long long)a->pid.v,
 				(unsigned long long)b->pid.v);
+		if (a->program && b->program && strcmp(a->program, "?") &&
+		    strcmp(b->program, "?") && strcmp(a->program, b->program))
+			tdc_die(TDC_EXIT_INPUT, "%s and %s are dumps of "
+				"different programs (%s and %s)", a->source,
+				b->source, a->program, b->program);
+		if (!dump_time(prev, &ta) || !dump_time(b, &tb)) {
+			untimed = true;
+			continue;
 		}
+		if (tb < ta)
+			tdc_usage("diff", "%s (%s) is older than %s (%s): "
+				  "give the dumps oldest first", b->source,
+				  b->time, prev->source, prev->time);
+		if (tb == ta)
+			tdc_error("warning: %s and %s have the same time %s: "
+				  "one dump twice?", prev->source, b->source,
+				  b->time);
 	}
+	if (untimed)
+		tdc_error("warning: not every dump has a time; cannot check "
+			  "that they are given oldest first");
 }
 
 int tdc_cmd_diff(int argc, char **argv)
 {
 	series s = {.top = 20};
 	char title[600];
+	FILE *out;
+	bool color;
 	int c;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		uint64_t v;
 
+		if (tdc_common_option("diff", c, optarg))
+			continue;
 		switch (c) {
 		case 'T':
 			if (!tdc_parse_u64(optarg, strlen(optarg), &v))
@@ -347,18 +441,23 @@ int tdc_cmd_diff(int argc, char **argv)
 		tdc_usage("diff", "needs at least two dump files, oldest "
 			  "first");
 	s.d = tdc_load_all(argv + optind, s.count);
-	same_process(&s);
+	distinct_files(argv + optind, s.count);
+	check_series(&s);
+	color = tdc_report_begin();
+	out = color ? tdc_paint_open(stdout, TDC_PAINT_REPORT) : stdout;
 	s.idx = tdc_xcalloc((size_t)s.count, sizeof(*s.idx));
 	s.n = tdc_xcalloc((size_t)s.count, sizeof(*s.n));
 	for (int k = 0; k < s.count; k++)
 		s.idx[k] = index_dump(s.d[k], &s.n[k]);
-	overview(stdout, &s);
-	section_stuck(stdout, &s);
+	overview(out, &s);
+	section_stuck(out, &s);
 	snprintf(title, sizeof(title), "New since %s", s.d[0]->source);
-	section_missing(stdout, &s, s.count - 1, 0, title);
+	section_missing(out, &s, s.count - 1, 0, title);
 	snprintf(title, sizeof(title), "Finished since %s", s.d[0]->source);
-	section_missing(stdout, &s, 0, s.count - 1, title);
-	section_grown(stdout, &s);
+	section_missing(out, &s, 0, s.count - 1, title);
+	section_grown(out, &s);
+	if (out != stdout)
+		tdc_paint_close(out);
 	for (int k = 0; k < s.count; k++)
 		free(s.idx[k]);
 	free(s.idx);

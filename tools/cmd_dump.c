@@ -42,6 +42,7 @@ static const struct option longopts[] = {
 	{"output", required_argument, NULL, 'o'},
 	{"format", required_argument, NULL, 'f'},
 	{"help", no_argument, NULL, 'h'},
+	TDC_COMMON_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
 
@@ -106,6 +107,8 @@ int tdc_cmd_dump(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":t:o:f:h", longopts,
 				NULL)) != -1) {
+		if (tdc_common_option("dump", c, optarg))
+			continue;
 		switch (c) {
 		case 't':
 			if (!tdc_parse_duration(optarg, &timeout_ms))

@@ -31,6 +31,7 @@ static const char help[] =
 static const struct option longopts[] = {
 	{"wait", no_argument, NULL, 'w'},
 	{"help", no_argument, NULL, 'h'},
+	TDC_COMMON_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
 
@@ -169,6 +170,8 @@ int tdc_cmd_fold(int argc, char **argv)
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":wh", longopts, NULL)) != -1) {
+		if (tdc_common_option("fold", c, optarg))
+			continue;
 		switch (c) {
 		case 'w':
 			wait = true;
@@ -205,6 +208,8 @@ int tdc_cmd_fold(int argc, char **argv)
 				fold_trace(set.slots[i].rep, wait),
 				set.slots[i].count};
 	qsort(lines, n, sizeof(*lines), cmp_line);
+	/* Paged on a terminal; never coloured (it is input for tools). */
+	tdc_report_begin();
 	for (size_t i = 0; i < n; ) {
 		size_t j = i + 1, count = lines[i].count;
 

@@ -73,6 +73,7 @@ static const struct option longopts[] = {
 	{"timeout", required_argument, NULL, 't'},
 	{"show", no_argument, NULL, 's'},
 	{"help", no_argument, NULL, 'h'},
+	TDC_COMMON_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
 
@@ -246,6 +247,8 @@ static void parse(int argc, char **argv, opts *o)
 	/* '+': stop at PROGRAM, its options are its own. */
 	while ((c = getopt_long(argc, argv, "+:a:e:n:d:f:t:sh", longopts,
 				NULL)) != -1) {
+		if (tdc_common_option("run", c, optarg))
+			continue;
 		switch (c) {
 		case 'a':
 		case 'e':

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "color.h"
 #include "filter.h"
 #include "report.h"
 
@@ -56,6 +57,7 @@ static const struct option longopts[] = {
 	{"no-group", no_argument, NULL, 'N'},
 	{"summary", no_argument, NULL, 'S'},
 	{"help", no_argument, NULL, 'h'},
+	TDC_COMMON_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
 
@@ -65,12 +67,15 @@ int tdc_cmd_show(int argc, char **argv)
 	const char *format = NULL;
 	bool group = true, summary = false;
 	tdc_dump **dumps;
+	FILE *out = stdout;
 	tdc_err e;
 	int c, rc = 0;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":f:t:n:s:g:h", longopts,
 				NULL)) != -1) {
+		if (tdc_common_option("show", c, optarg))
+			continue;
 		switch (c) {
 		case 'f':
 			format = tdc_format_arg("show", optarg);
@@ -116,18 +121,25 @@ int tdc_cmd_show(int argc, char **argv)
 	if (summary && format && strcmp(format, "json") == 0)
 		tdc_usage("show", "--summary prints text; it cannot be "
 			  "combined with --format json");
+	if (!format)
+		format = "text";
 	dumps = tdc_load_all(argv + optind, argc - optind);
+	/* JSON is for programs: never painted. */
+	if (tdc_report_begin() && (summary || strcmp(format, "text") == 0))
+		out = tdc_paint_open(stdout, summary ? TDC_PAINT_REPORT :
+						       TDC_PAINT_DUMP);
 	for (int i = 0; i < argc - optind; i++) {
 		tdc_filter_apply(&filt, dumps[i]);
 		if (summary) {
 			if (i)
-				putchar('\n');
-			tdc_summary(stdout, dumps[i]);
+				fputc('\n', out);
+			tdc_summary(out, dumps[i]);
 		} else {
-			tdc_print_dump(stdout, dumps[i],
-				       format ? format : "text", group);
+			tdc_print_dump(out, dumps[i], format, group);
 		}
 	}
+	if (out != stdout)
+		tdc_paint_close(out);
 	tdc_free_all(dumps, argc - optind);
 	tdc_filter_free(&filt);
 	tdc_finish_stdout();

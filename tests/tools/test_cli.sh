@@ -6,20 +6,45 @@ DATA=$2
 for h in --help -h help; do
 	run "$TD" $h
 	expect_ok
-	expect_out '^Usage: taskdump <command>'
+	expect_out '^Usage: taskdump \[--color=WHEN\] \[--no-pager\] <command>'
+	expect_out '^  help \[COMMAND\] '
 	expect_out 'Exit status: 0 success, 1 usage error'
 done
+run "$TD" help help; expect_ok; expect_out '^Usage: taskdump \['
+# Every verb's help three ways, the same text; --version everywhere.
+VERSION='^taskdump [0-9]+\.[0-9]+\.[0-9]+ \(dump format version 1\)$'
 for verb in dump run show diff fold; do
-	for h in --help -h; do
-		run "$TD" $verb $h
+	for h in "$verb --help" "$verb -h" "help $verb" "--no-pager help $verb" \
+		 "--color=never $verb --help"; do
+		run "$TD" $h
 		expect_ok
 		expect_out "^Usage: taskdump $verb"
+		expect_out '^  --color\[=WHEN\] '
 		expect_out '^Exit status:'
+		cp "$OUT" "$WORK/help-$verb-$(echo $h | tr ' ' _)"
 	done
+	cmp -s "$WORK/help-$verb-${verb}_--help" "$WORK/help-$verb-help_$verb" ||
+		fail "'help $verb' differs from '$verb --help'"
+	run "$TD" $verb --version; expect_ok; expect_out "$VERSION"
+	[ "$(wc -l <"$OUT")" -eq 1 ] || fail "$verb --version: one line"
 done
-run "$TD" --version
-expect_ok
-expect_out '^taskdump [0-9]+\.[0-9]+\.[0-9]+ \(dump format version 1\)$'
+for v in --version -V "--no-pager --version" "--color=always --version"; do
+	run "$TD" $v; expect_ok; expect_out "$VERSION"
+done
+# The version before the verb's own checks: no file needed.
+run "$TD" show --version; expect_ok
+run "$TD" run --version; expect_ok; expect_out "$VERSION"
+# ... but after PROGRAM, options are the program's.
+run "$TD" run -- printf '%s\n' --version; expect_ok; expect_out '^--version$'
+
+run "$TD" help frobnicate
+expect_error 1 "help: unknown command 'frobnicate' \(commands: dump, run, show, diff, fold\)"
+[ ! -s "$OUT" ] || fail "help of an unknown verb printed something"
+run "$TD" help show diff;       expect_error 1 "help takes one command"
+run "$TD" --color=purple show x; expect_error 1 "color must be auto, always or never, not 'purple'"
+run "$TD" show --color=purple x; expect_error 1 "show: --color must be"
+run "$TD" --no-pager;           expect_error 1 'no command given'
+run "$TD" --pager show x;       expect_error 1 "unknown option '--pager'"
 
 # Usage errors: exit 1, one line naming the problem.
 run "$TD";                      expect_error 1 'no command given'

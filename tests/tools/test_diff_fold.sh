@@ -26,16 +26,53 @@ grep -q 'task 4 "client" (idle, 12 polls)' "$WORK/gone" || fail "finished"
 section 'Grown:' >"$WORK/grown"
 grep -Eq '^ +\+1  2 -> 3  client_poll > td_io_poll \[io\]' "$WORK/grown" || fail "grown"
 
-# Mixed formats, and the same dump twice: everything is stuck but the
-# tasks that moved... nothing moved.
+# Mixed formats; one dump in two formats is compared, with a warning:
+# nothing moved.
 "$TD" show -f json "$D2" >"$WORK/d2.json"
 run "$TD" diff "$D1" "$WORK/d2.json"
 expect_ok
 expect_out '^Stuck: .*\(3\)$'
-run "$TD" diff "$D2" "$D2"
-expect_ok
+run "$TD" diff "$D2" "$WORK/d2.json"
+expect_rc 0
+[ "$(wc -l <"$ERR")" -eq 1 ] || fail "one warning expected"
+grep -q '^taskdump: warning: .*demo-2.txt and .*d2.json have the same time 2026-11-27T15:20:41.300Z' "$ERR" ||
+	fail "same-time warning"
 expect_out '^Stuck: .*\(7\)$'
 expect_out '^New since .*\(0\)$'
+
+# Refused: one file twice (by name, through a link, a hard link), out of
+# time order (1); another program with the same pid (2).  Nothing on
+# stdout.
+ln -s "$D2" "$WORK/link.txt"
+ln "$WORK/d2.json" "$WORK/hard.json"
+run "$TD" diff "$D2" "$D2"
+expect_error 1 "diff: .*demo-2.txt is given twice"
+[ ! -s "$OUT" ] || fail "a refusal printed a report"
+run "$TD" diff "$D1" "$D2" "$D1"
+expect_error 1 "demo-1.txt is given twice"
+run "$TD" diff "$D2" "$WORK/link.txt"
+expect_error 1 "demo-2.txt and .*link.txt are the same file"
+run "$TD" diff "$D1" "$WORK/d2.json" "$WORK/hard.json"
+expect_error 1 "d2.json and .*hard.json are the same file"
+run "$TD" diff "$D2" "$D1"
+expect_error 1 'demo-1.txt \(2026-11-27T15:20:31.123Z\) is older than .*demo-2.txt \(2026-11-27T15:20:41.300Z\): give the dumps oldest first'
+[ ! -s "$OUT" ] || fail "a refusal printed a report"
+sed 's/^program .*/program \/usr\/bin\/other/' "$D2" >"$WORK/prog.txt"
+run "$TD" diff "$D1" "$WORK/prog.txt"
+expect_error 2 'different programs \(/usr/local/bin/taskdump-demo and /usr/bin/other\)'
+# Time zones and fractions: 15:20:31.123Z is before 15:20:31.2Z; no time
+# at all cannot be checked (a warning).
+sed 's/^time .*/time 2026-11-27T15:20:31.2Z/' "$D2" >"$WORK/frac.txt"
+run "$TD" diff "$D1" "$WORK/frac.txt"
+expect_ok
+sed 's/^time .*/time 2026-11-27T15:20:31.12Z/' "$D2" >"$WORK/early.txt"
+run "$TD" diff "$D1" "$WORK/early.txt"
+expect_error 1 'is older than'
+grep -v '^time ' "$D2" >"$WORK/untimed.txt"
+run "$TD" diff "$D1" "$WORK/untimed.txt"
+expect_rc 0
+grep -q '^taskdump: warning: not every dump has a time' "$ERR" ||
+	fail "no-time warning"
 
 # A series: what never moved across all three.
 sed -e 's/^task 6 name="fanout" state=notified queue=local queue_worker=0 polls=2/task 6 name="fanout" state=idle polls=3/' \
