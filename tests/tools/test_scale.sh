@@ -19,7 +19,9 @@ for f in "$WORK/dump.txt" "$WORK/dump.json"; do
 		run timeout 20 bash -c "'$TD' $verb '$f' > '$WORK/out'"
 		expect_ok
 	done
-	run timeout 20 "$TD" diff "$f" "$f"
+	# diff refuses one file twice (and warns on equal times): a later copy
+	sed -e "s/^time 20/time 21/" -e "s/\"time\":\"20/\"time\":\"21/" "$f" > "$f.again"
+	run timeout 20 "$TD" diff "$f" "$f.again"
 	expect_ok
 	grep -q "^Stuck: .* ($N)\$" "$OUT" ||
 		fail "diff: not every task stuck: $(grep Stuck "$OUT")"
