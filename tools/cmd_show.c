@@ -1,11 +1,13 @@
 /* cmd_show.c - `taskdump show`: print, filter, group, summarize. */
 #include <getopt.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "color.h"
 #include "filter.h"
 #include "report.h"
+#include "write.h"
 
 static const char help[] =
 	"Usage: taskdump show [options] FILE...\n"
@@ -35,9 +37,15 @@ static const char help[] =
 	"long-poll, starved,\n                      never-polled, long-wait;"
 	" or of severity WHAT:\n                      error, warning, "
 	"info)\n"
-	"  --group             one tree for tasks with identical traces "
-	"(default)\n"
-	"  --no-group          one tree per task\n"
+	"  --compact           one block per group of tasks with identical "
+	"traces:\n                      their count, ids, idle times, the "
+	"tree once\n                      (the default on a terminal)\n"
+	"  --tasks             every task line, in the file format "
+	"(the default\n                      when the output is not a "
+	"terminal)\n"
+	"  --group             with --tasks: one tree for tasks with "
+	"identical\n                      traces (the default)\n"
+	"  --no-group          with --tasks: one tree per task\n"
 	"  --summary           one screen: deadlocks first, then the task "
 	"warnings,\n                      tasks by state per\n"
 	"                      runtime, the deepest waits, the longest idle "
@@ -53,6 +61,8 @@ static const struct option longopts[] = {
 	{"min-idle", required_argument, NULL, 'I'},
 	{"deadlocks", no_argument, NULL, 'D'},
 	{"warnings", optional_argument, NULL, 'W'},
+	{"compact", no_argument, NULL, 'C'},
+	{"tasks", no_argument, NULL, 'T'},
 	{"group", no_argument, NULL, 'G'},
 	{"no-group", no_argument, NULL, 'N'},
 	{"summary", no_argument, NULL, 'S'},
@@ -66,6 +76,8 @@ int tdc_cmd_show(int argc, char **argv)
 	tdc_filter filt = {0};
 	const char *format = NULL;
 	bool group = true, summary = false;
+	/* -1: compact on a terminal, task lines elsewhere. */
+	int compact = -1;
 	tdc_dump **dumps;
 	FILE *out = stdout;
 	tdc_err e;
@@ -104,6 +116,11 @@ int tdc_cmd_show(int argc, char **argv)
 		case 'G':
 		case 'N':
 			group = c == 'G';
+			compact = 0;
+			break;
+		case 'C':
+		case 'T':
+			compact = c == 'C';
 			break;
 		case 'S':
 			summary = true;
@@ -123,6 +140,8 @@ int tdc_cmd_show(int argc, char **argv)
 			  "combined with --format json");
 	if (!format)
 		format = "text";
+	if (compact < 0) /* before a pager takes over stdout */
+		compact = isatty(STDOUT_FILENO);
 	dumps = tdc_load_all(argv + optind, argc - optind);
 	/* JSON is for programs: never painted. */
 	if (tdc_report_begin() && (summary || strcmp(format, "text") == 0))
@@ -134,6 +153,8 @@ int tdc_cmd_show(int argc, char **argv)
 			if (i)
 				fputc('\n', out);
 			tdc_summary(out, dumps[i]);
+		} else if (compact && strcmp(format, "text") == 0) {
+			tdc_write_compact(out, dumps[i]);
 		} else {
 			tdc_print_dump(out, dumps[i], format, group);
 		}

@@ -15,6 +15,15 @@
  * equal, waits of the same kind on the same object) share one tree. */
 void tdc_write_text(FILE *f, const tdc_dump *d, bool group);
 
+/* The compact view of a terminal (README.md, "taskdump show"): the text
+ * format's header, runtime and worker lines, then one block per group of
+ * tasks with identical traces - "N tasks: <id ranges>" with what they
+ * share and the range of their idle times, the task lines of members that
+ * hold a lock or have a task warning, and the tree once.  A task alone in
+ * its group gets its entry as in the text format.  For reading, not for
+ * parsing back. */
+void tdc_write_compact(FILE *f, const tdc_dump *d);
+
 /* The JSON format, one object, 2-space indented, ending in a newline. */
 void tdc_write_json(FILE *f, const tdc_dump *d);
 

@@ -470,7 +470,8 @@ static size_t *link_groups(size_t *group, size_t n)
 	return next;
 }
 
-void tdc_write_text(FILE *f, const tdc_dump *d, bool group)
+/* The header lines and the blank line after them. */
+static void header_lines(FILE *f, const tdc_dump *d)
 {
 	fputs("taskdump 1\n", f);
 	if (d->pid.set)
@@ -492,14 +493,25 @@ void tdc_write_text(FILE *f, const tdc_dump *d, bool group)
 	if (d->note)
 		fprintf(f, "note %s\n", d->note);
 	fputc('\n', f);
+}
+
+/* A runtime's line, its workers and the blank line after them. */
+static void runtime_head(FILE *f, const tdc_runtime *rt)
+{
+	runtime_line(f, rt);
+	for (size_t w = 0; w < rt->nworkers; w++)
+		worker_lines(f, &rt->workers[w]);
+	fputc('\n', f);
+}
+
+void tdc_write_text(FILE *f, const tdc_dump *d, bool group)
+{
+	header_lines(f, d);
 	for (size_t r = 0; r < d->nruntimes; r++) {
 		const tdc_runtime *rt = &d->runtimes[r];
 		size_t *g, *next;
 
-		runtime_line(f, rt);
-		for (size_t w = 0; w < rt->nworkers; w++)
-			worker_lines(f, &rt->workers[w]);
-		fputc('\n', f);
+		runtime_head(f, rt);
 		if (group) {
 			g = tdc_group_tasks(rt);
 		} else {
@@ -515,6 +527,128 @@ void tdc_write_text(FILE *f, const tdc_dump *d, bool group)
 		for (size_t i = 0; i < rt->ntasks; i++)
 			if (g[i] >= i)
 				entry(f, rt, next, i);
+		free(next);
+		free(g);
+	}
+}
+
+/* ---- the compact view ------------------------------------------------ */
+
+/* At most this many id ranges are spelled out in a block's header. */
+#define COMPACT_RANGES 8
+
+/* A task the compact view lists with its own line: it holds a lock or a
+ * warning names it (what differs between the members of a group). */
+static bool notable(const tdc_dump *d, uint64_t rt_id, const tdc_task *t)
+{
+	if (t->nholds)
+		return true;
+	for (size_t i = 0; i < d->ntask_warnings; i++)
+		if (d->task_warnings[i].runtime == rt_id &&
+		    d->task_warnings[i].task == t->id)
+			return true;
+	return false;
+}
+
+/* "11-14, 20, 22-50" of the group's ids (ascending: tasks are in id
+ * order), the first COMPACT_RANGES ranges, then ", ... (N more)". */
+static void id_ranges(FILE *f, const tdc_runtime *rt, const size_t *next,
+		      size_t lead)
+{
+	size_t ranges = 0, hidden = 0;
+
+	for (size_t k = lead; k != SIZE_MAX;) {
+		uint64_t from = rt->tasks[k].id, to = from;
+		size_t n = 1, j = next[k];
+
+		while (j != SIZE_MAX && rt->tasks[j].id == to + 1) {
+			to++;
+			n++;
+			j = next[j];
+		}
+		if (ranges < COMPACT_RANGES) {
+			fprintf(f, "%s%llu", ranges ? ", " : "",
+				(unsigned long long)from);
+			if (to > from)
+				fprintf(f, "-%llu", (unsigned long long)to);
+		} else {
+			hidden += n;
+		}
+		ranges++;
+		k = j;
+	}
+	if (hidden)
+		fprintf(f, ", ... (%zu more)", hidden);
+}
+
+/* The block of a group of more than one task: "N tasks: <ids>", what
+ * they share (name, state) or how they differ (idle times), each notable
+ * member's own task line, then the tree once. */
+static void compact_block(FILE *f, const tdc_dump *d, const tdc_runtime *rt,
+			  const size_t *next, size_t lead, size_t n)
+{
+	const tdc_task *t0 = &rt->tasks[lead];
+	bool same_name = true, same_state = true;
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	for (size_t k = lead; k != SIZE_MAX; k = next[k]) {
+		const tdc_task *t = &rt->tasks[k];
+
+		bool name_eq = t->name && t0->name
+				       ? strcmp(t->name, t0->name) == 0
+				       : t->name == t0->name;
+		if (!name_eq)
+			same_name = false;
+		if (strcmp(t->state, t0->state) != 0)
+			same_state = false;
+		if (t->idle_ms.set) {
+			lo = t->idle_ms.v < lo ? t->idle_ms.v : lo;
+			hi = t->idle_ms.v > hi ? t->idle_ms.v : hi;
+		}
+	}
+	fprintf(f, "%zu tasks: ", n);
+	id_ranges(f, rt, next, lead);
+	if (same_name && t0->name) {
+		fputs(" name=", f);
+		put_quoted(f, t0->name);
+	}
+	if (same_state)
+		put_token(f, "state", t0->state);
+	if (lo == hi)
+		fprintf(f, " idle_ms=%llu", (unsigned long long)lo);
+	else if (lo < hi)
+		fprintf(f, " idle_ms=%llu..%llu", (unsigned long long)lo,
+			(unsigned long long)hi);
+	put_edges(f, "waits_for", t0->waits_for, t0->nwaits_for);
+	fputc('\n', f);
+	for (size_t k = lead; k != SIZE_MAX; k = next[k])
+		if (notable(d, rt->id, &rt->tasks[k]))
+			task_line(f, &rt->tasks[k]);
+	print_traces(f, t0);
+	fputc('\n', f);
+}
+
+void tdc_write_compact(FILE *f, const tdc_dump *d)
+{
+	header_lines(f, d);
+	for (size_t r = 0; r < d->nruntimes; r++) {
+		const tdc_runtime *rt = &d->runtimes[r];
+		size_t *g = tdc_group_tasks(rt), *next, *size;
+
+		runtime_head(f, rt);
+		size = tdc_xcalloc(rt->ntasks + 1, sizeof(*size));
+		for (size_t i = 0; i < rt->ntasks; i++)
+			size[g[i]]++;
+		next = link_groups(g, rt->ntasks);
+		for (size_t i = 0; i < rt->ntasks; i++) {
+			if (g[i] < i)
+				continue; /* a member, in its leader's block */
+			if (size[i] > 1)
+				compact_block(f, d, rt, next, i, size[i]);
+			else
+				entry(f, rt, next, i);
+		}
+		free(size);
 		free(next);
 		free(g);
 	}

@@ -32,6 +32,13 @@ expect_ok
 grep -q "^  $N tasks in 1 runtime" "$OUT" || fail "JSON: task count"
 # One screen (issue 11): the summary of 100 000 tasks is a few dozen lines.
 [ "$(wc -l < "$OUT")" -le 60 ] || fail "summary: $(wc -l < "$OUT") lines"
+# The compact view: the sleeping third of the tasks is one block, its ids
+# abbreviated after eight ranges.
+run timeout 20 "$TD" show --compact "$WORK/dump.txt"
+expect_ok
+grep -Eq "^[0-9]{5} tasks: ([0-9]+, ){7}[0-9]+, \.\.\. \([0-9]+ more\) state=idle idle_ms=[0-9]+(\.\.[0-9]+)?$" "$OUT" ||
+	fail "compact: no block of the sleeping tasks"
+[ "$(grep -c '^task ' "$OUT")" -lt "$N" ] || fail "compact: every task listed"
 run "$TD" show --format json "$WORK/dump.txt"
 expect_ok
 cp "$OUT" "$WORK/from-text.json"

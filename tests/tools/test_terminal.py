@@ -185,6 +185,21 @@ for args in (["fold", D1], ["help"], ["help", "diff"], ["show", "--help"]):
 rc, out, err = on_tty(["show", D1], LESS="-S")
 check(marks()[0] == "pager LESS=-S LV=-c", "LESS overridden: %s" % marks())
 
+# The compact view is the default on a terminal (issue 13): one block per
+# group; --tasks gives the task lines; a pipe keeps the file format.
+rc, out, err = on_tty(["show", "--color=never", D1])
+check(rc == 0 and b"\n2 tasks: 4-5 name=\"client\" state=idle" in out,
+      "show on a tty: no compact block")
+check(b"\ntask 4 " not in out, "show on a tty lists grouped tasks")
+rc, out, err = on_tty(["show", "--color=never", "--tasks", D1])
+check(b"\ntask 4 " in out and b"tasks: 4-5" not in out,
+      "show --tasks on a tty: not the task lines")
+rc, out, _ = piped(["show", D1])
+check(b"tasks: 4-5" not in out and b"\ntask 4 " in out,
+      "show piped: the compact view")
+rc, out, _ = piped(["show", "--compact", D1])
+check(b"\n2 tasks: 4-5 name=\"client\"" in out, "--compact piped")
+
 # Colour off: NO_COLOR (any non-empty value), TERM=dumb, --color=never.
 for args, kw in ((["show", DL], {"NO_COLOR": "1"}),
                  (["show", DL], {"NO_COLOR": "no"}),

@@ -104,7 +104,8 @@ _taskdump() {
 		;;
 	show)
 		opts='-f --format -t --task -n --name -s --state -g --grep
-		      --min-idle --deadlocks --group --no-group --summary'
+		      --min-idle --deadlocks --warnings --compact --tasks --group
+		      --no-group --summary'
 		takes_value='-f --format -t --task -n --name -s --state -g --grep
 		             --min-idle'
 		;;
