@@ -9,6 +9,9 @@
 # Nothing here depends on how fast the machine is.
 set -u
 SERVICE=$1 LOADGEN=$2 AGENT=$3 SCRIPT=$4 BUILD=$5
+# In a sanitizer build the agent is preloaded before libasan: ASan must be
+# told that this is fine (nothing changes otherwise).
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/taskdump-test.XXXXXX")
 SPID=
 trap '[ -z "$SPID" ] || kill -KILL $SPID 2>/dev/null; rm -rf "$WORK"' EXIT
