@@ -13,6 +13,16 @@
  *   format_ms     writing the text
  *   total_ms      from the request to the last byte written
  *
+ * and where the rest of total_ms went (td_dump's phases, which with
+ * format_ms add up to it; other_ms is what is left, the calls' own cost):
+ *
+ *   prepare_ms    before the pause: the dump lock, memory
+ *   stop_ms       the pause before the capture: threads coming to a stop
+ *   assemble_ms   after the pause: task entries in id order
+ *   diagnose_ms   wait-for graph, deadlocks, task warnings
+ *   finish_ms     the header, scratch memory put back
+ *   other_ms      total_ms minus the dump's total and format_ms
+ *
  * With TASKDUMP_BENCH_DUMP_TO=<prefix> in the environment, a third dump is
  * written to <prefix>.txt and <prefix>.json (real dumps of n tasks for the
  * tool's benchmark, bench/tool_scale.sh).
@@ -135,6 +145,8 @@ static ssize_t count_write(void *cookie, const char *buf, size_t size)
 
 struct round {
 	double pause_ms, capture_ms, symbolize_ms, format_ms, total_ms;
+	double prepare_ms, stop_ms, assemble_ms, diagnose_ms, finish_ms;
+	double other_ms;
 	size_t tasks, bytes;
 };
 
@@ -161,6 +173,12 @@ static int dump_round(td_runtime *rt, struct round *r)
 	r->symbolize_ms = d->symbolize_ms;
 	r->format_ms = (t2 - t1) * 1e3;
 	r->total_ms = (t2 - t0) * 1e3;
+	r->prepare_ms = d->prepare_ms;
+	r->stop_ms = d->stop_ms;
+	r->assemble_ms = d->assemble_ms;
+	r->diagnose_ms = d->diagnose_ms;
+	r->finish_ms = d->finish_ms;
+	r->other_ms = r->total_ms - d->total_ms - r->format_ms;
 	r->tasks = d->ntasks;
 	r->bytes = bytes;
 	td_dump_free(d);
@@ -265,14 +283,22 @@ static td_poll dl_body_poll(td_future *f, td_context *cx)
 			"warm_pause_ms=%.3f warm_capture_ms=%.3f "
 			"warm_symbolize_ms=%.3f warm_format_ms=%.3f "
 			"warm_total_ms=%.3f spawn_ms=%.3f ready_ms=%.3f "
-			"rss_bytes_per_task=%.0f",
+			"rss_bytes_per_task=%.0f prepare_ms=%.3f stop_ms=%.3f "
+			"assemble_ms=%.3f diagnose_ms=%.3f finish_ms=%.3f "
+			"other_ms=%.3f warm_prepare_ms=%.3f warm_stop_ms=%.3f "
+			"warm_assemble_ms=%.3f warm_diagnose_ms=%.3f "
+			"warm_finish_ms=%.3f warm_other_ms=%.3f",
 			cold.pause_ms, cold.capture_ms, cold.symbolize_ms,
 			cold.format_ms, cold.total_ms, cold.tasks, cold.bytes,
 			warm.pause_ms, warm.capture_ms, warm.symbolize_ms,
 			warm.format_ms, warm.total_ms, b->spawn_el * 1e3,
 			b->ready_el * 1e3,
 			(double)(b->rss1 > b->rss0 ? b->rss1 - b->rss0 : 0) *
-				1024.0 / (double)(n ? n : 1));
+				1024.0 / (double)(n ? n : 1),
+			cold.prepare_ms, cold.stop_ms, cold.assemble_ms,
+			cold.diagnose_ms, cold.finish_ms, cold.other_ms,
+			warm.prepare_ms, warm.stop_ms, warm.assemble_ms,
+			warm.diagnose_ms, warm.finish_ms, warm.other_ms);
 	}
 	TD_END(&b->as);
 }

@@ -698,6 +698,7 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	pthread_mutex_unlock(&rt->dump_lock);
 	out->pause_ms = t_release - t_open;
 	b->capture_ms += t_release - t_paused;
+	b->dump->stop_ms += t_paused - t_open;
 
 	/* 5. Entries: block_on futures first, then tasks by id. */
 	if (ql.n)
@@ -737,6 +738,7 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	for (size_t i = 0; i < out->ntasks; i++)
 		if (out->tasks[i].traced)
 			out->traced++;
+	b->dump->assemble_ms += mono_ms() - t_release;
 }
 
 /* ---- public API ------------------------------------------------------ */
@@ -805,6 +807,11 @@ static int dump_common(td_runtime *only, const td_dump_options *opts,
 	double t1 = mono_ms();
 	dump_build_frames(b, !opts || !opts->no_symbolize);
 	double t2 = mono_ms();
+	td_dump *d = b->dump;
+	/* What came before the symbolization and was neither a pause nor
+	 * assembling its entries: the lock, memory, counting runtimes. */
+	d->prepare_ms = (t1 - t0) - d->stop_ms - b->capture_ms -
+			d->assemble_ms;
 	/* Diagnosis: with everything running again, from the dump's data. */
 	int err = td_dump_diagnose(b->dump, &b->arena,
 				   b->clock_ms ? b->clock_ms
@@ -817,12 +824,18 @@ static int dump_common(td_runtime *only, const td_dump_options *opts,
 	if (!err)
 		err = td_dump_find_warnings(b->dump, &b->arena, &wl, busy,
 					    nbusy);
+	double t3 = mono_ms();
 	if (!err)
 		err = dump_build_finish(b);
-	b->dump->symbolize_ms = t2 - t1;
-	b->dump->total_ms = mono_ms() - t0;
-	td_dump *d = b->dump;
+	d->symbolize_ms = t2 - t1;
+	d->diagnose_ms = t3 - t2;
 	dump_build_release(b, err != 0);
+	if (!err) {
+		/* The last phase ends here: d is the caller's from now on. */
+		double t4 = mono_ms();
+		d->finish_ms = t4 - t3;
+		d->total_ms = t4 - t0;
+	}
 	atomic_store(&dump_active, false);
 	pthread_mutex_unlock(&dump_mutex);
 	if (err)
