@@ -13,6 +13,19 @@
  *   format_ms     writing the text
  *   total_ms      from the request to the last byte written
  *
+ * and where the rest of total_ms went (td_dump's phases, which with
+ * format_ms add up to it; other_ms is what is left, the calls' own cost):
+ *
+ *   prepare_ms    before the pause: the dump lock, memory
+ *   stop_ms       the pause before the capture: threads coming to a stop
+ *   assemble_ms   after the pause: task entries in id order
+ *   diagnose_ms   wait-for graph, deadlocks, task warnings
+ *   finish_ms     the header, scratch memory put back
+ *   other_ms      total_ms minus the dump's total and format_ms
+ *
+ * and for the second dump also json_ms and json_bytes: the same dump
+ * written as JSON (after its text; not in any total).
+ *
  * With TASKDUMP_BENCH_DUMP_TO=<prefix> in the environment, a third dump is
  * written to <prefix>.txt and <prefix>.json (real dumps of n tasks for the
  * tool's benchmark, bench/tool_scale.sh).
@@ -135,10 +148,35 @@ static ssize_t count_write(void *cookie, const char *buf, size_t size)
 
 struct round {
 	double pause_ms, capture_ms, symbolize_ms, format_ms, total_ms;
+	double prepare_ms, stop_ms, assemble_ms, diagnose_ms, finish_ms;
+	double other_ms;
 	size_t tasks, bytes;
+	double json_ms;
+	size_t json_bytes;
 };
 
-static int dump_round(td_runtime *rt, struct round *r)
+/* Write d to a counting sink as text (json false) or JSON: the bytes,
+ * and the time in *ms. */
+static int write_counted(const td_dump *d, bool json, size_t *bytes,
+			 double *ms)
+{
+	double t0 = bench_now();
+	cookie_io_functions_t io = {.write = count_write};
+	*bytes = 0;
+	FILE *f = fopencookie(bytes, "w", io);
+	if (!f)
+		return -1;
+	static char buf[1 << 16];
+	setvbuf(f, buf, _IOFBF, sizeof(buf));
+	int err = json ? td_dump_write_json(d, f)
+		       : td_dump_write_text(d, f, NULL);
+	fclose(f);
+	*ms = (bench_now() - t0) * 1e3;
+	return err;
+}
+
+/* One dump and its text (and with `json` its JSON too), timed. */
+static int dump_round(td_runtime *rt, struct round *r, bool json)
 {
 	double t0 = bench_now();
 	td_dump *d;
@@ -147,20 +185,24 @@ static int dump_round(td_runtime *rt, struct round *r)
 		return err;
 	double t1 = bench_now();
 	size_t bytes = 0;
-	cookie_io_functions_t io = {.write = count_write};
-	FILE *f = fopencookie(&bytes, "w", io);
-	if (!f)
-		return -1;
-	static char buf[1 << 16];
-	setvbuf(f, buf, _IOFBF, sizeof(buf));
-	err = td_dump_write_text(d, f, NULL);
-	fclose(f);
+	double text_ms;
+	err = write_counted(d, false, &bytes, &text_ms);
 	double t2 = bench_now();
+	r->json_ms = 0;
+	r->json_bytes = 0;
+	if (!err && json)
+		err = write_counted(d, true, &r->json_bytes, &r->json_ms);
 	r->pause_ms = d->pause_ms;
 	r->capture_ms = d->capture_ms;
 	r->symbolize_ms = d->symbolize_ms;
 	r->format_ms = (t2 - t1) * 1e3;
 	r->total_ms = (t2 - t0) * 1e3;
+	r->prepare_ms = d->prepare_ms;
+	r->stop_ms = d->stop_ms;
+	r->assemble_ms = d->assemble_ms;
+	r->diagnose_ms = d->diagnose_ms;
+	r->finish_ms = d->finish_ms;
+	r->other_ms = r->total_ms - d->total_ms - r->format_ms;
 	r->tasks = d->ntasks;
 	r->bytes = bytes;
 	td_dump_free(d);
@@ -254,8 +296,8 @@ static td_poll dl_body_poll(td_future *f, td_context *cx)
 		struct round cold, warm;
 		const char *to = getenv("TASKDUMP_BENCH_DUMP_TO");
 
-		if (dump_round(b->ctx->rt, &cold) ||
-		    dump_round(b->ctx->rt, &warm) ||
+		if (dump_round(b->ctx->rt, &cold, false) ||
+		    dump_round(b->ctx->rt, &warm, true) ||
 		    (to && dump_to_files(b->ctx->rt, to) != 0))
 			abort();
 		bench_appendf(
@@ -265,14 +307,24 @@ static td_poll dl_body_poll(td_future *f, td_context *cx)
 			"warm_pause_ms=%.3f warm_capture_ms=%.3f "
 			"warm_symbolize_ms=%.3f warm_format_ms=%.3f "
 			"warm_total_ms=%.3f spawn_ms=%.3f ready_ms=%.3f "
-			"rss_bytes_per_task=%.0f",
+			"rss_bytes_per_task=%.0f prepare_ms=%.3f stop_ms=%.3f "
+			"assemble_ms=%.3f diagnose_ms=%.3f finish_ms=%.3f "
+			"other_ms=%.3f warm_prepare_ms=%.3f warm_stop_ms=%.3f "
+			"warm_assemble_ms=%.3f warm_diagnose_ms=%.3f "
+			"warm_finish_ms=%.3f warm_other_ms=%.3f "
+			"warm_bytes=%zu json_ms=%.3f json_bytes=%zu",
 			cold.pause_ms, cold.capture_ms, cold.symbolize_ms,
 			cold.format_ms, cold.total_ms, cold.tasks, cold.bytes,
 			warm.pause_ms, warm.capture_ms, warm.symbolize_ms,
 			warm.format_ms, warm.total_ms, b->spawn_el * 1e3,
 			b->ready_el * 1e3,
 			(double)(b->rss1 > b->rss0 ? b->rss1 - b->rss0 : 0) *
-				1024.0 / (double)(n ? n : 1));
+				1024.0 / (double)(n ? n : 1),
+			cold.prepare_ms, cold.stop_ms, cold.assemble_ms,
+			cold.diagnose_ms, cold.finish_ms, cold.other_ms,
+			warm.prepare_ms, warm.stop_ms, warm.assemble_ms,
+			warm.diagnose_ms, warm.finish_ms, warm.other_ms,
+			warm.bytes, warm.json_ms, warm.json_bytes);
 	}
 	TD_END(&b->as);
 }

@@ -258,8 +258,9 @@ typedef struct td_dump {
 	int64_t time_unix_ms;  /* wall clock when requested */
 	double pause_ms;       /* longest pause of any runtime */
 	double capture_ms;     /* tracing polls, all runtimes */
-	double symbolize_ms;
-	double total_ms;       /* request to data ready (writers add theirs) */
+	double symbolize_ms;   /* frames and wait texts of every trace */
+	double total_ms;       /* request to data ready (writers add theirs);
+				* the sum of the phases listed at the end */
 	td_dump_runtime *runtimes;
 	size_t nruntimes;
 	size_t ntasks;         /* over all runtimes */
@@ -278,6 +279,21 @@ typedef struct td_dump {
 	td_dump_warning *task_warnings;
 	size_t ntask_warnings;
 	size_t ntask_warnings_found;
+	/* Where total_ms went, phase by phase: prepare_ms + stop_ms +
+	 * capture_ms + assemble_ms + symbolize_ms + diagnose_ms + finish_ms
+	 * is total_ms (each a sum over the runtimes dumped; the longest
+	 * pause_ms is one runtime's stop_ms + capture_ms).  Not part of
+	 * either output format. */
+	double prepare_ms;  /* before the pauses: the dump lock, memory for
+			     * what the pause records */
+	double stop_ms;     /* threads asked to stop, until all stopped (or
+			     * the grace period ended) */
+	double assemble_ms; /* after each pause: busy threads' stacks, the
+			     * task entries in id order */
+	double diagnose_ms; /* wait-for graph, deadlocks, task warnings
+			     * (with the busy-loop watch) */
+	double finish_ms;   /* the header; the dump's scratch memory put
+			     * back */
 } td_dump;
 
 /* Dump one runtime.  Returns 0 and stores the dump in *out, or -EINVAL

@@ -11,12 +11,17 @@ struct td_arena {
 	struct td_arena_chunk *chunks; /* newest first */
 	char *cur, *end;
 	int failed; /* some allocation failed */
+	size_t bytes; /* in all chunks */
 };
 
 void td_arena_init(struct td_arena *a);
 
 /* size bytes aligned for any type, or NULL (and `failed` set). */
 void *td_arena_alloc(struct td_arena *a, size_t size);
+
+/* Room for n elements of `size` bytes, NOT zeroed (n * size checked for
+ * overflow). */
+void *td_arena_alloc_array(struct td_arena *a, size_t n, size_t size);
 
 /* As td_arena_alloc, zeroed; n * size checked for overflow. */
 void *td_arena_calloc(struct td_arena *a, size_t n, size_t size);

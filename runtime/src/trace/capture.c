@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trace/bigmem.h"
 #include "trace/collector.h"
 #include "trace/leaf.h"
 
@@ -130,28 +131,47 @@ void td_collector_pop(struct td_collector *c)
 	c->outer = NULL;
 }
 
-static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
+/* Room for `need` elements in *arr, which holds `used` of them: a
+ * malloc'ed array while small, a trace/bigmem.h mapping (*mapped bytes,
+ * resident already) once big. */
+static bool grow(void **arr, size_t *cap, size_t *mapped, size_t used,
+		 size_t need, size_t elem)
 {
 	if (need <= *cap)
 		return true;
 	size_t ncap = *cap ? *cap : 64;
 	while (ncap < need)
 		ncap *= 2;
-	void *p = realloc(*arr, ncap * elem);
-	if (!p)
+	struct td_big_buf old = {*arr, *mapped}, nbuf;
+	if (!td_big_buf_get(&nbuf, ncap * elem))
 		return false;
-	*arr = p;
-	*cap = ncap;
+	if (used)
+		memcpy(nbuf.p, *arr, used * elem);
+	td_big_buf_put(&old);
+	*arr = nbuf.p;
+	*mapped = nbuf.mapped;
+	*cap = nbuf.mapped ? nbuf.mapped / elem : ncap;
 	return true;
+}
+
+/* Touch a fresh malloc'ed range (a mapping is resident already). */
+static void touch(void *p, size_t bytes, size_t mapped)
+{
+	if (!mapped)
+		memset(p, 0, bytes);
 }
 
 bool td_collector_reserve(struct td_collector *c, size_t nbts, size_t nips)
 {
-	if (!grow((void **)&c->bts, &c->cap_bts, nbts, sizeof(*c->bts)) ||
-	    !grow((void **)&c->ips, &c->cap_ips, nips, sizeof(*c->ips)))
+	if (!grow((void **)&c->bts, &c->cap_bts, &c->map_bts, c->nbts, nbts,
+		  sizeof(*c->bts)) ||
+	    !grow((void **)&c->ips, &c->cap_ips, &c->map_ips, c->nips, nips,
+		  sizeof(*c->ips)))
 		return false;
-	memset(c->bts + c->nbts, 0, (c->cap_bts - c->nbts) * sizeof(*c->bts));
-	memset(c->ips + c->nips, 0, (c->cap_ips - c->nips) * sizeof(*c->ips));
+	touch(c->bts + c->nbts, (c->cap_bts - c->nbts) * sizeof(*c->bts),
+	      c->map_bts);
+	touch(c->ips + c->nips, (c->cap_ips - c->nips) * sizeof(*c->ips),
+	      c->map_ips);
 	return true;
 }
 
@@ -168,8 +188,9 @@ void td_collector_finish(struct td_collector *c)
 
 void td_collector_release(struct td_collector *c)
 {
-	free(c->bts);
-	free(c->ips);
+	struct td_big_buf bts = {c->bts, c->map_bts}, ips = {c->ips, c->map_ips};
+	td_big_buf_put(&bts);
+	td_big_buf_put(&ips);
 	td_collector_init(c);
 }
 
@@ -255,10 +276,10 @@ record(const td_wait *what, const void *leaf_ip, const char *leaf_name)
 		truncated = true;
 	}
 
-	if (!grow((void **)&c->bts, &c->cap_bts, c->nbts + 1,
-		  sizeof(*c->bts)) ||
-	    !grow((void **)&c->ips, &c->cap_ips, c->nips + count,
-		  sizeof(*c->ips))) {
+	if (!grow((void **)&c->bts, &c->cap_bts, &c->map_bts, c->nbts,
+		  c->nbts + 1, sizeof(*c->bts)) ||
+	    !grow((void **)&c->ips, &c->cap_ips, &c->map_ips, c->nips,
+		  c->nips + count, sizeof(*c->ips))) {
 		c->out_of_memory = true;
 		return;
 	}

@@ -24,6 +24,9 @@ struct td_collector {
 	size_t nbts, cap_bts;
 	uintptr_t *ips;
 	size_t nips, cap_ips;
+	/* When an array is a trace/bigmem.h mapping: its size; 0 when it is
+	 * malloc'ed (or NULL). */
+	size_t map_bts, map_ips;
 	bool out_of_memory;         /* some backtrace could not be stored */
 	bool finished;
 	/* The functions of the leaves seen, by hook address (capture.c):

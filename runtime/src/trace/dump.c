@@ -30,6 +30,7 @@
 #include "task/state.h"
 #include "taskdump/dump.h"
 #include "trace/arena.h"
+#include "trace/bigmem.h"
 #include "trace/collector.h"
 #include "trace/diagnose.h"
 #include "trace/dump_build.h"
@@ -53,6 +54,7 @@ static void dump_after_fork_child(void)
 {
 	pthread_mutex_init(&dump_mutex, NULL);
 	td_symbolizer_after_fork_child(atomic_load(&dump_active));
+	td_big_after_fork_child();
 	atomic_store(&dump_active, false);
 	td_registry_after_fork_child();
 }
@@ -437,6 +439,7 @@ static void fill_task(struct dump_build *b, td_dump_runtime *out,
 		      const struct td_task *task, const struct queued_list *ql,
 		      uint64_t now)
 {
+	*dt = (td_dump_task){0};
 	dt->id = st->id;
 	dt->name = st->name;
 	dt->type_name = dump_build_type_name(b, st->type_name);
@@ -484,16 +487,47 @@ static void fill_task(struct dump_build *b, td_dump_runtime *out,
 	}
 }
 
-/* Sorting by id keeps each entry's task pointer (for queue positions). */
+/* A task's place in the snapshot (`seen` and `snap`), sorted by id. */
 struct seen_ref {
-	struct seen_task *seen;
-	const struct td_task *task;
+	uint64_t id;
+	size_t index;
 };
 
-static int seen_by_id(const void *a, const void *b)
+/* Sort v[0..n) by id (distinct ids), using tmp[0..n) as scratch: a radix
+ * sort, a byte a pass, that skips the bytes all ids share - ids are
+ * dense, so 100 000 tasks take three passes.  Linear in n, and it reads
+ * only the 16-byte refs (a qsort of a million tasks spent a quarter of a
+ * second in cache misses on the entries it compared).  Returns the array
+ * that holds the result (v or tmp). */
+static struct seen_ref *sort_by_id(struct seen_ref *v, struct seen_ref *tmp,
+				   size_t n)
 {
-	const struct seen_ref *x = a, *y = b;
-	return (x->seen->id > y->seen->id) - (x->seen->id < y->seen->id);
+	uint64_t all_or = 0, all_and = ~(uint64_t)0;
+	for (size_t i = 0; i < n; i++) {
+		all_or |= v[i].id;
+		all_and &= v[i].id;
+	}
+	uint64_t varies = all_or ^ all_and; /* bits not equal in every id */
+	for (unsigned shift = 0; shift < 64; shift += 8) {
+		if (!((varies >> shift) & 0xff))
+			continue;
+		size_t count[256] = {0};
+		for (size_t i = 0; i < n; i++)
+			count[(v[i].id >> shift) & 0xff]++;
+		size_t pos = 0;
+		for (unsigned d = 0; d < 256; d++) {
+			size_t c = count[d];
+			count[d] = pos;
+			pos += c;
+		}
+		/* Stable: equal digits keep the order of the last pass. */
+		for (size_t i = 0; i < n; i++)
+			tmp[count[(v[i].id >> shift) & 0xff]++] = v[i];
+		struct seen_ref *t = v;
+		v = tmp;
+		tmp = t;
+	}
+	return v;
 }
 
 /* Trace every block_on future of rt (listed first in the dump). */
@@ -585,18 +619,23 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	int self = td_tls_ctx && td_tls_ctx->rt == rt ? td_tls_ctx->worker
 						      : -1;
 
-	/* 0. Memory for what the pause records, touched before pausing. */
+	/* 0. Memory for what the pause records, touched before pausing
+	 * (a pooled buffer is resident, a new one populated: bigmem.h).
+	 * Each entry is written whole when its task is seen. */
 	size_t expect = td_owned_count(&rt->owned) + 1024;
 	bool *parked = calloc(rt->nworkers, sizeof(*parked));
 	struct td_worker_info *infos = calloc(rt->nworkers, sizeof(*infos));
-	struct seen_task *seen = calloc(expect, sizeof(*seen));
+	struct td_big_buf seen_buf;
+	struct seen_task *seen =
+		td_big_buf_get(&seen_buf, expect * sizeof(*seen)) ? seen_buf.p
+								  : NULL;
 	size_t nmains = count_mains(rt) + 4; /* room for late arrivals */
 	td_dump_task *mains = td_arena_calloc(&b->arena, nmains,
 					      sizeof(*mains));
 	if (!parked || !infos || !seen || !mains) {
 		free(parked);
 		free(infos);
-		free(seen);
+		td_big_buf_put(&seen_buf);
 		pthread_mutex_unlock(&rt->dump_lock);
 		out->error = "out of memory";
 		return;
@@ -629,12 +668,17 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	struct td_task **snap =
 		td_owned_snapshot(&rt->owned, !all_stopped, &ntasks, &oom);
 	if (ntasks > expect) {
-		struct seen_task *more = realloc(seen, ntasks * sizeof(*seen));
-		if (more)
-			seen = more;
-		else
+		/* Tasks spawned since they were counted: a rare page fault
+		 * in the pause. */
+		struct td_big_buf more;
+		if (td_big_buf_get(&more, ntasks * sizeof(*seen))) {
+			td_big_buf_put(&seen_buf);
+			seen_buf = more;
+			seen = more.p;
+		} else {
 			ntasks = expect; /* the rest are listed nowhere */
-		oom |= !more;
+			oom = true;
+		}
 	}
 	/* Queue positions.  A busy multi-thread worker's local queue and
 	 * LIFO slot are atomics that only it changes (by pushing, while its
@@ -682,7 +726,7 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 			__builtin_prefetch(snap[i + 4]);
 			__builtin_prefetch(snap[i + 4]->future);
 		}
-		seen[i].not_traced = why;
+		seen[i] = (struct seen_task){.not_traced = why};
 		trace_task(b, &seen[i], snap[i], may_trace,
 			   all_stopped ? 0 : 1, rt->id);
 	}
@@ -698,26 +742,33 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	pthread_mutex_unlock(&rt->dump_lock);
 	out->pause_ms = t_release - t_open;
 	b->capture_ms += t_release - t_paused;
+	b->dump->stop_ms += t_paused - t_open;
 
 	/* 5. Entries: block_on futures first, then tasks by id. */
 	if (ql.n)
 		qsort(ql.items, ql.n, sizeof(*ql.items), by_task);
-	struct seen_ref *order = malloc((ntasks ? ntasks : 1) * sizeof(*order));
-	out->tasks = td_arena_calloc(&b->arena, m + ntasks,
-				     sizeof(*out->tasks));
+	struct td_big_buf order_buf;
+	struct seen_ref *order =
+		td_big_buf_get(&order_buf, ntasks * 2 * sizeof(*order))
+			? order_buf.p
+			: NULL;
+	/* Not zeroed: every entry is written whole (memcpy, fill_task). */
+	out->tasks = td_arena_alloc_array(&b->arena, m + ntasks,
+					  sizeof(*out->tasks));
 	if (out->tasks && order) {
 		for (size_t i = 0; i < ntasks; i++)
-			order[i] = (struct seen_ref){&seen[i], snap[i]};
-		if (ntasks)
-			qsort(order, ntasks, sizeof(*order), seen_by_id);
+			order[i] = (struct seen_ref){seen[i].id, i};
+		const struct seen_ref *sorted =
+			sort_by_id(order, order + ntasks, ntasks);
 		memcpy(out->tasks, mains, m * sizeof(*mains));
 		for (size_t i = 0; i < m; i++)
 			if (mains[i].traced)
 				dump_build_retarget_traces(b, &mains[i],
 							   &out->tasks[i]);
 		for (size_t i = 0; i < ntasks; i++)
-			fill_task(b, out, &out->tasks[m + i], order[i].seen,
-				  order[i].task, &ql, now);
+			fill_task(b, out, &out->tasks[m + i],
+				  &seen[sorted[i].index], snap[sorted[i].index],
+				  &ql, now);
 		out->ntasks = m + ntasks;
 		note_busy_times(out);
 	} else {
@@ -726,9 +777,9 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	if (!all_stopped)
 		for (size_t i = 0; i < ntasks; i++)
 			td_task_unref(snap[i]);
-	free(order);
+	td_big_buf_put(&order_buf);
 	free(snap);
-	free(seen);
+	td_big_buf_put(&seen_buf);
 	free(ql.items);
 	free(parked);
 	free(infos);
@@ -737,6 +788,7 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	for (size_t i = 0; i < out->ntasks; i++)
 		if (out->tasks[i].traced)
 			out->traced++;
+	b->dump->assemble_ms += mono_ms() - t_release;
 }
 
 /* ---- public API ------------------------------------------------------ */
@@ -805,6 +857,11 @@ static int dump_common(td_runtime *only, const td_dump_options *opts,
 	double t1 = mono_ms();
 	dump_build_frames(b, !opts || !opts->no_symbolize);
 	double t2 = mono_ms();
+	td_dump *d = b->dump;
+	/* What came before the symbolization and was neither a pause nor
+	 * assembling its entries: the lock, memory, counting runtimes. */
+	d->prepare_ms = (t1 - t0) - d->stop_ms - b->capture_ms -
+			d->assemble_ms;
 	/* Diagnosis: with everything running again, from the dump's data. */
 	int err = td_dump_diagnose(b->dump, &b->arena,
 				   b->clock_ms ? b->clock_ms
@@ -817,12 +874,18 @@ static int dump_common(td_runtime *only, const td_dump_options *opts,
 	if (!err)
 		err = td_dump_find_warnings(b->dump, &b->arena, &wl, busy,
 					    nbusy);
+	double t3 = mono_ms();
 	if (!err)
 		err = dump_build_finish(b);
-	b->dump->symbolize_ms = t2 - t1;
-	b->dump->total_ms = mono_ms() - t0;
-	td_dump *d = b->dump;
+	d->symbolize_ms = t2 - t1;
+	d->diagnose_ms = t3 - t2;
 	dump_build_release(b, err != 0);
+	if (!err) {
+		/* The last phase ends here: d is the caller's from now on. */
+		double t4 = mono_ms();
+		d->finish_ms = t4 - t3;
+		d->total_ms = t4 - t0;
+	}
 	atomic_store(&dump_active, false);
 	pthread_mutex_unlock(&dump_mutex);
 	if (err)

@@ -329,22 +329,73 @@ static td_dump_frame *trace_frames(struct frame_ctx *fc,
 	return kept;
 }
 
+/* Wait texts already made in this dump, by every field the text reads:
+ * equal waits (a thousand tasks on one mutex, sleeps due at the same
+ * millisecond) share one string, formatted once.  Direct-mapped, so its
+ * cost is fixed; a wait of its own (a channel per task) costs one
+ * formatting, as before. */
+#define WAIT_TEXT_SLOTS 1024u /* a power of two */
+
+struct wait_text_cache {
+	struct wait_text_entry {
+		td_wait wait;
+		const char *text; /* in the dump's arena; NULL: empty */
+	} slots[WAIT_TEXT_SLOTS];
+};
+
+static bool wait_eq(const td_wait *a, const td_wait *b)
+{
+	return a->kind == b->kind && a->flags == b->flags &&
+	       a->object == b->object && a->label == b->label &&
+	       a->deadline_ms == b->deadline_ms && a->task_id == b->task_id &&
+	       a->count == b->count && a->value == b->value &&
+	       a->fd == b->fd && a->events == b->events;
+}
+
+/* td_wait_format(w, now) as a string of the dump (NULL when out of
+ * memory); `now` is the same for the whole dump. */
+static const char *wait_text(struct dump_build *b, struct wait_text_cache *c,
+			     const td_wait *w, uint64_t now)
+{
+	uint64_t h = ((uint64_t)(uintptr_t)w->object ^
+		      (uint64_t)w->kind << 56 ^ w->deadline_ms ^
+		      w->task_id << 17 ^ w->count << 31 ^ w->value << 45 ^
+		      (uint64_t)(uint32_t)w->fd << 7) *
+		     0x9e3779b97f4a7c15ull;
+	struct wait_text_entry *e = &c->slots[h >> 54 & (WAIT_TEXT_SLOTS - 1)];
+	if (e->text && wait_eq(&e->wait, w))
+		return e->text;
+	char text[160];
+	int n = td_wait_format(w, now, text, sizeof(text));
+	size_t len = n < 0 ? 0 : (size_t)n < sizeof(text) ? (size_t)n
+							   : sizeof(text) - 1;
+	char *copy = td_arena_alloc(&b->arena, len + 1);
+	if (!copy)
+		return NULL;
+	memcpy(copy, text, len + 1);
+	e->wait = *w;
+	e->text = copy;
+	return copy;
+}
+
 static void build_task_traces(struct frame_ctx *fc, struct seq_table *seqs,
+			      struct wait_text_cache *texts,
 			      struct pending_traces *p, uint64_t now)
 {
 	struct dump_build *b = fc->b;
-	td_dump_trace *tr = td_arena_calloc(&b->arena, p->n, sizeof(*tr));
+	/* Not zeroed: each trace is written whole below. */
+	td_dump_trace *tr = td_arena_alloc_array(&b->arena, p->n, sizeof(*tr));
 	if (!tr) {
 		b->out_of_memory = true;
 		return;
 	}
 	for (size_t i = 0; i < p->n; i++) {
 		const td_backtrace *bt = &b->collector.bts[p->first + i];
-		char text[160];
-		td_wait_format(&bt->wait, now, text, sizeof(text));
-		tr[i].wait = bt->wait;
-		tr[i].wait_text = td_arena_strdup(&b->arena, text);
-		tr[i].truncated = bt->truncated;
+		tr[i] = (td_dump_trace){
+			.wait = bt->wait,
+			.wait_text = (char *)wait_text(b, texts, &bt->wait, now),
+			.truncated = bt->truncated,
+		};
 		uint64_t h = hash_ips(bt->ips, bt->n);
 		struct seq_entry *e = seq_find(seqs, bt->ips, bt->n, h);
 		if (!e) {
@@ -401,16 +452,22 @@ void dump_build_frames(struct dump_build *b, bool symbols)
 {
 	struct frame_ctx fc = {.b = b};
 	struct seq_table seqs = {0};
+	struct wait_text_cache *texts = calloc(1, sizeof(*texts));
+	if (!texts) {
+		b->out_of_memory = true;
+		return;
+	}
 
 	td_collector_finish(&b->collector);
 	if (symbols)
 		fc.sym = dump_build_symbolizer(b);
 	uint64_t now = td_now_ms();
 	for (size_t i = 0; i < b->ntraces; i++)
-		build_task_traces(&fc, &seqs, &b->traces[i], now);
+		build_task_traces(&fc, &seqs, texts, &b->traces[i], now);
 	for (size_t i = 0; i < b->nstacks; i++)
 		build_stack(&fc, &b->stacks[i]);
 	free(seqs.slots);
+	free(texts);
 }
 
 struct td_symbolizer *dump_build_symbolizer(struct dump_build *b)

@@ -1,7 +1,9 @@
 /* wait.c - naming and formatting wait descriptions (taskdump/trace.h). */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "taskdump/trace.h"
 
@@ -41,85 +43,191 @@ static const char *io_direction(uint32_t events)
 	}
 }
 
-/* A wait's text names its object - the wait's identity, which grouping
- * compares (README.md, "Wait texts") - right after the kind's first word:
- * " 0x55d1c0a01a2b", or nothing when the leaf gave none (never "(nil)").
- * One snprintf per text: dumps format one for every trace. */
-#define WITH_OBJ(w, buf, size, with, without, ...)                          \
-	((w)->object ? snprintf(buf, size, with, (w)->object, ##__VA_ARGS__) \
-		     : snprintf(buf, size, without, ##__VA_ARGS__))
+/* The output of td_wait_format: snprintf's contract (as much as fits,
+ * always NUL-terminated when size > 0; `len` counts every byte, written
+ * or not) without snprintf's cost - a dump formats one text for every
+ * trace, and parsing a format string was most of that. */
+struct wout {
+	char *buf;
+	size_t size; /* of buf */
+	size_t len;  /* bytes produced so far */
+};
+
+static void put(struct wout *o, const char *s, size_t n)
+{
+	if (o->len + 1 < o->size) {
+		size_t room = o->size - 1 - o->len;
+		memcpy(o->buf + o->len, s, n < room ? n : room);
+	}
+	o->len += n;
+}
+
+static void puts_(struct wout *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+static void put_u64(struct wout *o, uint64_t v)
+{
+	char tmp[20];
+	size_t i = sizeof(tmp);
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(o, tmp + i, sizeof(tmp) - i);
+}
+
+static void put_int(struct wout *o, int v)
+{
+	if (v < 0) {
+		put(o, "-", 1);
+		put_u64(o, (uint64_t)0 - (uint64_t)(int64_t)v);
+	} else {
+		put_u64(o, (uint64_t)v);
+	}
+}
+
+/* What "%p" prints for a non-NULL pointer: 0x and lower-case hex. */
+static void put_ptr(struct wout *o, const void *p)
+{
+	static const char digits[] = "0123456789abcdef";
+	char tmp[2 + 2 * sizeof(uintptr_t)];
+	size_t i = sizeof(tmp);
+	uintptr_t v = (uintptr_t)p;
+	do {
+		tmp[--i] = digits[v & 15];
+		v >>= 4;
+	} while (v);
+	tmp[--i] = 'x';
+	tmp[--i] = '0';
+	put(o, tmp + i, sizeof(tmp) - i);
+}
+
+/* The kind's word and, when the leaf gave one, the object: the object is
+ * the wait's identity, which grouping compares (README.md, "Wait
+ * texts"): " 0x55d1c0a01a2b", or nothing (never "(nil)"). */
+static void put_head(struct wout *o, const char *word, const td_wait *w)
+{
+	puts_(o, word);
+	if (w->object) {
+		put(o, " ", 1);
+		put_ptr(o, w->object);
+	}
+}
+
+/* A sleep's distance from now: "<n> ms" under 10 s, else seconds with
+ * one decimal as "%.1f" prints d / 1e3 (the double nearest d / 1000,
+ * rounded to nearest).  Only an exact tie in decimal (d % 100 == 50,
+ * whose double lies a hair above or below) and huge spans, where the
+ * double is not exact, are left to printf itself. */
+static void put_span(struct wout *o, uint64_t d)
+{
+	if (d < 10000) {
+		put_u64(o, d);
+		put(o, " ms", 3);
+		return;
+	}
+	if (d % 100 == 50 || d >= ((uint64_t)1 << 50)) {
+		char tmp[48];
+		int n = snprintf(tmp, sizeof(tmp), "%.1f s", (double)d / 1e3);
+		put(o, tmp, n > 0 ? (size_t)n : 0);
+		return;
+	}
+	uint64_t tenths = d / 100 + (d % 100 > 50);
+	put_u64(o, tenths / 10);
+	char frac[2] = {'.', (char)('0' + tenths % 10)};
+	put(o, frac, 2);
+	put(o, " s", 2);
+}
 
 int td_wait_format(const td_wait *w, uint64_t now_ms, char *buf, size_t size)
 {
+	struct wout o = {buf, size, 0};
 	const char *label = w->label ? w->label : "";
-	const char *sep = w->label ? " " : "";
 
 	switch (w->kind) {
-	case TD_WAIT_SLEEP: {
-		if (now_ms == 0)
-			return WITH_OBJ(w, buf, size, "sleep %p until %" PRIu64
-					" ms", "sleep until %" PRIu64 " ms",
-					w->deadline_ms);
-		bool due = w->deadline_ms < now_ms;
-		uint64_t d = due ? now_ms - w->deadline_ms
-				 : w->deadline_ms - now_ms;
-		char span[32];
-		if (d < 10000)
-			snprintf(span, sizeof(span), "%" PRIu64 " ms", d);
-		else
-			snprintf(span, sizeof(span), "%.1f s", (double)d / 1e3);
-		if (due)
-			return WITH_OBJ(w, buf, size, "sleep %p, due %s ago",
-					"sleep, due %s ago", span);
-		return WITH_OBJ(w, buf, size, "sleep %p, %s left",
-				"sleep, %s left", span);
-	}
+	case TD_WAIT_SLEEP:
+		put_head(&o, "sleep", w);
+		if (now_ms == 0) {
+			put(&o, " until ", 7);
+			put_u64(&o, w->deadline_ms);
+			put(&o, " ms", 3);
+		} else if (w->deadline_ms < now_ms) {
+			put(&o, ", due ", 6);
+			put_span(&o, now_ms - w->deadline_ms);
+			put(&o, " ago", 4);
+		} else {
+			put(&o, ", ", 2);
+			put_span(&o, w->deadline_ms - now_ms);
+			put(&o, " left", 5);
+		}
+		break;
 	case TD_WAIT_YIELD:
-		return WITH_OBJ(w, buf, size, "yield %p", "yield");
+		put_head(&o, "yield", w);
+		break;
 	case TD_WAIT_IO:
-		return WITH_OBJ(w, buf, size, "io %p fd %d %s%s%s",
-				"io fd %d %s%s%s", w->fd,
-				io_direction(w->events), sep, label);
+		put_head(&o, "io", w);
+		put(&o, " fd ", 4);
+		put_int(&o, w->fd);
+		put(&o, " ", 1);
+		puts_(&o, io_direction(w->events));
+		if (w->label) {
+			put(&o, " ", 1);
+			puts_(&o, label);
+		}
+		break;
 	case TD_WAIT_JOIN:
-		return WITH_OBJ(w, buf, size, "join %p task %" PRIu64,
-				"join task %" PRIu64, w->task_id);
+		put_head(&o, "join", w);
+		put(&o, " task ", 6);
+		put_u64(&o, w->task_id);
+		break;
 	case TD_WAIT_MUTEX:
-		if (w->task_id)
-			return WITH_OBJ(w, buf, size,
-					"mutex %p held by task %" PRIu64,
-					"mutex held by task %" PRIu64,
-					w->task_id);
-		return WITH_OBJ(w, buf, size, "mutex %p", "mutex");
+		put_head(&o, "mutex", w);
+		if (w->task_id) {
+			put(&o, " held by task ", 14);
+			put_u64(&o, w->task_id);
+		}
+		break;
 	case TD_WAIT_SEMAPHORE:
-		return WITH_OBJ(w, buf, size,
-				"semaphore %p wants %" PRIu64 " of %" PRIu64
-				" available",
-				"semaphore wants %" PRIu64 " of %" PRIu64
-				" available",
-				w->count, w->value);
+		put_head(&o, "semaphore", w);
+		put(&o, " wants ", 7);
+		put_u64(&o, w->count);
+		put(&o, " of ", 4);
+		put_u64(&o, w->value);
+		put(&o, " available", 10);
+		break;
 	case TD_WAIT_CHAN_SEND:
-		return WITH_OBJ(w, buf, size,
-				"channel %p send, %" PRIu64 "/%" PRIu64 " queued",
-				"channel send, %" PRIu64 "/%" PRIu64 " queued",
-				w->count, w->value);
+		put_head(&o, "channel", w);
+		put(&o, " send, ", 7);
+		put_u64(&o, w->count);
+		put(&o, "/", 1);
+		put_u64(&o, w->value);
+		put(&o, " queued", 7);
+		break;
 	case TD_WAIT_CHAN_RECV:
-		return WITH_OBJ(w, buf, size,
-				"channel %p recv, %" PRIu64 " queued",
-				"channel recv, %" PRIu64 " queued", w->count);
+		put_head(&o, "channel", w);
+		put(&o, " recv, ", 7);
+		put_u64(&o, w->count);
+		put(&o, " queued", 7);
+		break;
 	case TD_WAIT_ONESHOT:
-		return WITH_OBJ(w, buf, size, "oneshot %p recv", "oneshot recv");
+		put_head(&o, "oneshot", w);
+		put(&o, " recv", 5);
+		break;
 	case TD_WAIT_NOTIFY:
-		return WITH_OBJ(w, buf, size, "notify %p", "notify");
+		put_head(&o, "notify", w);
+		break;
 	case TD_WAIT_OTHER:
 		/* The label stands for the kind's word: "<label> 0x...". */
-		label = label[0] ? label : "other";
+		put_head(&o, label[0] ? label : "other", w);
 		break;
 	case TD_WAIT_NONE:
 	default:
-		label = label[0] ? label : "none";
+		put_head(&o, label[0] ? label : "none", w);
 		break;
 	}
-	if (w->object)
-		return snprintf(buf, size, "%s %p", label, w->object);
-	return snprintf(buf, size, "%s", label);
+	if (size > 0)
+		buf[o.len < size ? o.len : size - 1] = '\0';
+	return o.len > INT_MAX ? INT_MAX : (int)o.len;
 }

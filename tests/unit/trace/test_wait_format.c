@@ -94,6 +94,131 @@ START_TEST(test_wait_text_truncated)
 }
 END_TEST
 
+/* The texts as printf writes them, the README's table in format strings:
+ * td_wait_format writes its numbers itself (a dump formats one text per
+ * trace), and must give these bytes exactly. */
+static void printf_text(const td_wait *w, uint64_t now, char *buf,
+			size_t size)
+{
+	char head[64], span[32];
+	const char *word = "none";
+	switch (w->kind) {
+	case TD_WAIT_SLEEP: word = "sleep"; break;
+	case TD_WAIT_YIELD: word = "yield"; break;
+	case TD_WAIT_IO: word = "io"; break;
+	case TD_WAIT_JOIN: word = "join"; break;
+	case TD_WAIT_MUTEX: word = "mutex"; break;
+	case TD_WAIT_SEMAPHORE: word = "semaphore"; break;
+	case TD_WAIT_CHAN_SEND: case TD_WAIT_CHAN_RECV: word = "channel"; break;
+	case TD_WAIT_ONESHOT: word = "oneshot"; break;
+	case TD_WAIT_NOTIFY: word = "notify"; break;
+	case TD_WAIT_OTHER:
+		word = w->label && w->label[0] ? w->label : "other";
+		break;
+	default:
+		word = w->label && w->label[0] ? w->label : "none";
+		break;
+	}
+	if (w->object)
+		snprintf(head, sizeof(head), "%s %p", word, w->object);
+	else
+		snprintf(head, sizeof(head), "%s", word);
+	uint64_t d = w->deadline_ms > now ? w->deadline_ms - now
+					  : now - w->deadline_ms;
+	if (d < 10000)
+		snprintf(span, sizeof(span), "%llu ms", (unsigned long long)d);
+	else
+		snprintf(span, sizeof(span), "%.1f s", (double)d / 1e3);
+	static const char *const dirs[] = {"ready", "readable", "writable",
+					   "readable|writable"};
+	unsigned long long c = w->count, v = w->value, id = w->task_id;
+	switch (w->kind) {
+	case TD_WAIT_SLEEP:
+		if (now == 0)
+			snprintf(buf, size, "%s until %llu ms", head,
+				 (unsigned long long)w->deadline_ms);
+		else if (w->deadline_ms < now)
+			snprintf(buf, size, "%s, due %s ago", head, span);
+		else
+			snprintf(buf, size, "%s, %s left", head, span);
+		break;
+	case TD_WAIT_IO:
+		snprintf(buf, size, "%s fd %d %s%s%s", head, w->fd,
+			 dirs[w->events & 3], w->label ? " " : "",
+			 w->label ? w->label : "");
+		break;
+	case TD_WAIT_JOIN:
+		snprintf(buf, size, "%s task %llu", head, id);
+		break;
+	case TD_WAIT_MUTEX:
+		if (id)
+			snprintf(buf, size, "%s held by task %llu", head, id);
+		else
+			snprintf(buf, size, "%s", head);
+		break;
+	case TD_WAIT_SEMAPHORE:
+		snprintf(buf, size, "%s wants %llu of %llu available", head, c,
+			 v);
+		break;
+	case TD_WAIT_CHAN_SEND:
+		snprintf(buf, size, "%s send, %llu/%llu queued", head, c, v);
+		break;
+	case TD_WAIT_CHAN_RECV:
+		snprintf(buf, size, "%s recv, %llu queued", head, c);
+		break;
+	case TD_WAIT_ONESHOT:
+		snprintf(buf, size, "%s recv", head);
+		break;
+	default:
+		snprintf(buf, size, "%s", head);
+		break;
+	}
+}
+
+/* Many waits of every kind, with spans around each rounding edge of
+ * "%.1f s" (x.x49, x.x50, x.x51 s), huge numbers, negative descriptors:
+ * td_wait_format gives printf's bytes. */
+START_TEST(test_wait_text_as_printf)
+{
+	static const char *const labels[] = {NULL, "", "read", "gate"};
+	uint64_t state = 0x9e3779b97f4a7c15ull;
+	for (int i = 0; i < 200000; i++) {
+		state ^= state << 13;
+		state ^= state >> 7;
+		state ^= state << 17;
+		uint64_t r = state;
+		uint64_t now = (r & 7) == 0 ? 0 : 1000000000ull;
+		uint64_t d;
+		switch ((r >> 3) & 3) {
+		case 0: d = (r >> 8) % 20000; break;
+		case 1: d = ((r >> 8) % 100000) * 100 + 49 + (r >> 40) % 3; break;
+		case 2: d = (r >> 8) % 4000000000ull; break;
+		default: d = r >> 20; break;
+		}
+		td_wait w = {
+			.kind = (td_wait_kind)((r >> 5) % (TD_WAIT_OTHER + 2)),
+			.object = (r >> 9) & 1 ? (void *)(uintptr_t)(r >> 12)
+					       : NULL,
+			.label = labels[(r >> 10) & 3],
+			.deadline_ms = (r >> 11) & 1 && d <= now ? now - d
+								  : now + d,
+			.task_id = (r >> 13) & 1 ? r >> 30 : 0,
+			.count = r >> 44,
+			.value = (r >> 14) & 1 ? UINT64_MAX : r >> 50,
+			.fd = (int)(r >> 33) - (1 << 30),
+			.events = (uint32_t)(r >> 15) & 3,
+		};
+		if (w.kind > TD_WAIT_OTHER)
+			w.kind = TD_WAIT_NONE;
+		char want[256], got[256];
+		printf_text(&w, now, want, sizeof(want));
+		int n = td_wait_format(&w, now, got, sizeof(got));
+		ck_assert_str_eq(got, want);
+		ck_assert_int_eq(n, (int)strlen(want));
+	}
+}
+END_TEST
+
 /* taskdump.h brings dump.h: an empty dump written as text. */
 START_TEST(test_umbrella_header_has_dumps)
 {
@@ -117,6 +242,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_wait_text, 0,
 			    (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(tc, test_wait_text_truncated);
+	tcase_add_test(tc, test_wait_text_as_printf);
 	tcase_add_test(tc, test_umbrella_header_has_dumps);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
