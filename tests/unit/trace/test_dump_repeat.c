@@ -178,7 +178,9 @@ START_TEST(test_dumps_repeat)
 	td_dump *d3 = dump(wl->rt);
 	char *f3 = facts(d3);
 	ck_assert_str_eq(f1, f3);
-	ck_assert_str_eq(facts(d2), f2);
+	char *f2b = facts(d2);
+	ck_assert_str_eq(f2b, f2);
+	free(f2b);
 
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
