@@ -1,6 +1,7 @@
 /* model.c - dump model helpers: lifetime, equality, hashing, waits. */
 #include "model.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,33 @@ void tdc_dump_free(tdc_dump *d)
 		return;
 	tdc_arena_free(&d->arena);
 	free(d);
+}
+
+tdc_u64 *tdc_task_counter(tdc_task *t, const char *key, size_t len,
+			  const char **name)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} counters[] = {
+		{"busy_ms", offsetof(tdc_task, busy_ms)},
+		{"slowest_poll_ms", offsetof(tdc_task, slowest_poll_ms)},
+		{"wakes", offsetof(tdc_task, wakes)},
+		{"woken_ms", offsetof(tdc_task, woken_ms)},
+		{"wait_ms", offsetof(tdc_task, wait_ms)},
+		{"wait_worst_ms", offsetof(tdc_task, wait_worst_ms)},
+		{"wakers", offsetof(tdc_task, wakers)},
+	};
+
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		if (strlen(counters[i].key) == len &&
+		    memcmp(counters[i].key, key, len) == 0) {
+			if (name)
+				*name = counters[i].key;
+			return (tdc_u64 *)(void *)((char *)t +
+						   counters[i].off);
+		}
+	return NULL;
 }
 
 size_t tdc_dump_ntasks(const tdc_dump *d)

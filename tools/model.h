@@ -188,6 +188,14 @@ void tdc_held_text(const tdc_held *h, tdc_buf *out);
 int tdc_edges_parse(tdc_arena *a, const char *s, tdc_edge **out, size_t *n);
 int tdc_helds_parse(tdc_arena *a, const char *s, tdc_held **out, size_t *n);
 
+/* The task's counter named key[0..len) (README.md, "Task counters and
+ * warnings": busy_ms, slowest_poll_ms, wakes, woken_ms, wait_ms,
+ * wait_worst_ms, wakers), or NULL when the key is not a counter; *name
+ * (when not NULL) is then the counter's name as a string.  The one list both parsers
+ * read counters by. */
+tdc_u64 *tdc_task_counter(tdc_task *t, const char *key, size_t len,
+			  const char **name);
+
 /* Total task entries over all runtimes. */
 size_t tdc_dump_ntasks(const tdc_dump *d);
 

@@ -21,7 +21,6 @@
 #include "textfmt.h"
 
 #include <math.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1236,31 +1235,16 @@ fail:
 	return -1;
 }
 
-/* When the current key is one of the task's counters (README.md, "Task
- * counters and warnings"; null or missing in older dumps): read it into
- * *r's result and return true. */
+/* When the current key is one of the task's counters (null or missing
+ * in older dumps): read it, with *r the result, and return true. */
 static bool is_counter(jp *j, tdc_task *t, int *r)
 {
-	static const struct {
-		const char *key;
-		size_t off;
-	} counters[] = {
-		{"busy_ms", offsetof(tdc_task, busy_ms)},
-		{"slowest_poll_ms", offsetof(tdc_task, slowest_poll_ms)},
-		{"wakes", offsetof(tdc_task, wakes)},
-		{"woken_ms", offsetof(tdc_task, woken_ms)},
-		{"wait_ms", offsetof(tdc_task, wait_ms)},
-		{"wait_worst_ms", offsetof(tdc_task, wait_worst_ms)},
-		{"wakers", offsetof(tdc_task, wakers)},
-	};
-	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
-		if (key_is(j, counters[i].key)) {
-			*r = get_u64(j, counters[i].key,
-				     (tdc_u64 *)(void *)((char *)t +
-							 counters[i].off));
-			return true;
-		}
-	return false;
+	const char *name;
+	tdc_u64 *c = tdc_task_counter(t, j->key.p, j->key.len, &name);
+
+	if (c)
+		*r = get_u64(j, name, c);
+	return c != NULL;
 }
 
 /* One task warning: {"kind", "severity", "runtime", "task", "name",

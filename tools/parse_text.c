@@ -10,7 +10,6 @@
 #include "textfmt.h"
 
 #include <stdlib.h>
-#include <stddef.h>
 #include <string.h>
 
 static bool starts(const char *s, const char *prefix)
@@ -591,26 +590,11 @@ static int task_spawned(parser *p, tdc_task *t, const kv *k)
  * is one, with *r the result of reading it. */
 static bool task_counter(parser *p, tdc_task *t, const kv *k, int *r)
 {
-	static const struct {
-		const char *key;
-		size_t off;
-	} counters[] = {
-		{"busy_ms", offsetof(tdc_task, busy_ms)},
-		{"slowest_poll_ms", offsetof(tdc_task, slowest_poll_ms)},
-		{"wakes", offsetof(tdc_task, wakes)},
-		{"woken_ms", offsetof(tdc_task, woken_ms)},
-		{"wait_ms", offsetof(tdc_task, wait_ms)},
-		{"wait_worst_ms", offsetof(tdc_task, wait_worst_ms)},
-		{"wakers", offsetof(tdc_task, wakers)},
-	};
-	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
-		if (key_is(k, counters[i].key)) {
-			*r = kv_u64(p, k,
-				    (tdc_u64 *)(void *)((char *)t +
-							counters[i].off));
-			return true;
-		}
-	return false;
+	tdc_u64 *c = tdc_task_counter(t, k->key, k->klen, NULL);
+
+	if (c)
+		*r = kv_u64(p, k, c);
+	return c != NULL;
 }
 
 static int task_line(parser *p, char *line)
