@@ -300,15 +300,6 @@ static td_dump_task_state state_of(uint64_t s)
 	return TD_DUMP_IDLE;
 }
 
-static int busy_worker_of(const td_dump_runtime *out, uint64_t task_id)
-{
-	for (size_t i = 0; i < out->nworkers; i++)
-		if (out->workers[i].state &&
-		    strcmp(out->workers[i].state, "busy") == 0 &&
-		    out->workers[i].task_id == task_id)
-			return (int)i;
-	return -1;
-}
 
 /* What the pause records of one task; turned into a td_dump_task after
  * the threads resume (names, sites and sorting cost nothing then).  Task
@@ -471,7 +462,8 @@ static void fill_task(struct dump_build *b, td_dump_runtime *out,
 	    dt->state != TD_DUMP_COMPLETE) {
 		dt->not_traced = st->not_traced;
 	} else if (dt->state == TD_DUMP_RUNNING) {
-		int w = busy_worker_of(out, st->id);
+		const td_dump_worker *bw = dump_busy_worker(out, st->id);
+		int w = bw ? (int)bw->index : -1;
 		char buf[96];
 		if (w >= 0)
 			snprintf(buf, sizeof(buf),

@@ -488,6 +488,18 @@ struct td_symbolizer *dump_build_symbolizer(struct dump_build *b)
 	return b->sym;
 }
 
+const td_dump_worker *dump_busy_worker(const td_dump_runtime *rt,
+				       uint64_t task_id)
+{
+	for (size_t i = 0; rt->workers && i < rt->nworkers; i++) {
+		const td_dump_worker *w = &rt->workers[i];
+		if (w->state && strcmp(w->state, "busy") == 0 &&
+		    w->task_id == task_id)
+			return w;
+	}
+	return NULL;
+}
+
 struct td_busy_probe *dump_build_add_probe(struct dump_build *b)
 {
 	if (b->nprobes == TD_MAX_BUSY_PROBES)

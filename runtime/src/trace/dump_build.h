@@ -90,6 +90,10 @@ void dump_build_note_stack(struct dump_build *b, td_dump_worker *w,
  * after the threads resume. */
 struct td_symbolizer *dump_build_symbolizer(struct dump_build *b);
 
+/* The worker of `rt` found busy in task `task_id`, or NULL. */
+const td_dump_worker *dump_busy_worker(const td_dump_runtime *rt,
+				       uint64_t task_id);
+
 /* Room for one more busy-loop probe, or NULL when the dump watches
  * TD_MAX_BUSY_PROBES already. */
 struct td_busy_probe *dump_build_add_probe(struct dump_build *b);

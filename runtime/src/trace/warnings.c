@@ -204,18 +204,6 @@ static void where(const td_dump_task *t, char *out, size_t size)
 	}
 }
 
-static const td_dump_worker *busy_worker(const td_dump_runtime *rt,
-					 uint64_t task_id)
-{
-	for (size_t i = 0; rt->workers && i < rt->nworkers; i++) {
-		const td_dump_worker *w = &rt->workers[i];
-		if (w->state && strcmp(w->state, "busy") == 0 &&
-		    w->task_id == task_id)
-			return w;
-	}
-	return NULL;
-}
-
 static void lost_wakeup(struct wlist *l, uint64_t rid, const td_dump_task *t)
 {
 	if (t->state != TD_DUMP_IDLE || t->polls == 0 || t->wakers != 0)
@@ -232,7 +220,7 @@ static void long_poll(struct wlist *l, const td_dump_runtime *rt,
 		      const td_dump_task *t, const struct td_warn_limits *lim)
 {
 	const td_dump_worker *w =
-		t->state == TD_DUMP_RUNNING ? busy_worker(rt, t->id) : NULL;
+		t->state == TD_DUMP_RUNNING ? dump_busy_worker(rt, t->id) : NULL;
 	if (w && w->busy_ms >= lim->long_poll_ms) {
 		char sys[160] = "";
 		if (w->syscall && w->syscall_fd >= 0)
