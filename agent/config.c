@@ -116,6 +116,27 @@ void agent_config_load(struct agent_config *cfg)
 	if (cfg->grace_ms > cfg->timeout_ms)
 		cfg->grace_ms = cfg->timeout_ms;
 
+	v = getenv("TASKDUMP_MODE");
+	if (v) {
+		if (strcasecmp(v, "stop") == 0)
+			cfg->stop_mode = true;
+		else if (strcasecmp(v, "incremental") != 0)
+			bad("TASKDUMP_MODE", v, "expected incremental or stop",
+			    "incremental");
+	}
+
+	v = getenv("TASKDUMP_SLICE_US");
+	cfg->slice_us = TD_DUMP_DEFAULT_SLICE_US;
+	if (v) {
+		unsigned long us;
+		if (td_parse_decimal(v, 1000000, &us) && us >= 50)
+			cfg->slice_us = (unsigned)us;
+		else
+			bad("TASKDUMP_SLICE_US", v,
+			    "expected microseconds from 50 to 1000000",
+			    "1000");
+	}
+
 	cfg->long_poll_ms = threshold("TASKDUMP_LONG_POLL_MS",
 				      TD_DUMP_DEFAULT_LONG_POLL_MS);
 	cfg->starved_ms = threshold("TASKDUMP_STARVED_MS",

@@ -14,6 +14,12 @@
  *   TASKDUMP_GRACE_MS    how long workers get to reach a safe point
  *                        before those that have not are reported busy,
  *                        1..600000, at most the timeout (default 10)
+ *   TASKDUMP_MODE        incremental | stop (default incremental):
+ *                        whether the threads keep running during the
+ *                        dump or stop for all of it (taskdump/dump.h)
+ *   TASKDUMP_SLICE_US    an incremental dump's slice: the longest a
+ *                        current-thread runtime's thread traces at one
+ *                        safe point, 50..1000000 (default 1000)
  *   TASKDUMP_LONG_POLL_MS, TASKDUMP_STARVED_MS, TASKDUMP_NEVER_POLLED_MS,
  *   TASKDUMP_LONG_WAIT_MS, TASKDUMP_LONG_WAIT_FACTOR,
  *   TASKDUMP_BUSY_POLLS_PER_SEC
@@ -37,6 +43,8 @@ struct agent_config {
 	bool json;
 	unsigned timeout_ms;
 	unsigned grace_ms;
+	bool stop_mode;     /* TASKDUMP_MODE=stop */
+	unsigned slice_us;
 	/* Task warning thresholds, in td_dump_options' fields. */
 	unsigned long_poll_ms, starved_ms, never_polled_ms;
 	unsigned long_wait_ms, long_wait_factor, busy_polls_per_sec;

@@ -55,6 +55,9 @@ static int write_dump(FILE *f, const struct agent_config *cfg,
 		.long_wait_ms = cfg->long_wait_ms,
 		.long_wait_factor = cfg->long_wait_factor,
 		.busy_polls_per_sec = cfg->busy_polls_per_sec,
+		.mode = cfg->stop_mode ? TD_DUMP_MODE_STOP
+				       : TD_DUMP_MODE_INCREMENTAL,
+		.slice_us = cfg->slice_us,
 	};
 	td_dump *d = NULL;
 	int err = api.dump_all(&opts, &d);

@@ -6,8 +6,13 @@
  * every task has parked, the benchmark task (on a worker) dumps the
  * runtime and writes the text to a byte-counting sink, twice: the first
  * dump is "cold" (debug information not yet read), the second "warm".
+ * The dumps are taken from a thread of their own, outside the runtime,
+ * which keeps running meanwhile, in the mode TASKDUMP_BENCH_MODE says
+ * (incremental, the default, or stop).
  *
- *   pause_ms      workers stopped at the gate
+ *   pause_ms      stop: workers stopped at the gate; incremental: the
+ *                 longest any worker was held (td_dump_runtime.pause_ms)
+ *   span_ms       first task looked at to the last
  *   capture_ms    tracing polls of every task
  *   symbolize_ms  addresses to frames, after the workers resumed
  *   format_ms     writing the text
@@ -30,10 +35,12 @@
  * written to <prefix>.txt and <prefix>.json (real dumps of n tasks for the
  * tool's benchmark, bench/tool_scale.sh).
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -149,7 +156,7 @@ static ssize_t count_write(void *cookie, const char *buf, size_t size)
 struct round {
 	double pause_ms, capture_ms, symbolize_ms, format_ms, total_ms;
 	double prepare_ms, stop_ms, assemble_ms, diagnose_ms, finish_ms;
-	double other_ms;
+	double other_ms, span_ms;
 	size_t tasks, bytes;
 	double json_ms;
 	size_t json_bytes;
@@ -175,12 +182,14 @@ static int write_counted(const td_dump *d, bool json, size_t *bytes,
 	return err;
 }
 
+static td_dump_options bench_opts;
+
 /* One dump and its text (and with `json` its JSON too), timed. */
 static int dump_round(td_runtime *rt, struct round *r, bool json)
 {
 	double t0 = bench_now();
 	td_dump *d;
-	int err = td_runtime_dump(rt, NULL, &d);
+	int err = td_runtime_dump(rt, &bench_opts, &d);
 	if (err)
 		return err;
 	double t1 = bench_now();
@@ -193,6 +202,7 @@ static int dump_round(td_runtime *rt, struct round *r, bool json)
 	if (!err && json)
 		err = write_counted(d, true, &r->json_bytes, &r->json_ms);
 	r->pause_ms = d->pause_ms;
+	r->span_ms = d->span_ms;
 	r->capture_ms = d->capture_ms;
 	r->symbolize_ms = d->symbolize_ms;
 	r->format_ms = (t2 - t1) * 1e3;
@@ -217,7 +227,7 @@ static int dump_to_files(td_runtime *rt, const char *prefix)
 	td_dump *d;
 	int rc = 0;
 
-	if (td_runtime_dump(rt, NULL, &d) != 0)
+	if (td_runtime_dump(rt, &bench_opts, &d) != 0)
 		return -1;
 	for (int k = 0; k < 2 && rc == 0; k++) {
 		char path[4096];
@@ -238,6 +248,25 @@ static int dump_to_files(td_runtime *rt, const char *prefix)
 	return rc;
 }
 
+/* The dumping thread: both rounds (and the files), then `done`. */
+struct dumper {
+	td_runtime *rt;
+	struct round cold, warm;
+	int failed;
+	atomic_int done;
+};
+
+static void *dumper_main(void *arg)
+{
+	struct dumper *dp = arg;
+	const char *to = getenv("TASKDUMP_BENCH_DUMP_TO");
+	dp->failed = dump_round(dp->rt, &dp->cold, false) ||
+		     dump_round(dp->rt, &dp->warm, true) ||
+		     (to && dump_to_files(dp->rt, to) != 0);
+	atomic_store(&dp->done, 1);
+	return NULL;
+}
+
 typedef struct dl_body {
 	td_future base;
 	td_async as;
@@ -248,6 +277,8 @@ typedef struct dl_body {
 	td_sleep settle;
 	uint64_t rss0, rss1;
 	double t0, spawn_el, ready_el;
+	struct dumper dp;
+	pthread_t th;
 } dl_body;
 
 static td_poll dl_body_poll(td_future *f, td_context *cx)
@@ -292,14 +323,19 @@ static td_poll dl_body_poll(td_future *f, td_context *cx)
 		bench_appendf(b->ctx, "held=1 tasks=%zu", n);
 		TD_RETURN(&b->as);
 	}
+	b->dp.rt = b->ctx->rt;
+	if (pthread_create(&b->th, NULL, dumper_main, &b->dp) != 0)
+		abort();
+	/* The runtime runs on while the other thread dumps it. */
+	while (!atomic_load(&b->dp.done)) {
+		td_sleep_init(&b->settle, 2);
+		TD_AWAIT(&b->as, &b->settle, cx);
+	}
+	pthread_join(b->th, NULL);
+	if (b->dp.failed)
+		abort();
 	{
-		struct round cold, warm;
-		const char *to = getenv("TASKDUMP_BENCH_DUMP_TO");
-
-		if (dump_round(b->ctx->rt, &cold, false) ||
-		    dump_round(b->ctx->rt, &warm, true) ||
-		    (to && dump_to_files(b->ctx->rt, to) != 0))
-			abort();
+		const struct round cold = b->dp.cold, warm = b->dp.warm;
 		bench_appendf(
 			b->ctx,
 			"pause_ms=%.3f capture_ms=%.3f symbolize_ms=%.3f "
@@ -312,7 +348,8 @@ static td_poll dl_body_poll(td_future *f, td_context *cx)
 			"other_ms=%.3f warm_prepare_ms=%.3f warm_stop_ms=%.3f "
 			"warm_assemble_ms=%.3f warm_diagnose_ms=%.3f "
 			"warm_finish_ms=%.3f warm_other_ms=%.3f "
-			"warm_bytes=%zu json_ms=%.3f json_bytes=%zu",
+			"warm_bytes=%zu json_ms=%.3f json_bytes=%zu "
+			"mode=%s span_ms=%.3f warm_span_ms=%.3f",
 			cold.pause_ms, cold.capture_ms, cold.symbolize_ms,
 			cold.format_ms, cold.total_ms, cold.tasks, cold.bytes,
 			warm.pause_ms, warm.capture_ms, warm.symbolize_ms,
@@ -324,7 +361,10 @@ static td_poll dl_body_poll(td_future *f, td_context *cx)
 			cold.diagnose_ms, cold.finish_ms, cold.other_ms,
 			warm.prepare_ms, warm.stop_ms, warm.assemble_ms,
 			warm.diagnose_ms, warm.finish_ms, warm.other_ms,
-			warm.bytes, warm.json_ms, warm.json_bytes);
+			warm.bytes, warm.json_ms, warm.json_bytes,
+			bench_opts.mode == TD_DUMP_MODE_STOP ? "stop"
+							     : "incremental",
+			cold.span_ms, warm.span_ms);
 	}
 	TD_END(&b->as);
 }
@@ -340,6 +380,10 @@ static void on_hold_signal(int sig)
 
 static td_future *dl_make(struct bench_ctx *ctx)
 {
+	const char *mode = getenv("TASKDUMP_BENCH_MODE");
+	bench_opts.mode = mode && strcmp(mode, "stop") == 0
+				  ? TD_DUMP_MODE_STOP
+				  : TD_DUMP_MODE_INCREMENTAL;
 	dl_body *b = calloc(1, sizeof(*b));
 	dl = calloc(1, sizeof(*dl));
 	if (!b || !dl)

@@ -130,6 +130,7 @@ typedef struct tdc_worker {
 	uint64_t index;
 	const char *state;          /* never NULL */
 	tdc_u64 tid, queued, task, busy_ms;
+	tdc_f64 held_ms;            /* kept from its polls by the dump */
 	const tdc_frame **stack;    /* innermost first */
 	size_t nstack;
 	const char *stack_error;
@@ -160,7 +161,11 @@ typedef struct tdc_dump {
 	const char *note;     /* e.g. why there are no runtimes */
 	const char **warnings;/* what went wrong while dumping */
 	size_t nwarnings;
-	tdc_f64 pause_ms, capture_ms, symbolize_ms, total_ms;
+	const char *mode;     /* "incremental", "stop"; NULL: not said */
+	tdc_f64 pause_ms, span_ms, capture_ms, symbolize_ms, total_ms;
+	/* Findings dropped because their tasks moved (the header's
+	 * `unconfirmed` line); not set when the dump has none. */
+	tdc_u64 unconfirmed_deadlocks, unconfirmed_lost_wakeups;
 	tdc_runtime *runtimes;
 	size_t nruntimes;
 	tdc_deadlock *deadlocks;    /* the header's deadlock section */

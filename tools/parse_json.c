@@ -1446,6 +1446,8 @@ static int worker(jp *j, tdc_worker *w)
 			r = get_u64(j, "tid", &w->tid);
 		else if (key_is(j, "queued"))
 			r = get_u64(j, "queued", &w->queued);
+		else if (key_is(j, "held_ms"))
+			r = get_f64(j, "held_ms", &w->held_ms);
 		else if (key_is(j, "task"))
 			r = get_u64(j, "task", &w->task);
 		else if (key_is(j, "busy_ms"))
@@ -1686,6 +1688,16 @@ static int dump(jp *j)
 			r = get_str(j, "note", &d->note, M_BARE);
 		} else if (key_is(j, "pause_ms")) {
 			r = get_f64(j, "pause_ms", &d->pause_ms);
+		} else if (key_is(j, "span_ms")) {
+			r = get_f64(j, "span_ms", &d->span_ms);
+		} else if (key_is(j, "mode")) {
+			r = get_str(j, "mode", &d->mode, M_BARE);
+		} else if (key_is(j, "unconfirmed_deadlocks")) {
+			r = get_u64(j, "unconfirmed_deadlocks",
+				    &d->unconfirmed_deadlocks);
+		} else if (key_is(j, "unconfirmed_lost_wakeups")) {
+			r = get_u64(j, "unconfirmed_lost_wakeups",
+				    &d->unconfirmed_lost_wakeups);
 		} else if (key_is(j, "capture_ms")) {
 			r = get_f64(j, "capture_ms", &d->capture_ms);
 		} else if (key_is(j, "symbolize_ms")) {

@@ -22,6 +22,7 @@ static bool starts(const char *s, const char *prefix)
 static int deadlock_line(parser *p, char *val);
 static int task_warnings_line(parser *p, const char *val, size_t len);
 static int task_warning_line(parser *p, char *val);
+static int unconfirmed_line(parser *p, const char *val, size_t len);
 
 static int header_line(parser *p, char *line, size_t len)
 {
@@ -71,6 +72,12 @@ static int header_line(parser *p, char *line, size_t len)
 		u = &p->want_tasks;
 	else if (strcmp(line, "pause_ms") == 0)
 		f = &d->pause_ms;
+	else if (strcmp(line, "span_ms") == 0)
+		f = &d->span_ms;
+	else if (strcmp(line, "mode") == 0)
+		d->mode = tdc_arena_clean(&d->arena, val, vlen, true);
+	else if (strcmp(line, "unconfirmed") == 0)
+		return unconfirmed_line(p, val, vlen);
 	else if (strcmp(line, "capture_ms") == 0)
 		f = &d->capture_ms;
 	else if (strcmp(line, "symbolize_ms") == 0)
@@ -315,6 +322,28 @@ static int deadlock_line(parser *p, char *val)
 	return 0;
 }
 
+/* "unconfirmed deadlocks=<n> lost_wakeups=<m>" */
+static int unconfirmed_line(parser *p, const char *val, size_t len)
+{
+	static const char k1[] = "deadlocks=", k2[] = " lost_wakeups=";
+	const char *sp;
+	uint64_t a, b;
+
+	if (len < sizeof(k1) - 1 || memcmp(val, k1, sizeof(k1) - 1) != 0 ||
+	    !(sp = memchr(val, ' ', len)) ||
+	    (size_t)(val + len - sp) < sizeof(k2) - 1 ||
+	    memcmp(sp, k2, sizeof(k2) - 1) != 0 ||
+	    !tdc_parse_u64(val + sizeof(k1) - 1,
+			   (size_t)(sp - val) - (sizeof(k1) - 1), &a) ||
+	    !tdc_parse_u64(sp + sizeof(k2) - 1,
+			   (size_t)(val + len - sp) - (sizeof(k2) - 1), &b))
+		return pt_fail(p, "unconfirmed: expected \"deadlocks=<n> "
+			       "lost_wakeups=<n>\"");
+	p->d->unconfirmed_deadlocks = (tdc_u64){a, true};
+	p->d->unconfirmed_lost_wakeups = (tdc_u64){b, true};
+	return 0;
+}
+
 /* "task_warnings <found>[ listed=<n>]" */
 static int task_warnings_line(parser *p, const char *val, size_t len)
 {
@@ -480,6 +509,10 @@ static int worker_line(parser *p, char *line)
 			r = kv_u64(p, &k, &w->task);
 		else if (key_is(&k, "busy_ms"))
 			r = kv_u64(p, &k, &w->busy_ms);
+		else if (key_is(&k, "held_ms") &&
+			 !(w->held_ms.set = tdc_parse_double(
+				   k.val, k.vlen, &w->held_ms.v)))
+			r = pt_fail(p, "held_ms: expected a number");
 		else if (key_is(&k, "syscall"))
 			w->syscall = k.val;
 		else if (key_is(&k, "syscall_fd"))

@@ -341,6 +341,10 @@ static void worker(FILE *f, const tdc_worker *w)
 	ju64(f, w->tid);
 	fputs(", \"queued\": ", f);
 	ju64(f, w->queued);
+	if (w->held_ms.set) {
+		fputs(", \"held_ms\": ", f);
+		jf64(f, w->held_ms);
+	}
 	fputs(", \"task\": ", f);
 	ju64(f, w->task);
 	fputs(", \"busy_ms\": ", f);
@@ -408,14 +412,29 @@ void tdc_write_json(FILE *f, const tdc_dump *d)
 	jstr(f, d->program);
 	fputs(",\n  \"time\": ", f);
 	jstr(f, d->time);
+	if (d->mode) {
+		fputs(",\n  \"mode\": ", f);
+		jstr(f, d->mode);
+	}
 	fputs(",\n  \"pause_ms\": ", f);
 	jf64(f, d->pause_ms);
+	if (d->span_ms.set) {
+		fputs(", \"span_ms\": ", f);
+		jf64(f, d->span_ms);
+	}
 	fputs(", \"capture_ms\": ", f);
 	jf64(f, d->capture_ms);
 	fputs(", \"symbolize_ms\": ", f);
 	jf64(f, d->symbolize_ms);
 	fputs(", \"total_ms\": ", f);
 	jf64(f, d->total_ms);
+	if (d->unconfirmed_deadlocks.set ||
+	    d->unconfirmed_lost_wakeups.set) {
+		fputs(",\n  \"unconfirmed_deadlocks\": ", f);
+		ju64(f, d->unconfirmed_deadlocks);
+		fputs(", \"unconfirmed_lost_wakeups\": ", f);
+		ju64(f, d->unconfirmed_lost_wakeups);
+	}
 	fprintf(f, ",\n  \"tasks_total\": %zu, \"note\": ", tdc_dump_ntasks(d));
 	jstr(f, d->note);
 	fputs(", \"warnings\": [", f);

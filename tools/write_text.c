@@ -378,6 +378,8 @@ static void worker_lines(FILE *f, const tdc_worker *w)
 	put_u64(f, "task", w->task);
 	put_u64(f, "busy_ms", w->busy_ms);
 	put_u64(f, "queued", w->queued);
+	if (w->held_ms.v > 0) /* as the runtime writes it */
+		put_f64(f, "held_ms", w->held_ms, false);
 	if (w->syscall) {
 		put_token(f, "syscall", w->syscall);
 		put_u64(f, "syscall_fd", w->syscall_fd);
@@ -480,10 +482,19 @@ static void header_lines(FILE *f, const tdc_dump *d)
 		fprintf(f, "program %s\n", d->program);
 	if (d->time)
 		fprintf(f, "time %s\n", d->time);
+	if (d->mode)
+		fprintf(f, "mode %s\n", d->mode);
 	put_f64(f, "pause_ms", d->pause_ms, true);
+	if (d->mode) /* the runtime writes both or neither */
+		put_f64(f, "span_ms", d->span_ms, true);
 	put_f64(f, "capture_ms", d->capture_ms, true);
 	put_f64(f, "symbolize_ms", d->symbolize_ms, true);
 	put_f64(f, "total_ms", d->total_ms, true);
+	/* As the runtime writes it: only when something was dropped. */
+	if (d->unconfirmed_deadlocks.v || d->unconfirmed_lost_wakeups.v)
+		fprintf(f, "unconfirmed deadlocks=%llu lost_wakeups=%llu\n",
+			(unsigned long long)d->unconfirmed_deadlocks.v,
+			(unsigned long long)d->unconfirmed_lost_wakeups.v);
 	fprintf(f, "runtimes %zu\ntasks %zu\n", d->nruntimes,
 		tdc_dump_ntasks(d));
 	deadlock_lines(f, d);

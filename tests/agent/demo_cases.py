@@ -46,8 +46,12 @@ def check_demo_dump(dump, flavor, seen):
           'runtime %s %s %s', rt.name, rt.flavor, rt.error)
     nworkers = 2 if flavor == 'multi_thread' else 1
     check(len(rt.workers) == nworkers, '%d workers', len(rt.workers))
+    # Stop-the-world: every worker stopped for the dump; incremental: every
+    # worker kept running (none was stuck in a poll).
+    want_state = 'paused' if dump.header.get('mode') == 'stop' else 'running'
     for w in rt.workers:
-        check(w.state == 'paused', 'worker %d is %s', w.index, w.state)
+        check(w.state == want_state, 'worker %d is %s (mode %s)', w.index,
+              w.state, dump.header.get('mode'))
     for name, count in DEMO_COUNTS.items():
         check(len(dump.by_name(name)) == count, '%d tasks named %s',
               len(dump.by_name(name)), name)
@@ -154,10 +158,16 @@ def check_demo_dump(dump, flavor, seen):
                   'task %d waits for %s held by %d: edges %r', t.id, obj,
                   holder, t.waits_for)
             h = dump.task(holder)
-            if h is not None:
-                check(any(x[0] == 'mutex' and x[1] == obj and x[3] >= 1
-                          for x in h.holds),
-                      'holder %d of %s lists %r', holder, obj, h.holds)
+            # Incremental: two waiters seen at different moments may name
+            # different holders (the lock changed hands in between); the
+            # lock is listed under one of them (README "Held locks").
+            if h is None:
+                continue
+            listed = any(x[0] == 'mutex' and x[1] == obj and x[3] >= 1
+                         for x in h.holds)
+            check(listed or dump.header.get('mode') != 'stop',
+                  'holder %d of %s lists %r', holder, obj, h.holds)
+            if listed:
                 seen.add('ledger_held')
     # Fanout: join_all over its pending children (a nap, the next tick, a
     # post to the ledger).
@@ -253,7 +263,10 @@ def start_demo_ready(tmp, args, env, clients, ext='txt', sig=None):
 def demo_case(tmp, flavor, fmt):
     args = ['--current-thread'] if flavor == 'current_thread' else []
     args += ['--clients', str(DEMO_CLIENTS)]
-    env = {'TASKDUMP_FORMAT': fmt} if fmt == 'json' else {}
+    # The text cases take incremental dumps (the default), the JSON cases
+    # stop-the-world ones: each flavor in each mode.
+    env = {'TASKDUMP_FORMAT': fmt, 'TASKDUMP_MODE': 'stop'} \
+        if fmt == 'json' else {}
     # Every worker must be found paused (check_demo_dump): a worker slowed
     # past the 10 ms grace period (a loaded machine, sanitizers) would be
     # reported busy, as designed; the demo has no stuck worker, so give
@@ -270,7 +283,7 @@ def demo_case(tmp, flavor, fmt):
         # 5 000 (seen: 4 429 dumps without one).  Checked when seen.
         want.discard('client_roundtrip_read')
     seen = set()
-    seq, settled_at, first_polls = 0, None, None
+    seq, settled_at, first_polls, skipped = 0, None, None, 0
     deadline = time.monotonic() + 120 * SCALE
     # Dump until 50 settled dumps were checked and every timing-dependent
     # shape was seen at least once (the post branch of the fanout is
@@ -287,6 +300,19 @@ def demo_case(tmp, flavor, fmt):
         if settled_at is None and demo_settled(dump):
             settled_at = seq
             first_polls = {t.id: t.polls for t in dump.by_name('client')}
+        # An incremental dump of the multi-thread demo may catch a task in
+        # its poll (microseconds, now and then): listed running, untraced,
+        # as documented; such a dump is not checked task by task.
+        running = [t for t in dump.tasks() if t.state == 'running']
+        if running:
+            check(all(t.not_traced and t.not_traced.startswith('running')
+                      for t in running) and flavor == 'multi_thread'
+                  and dump.header.get('mode') == 'incremental',
+                  'dump %d: running tasks %r', seq, running)
+            skipped += 1
+            check(skipped <= 25, '%d dumps caught tasks running', skipped)
+            time.sleep(random.uniform(0, 0.03))
+            continue
         if settled_at is not None:
             before = set(seen)
             check_demo_dump(dump, flavor, seen)

@@ -121,19 +121,26 @@ class Dump:
 MS = r'\d+\.\d{3}'
 QUOTED = r'"(?:[^"\\]|\\.)*"'
 BARE = r'\S+'
+# (key, value pattern, optional): in this order.  `mode` and `span_ms`
+# come with every dump of a runtime (not the agent's no-runtime one);
+# `unconfirmed` only when findings were dropped.
 HEADER_KEYS = [
-    ('pid', r'\d+'), ('program', r'.*'),
-    ('time', r'\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z'),
-    ('pause_ms', MS), ('capture_ms', MS), ('symbolize_ms', MS),
-    ('total_ms', MS), ('runtimes', r'\d+'), ('tasks', r'\d+'),
+    ('pid', r'\d+', False), ('program', r'.*', False),
+    ('time', r'\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z', False),
+    ('mode', r'incremental|stop', True),
+    ('pause_ms', MS, False), ('span_ms', MS, True),
+    ('capture_ms', MS, False), ('symbolize_ms', MS, False),
+    ('total_ms', MS, False),
+    ('unconfirmed', r'deadlocks=\d+ lost_wakeups=\d+', True),
+    ('runtimes', r'\d+', False), ('tasks', r'\d+', False),
 ]
 RUNTIME_RE = re.compile(
     r'runtime (\d+) name=(' + QUOTED + r') flavor=(multi_thread|current_thread)'
     r' workers=(\d+) tasks=(\d+) traced=(\d+) pause_ms=(' + MS + r')'
     r'(?: error=(' + QUOTED + r'))?$')
 WORKER_RE = re.compile(
-    r'worker (\d+) state=(paused|busy|idle)(?: tid=(\d+))?'
-    r'(?: task=(\d+) busy_ms=(\d+))? queued=(\d+)'
+    r'worker (\d+) state=(paused|busy|idle|running)(?: tid=(\d+))?'
+    r'(?: task=(\d+) busy_ms=(\d+))? queued=(\d+)(?: held_ms=' + MS + r')?'
     r'(?: syscall=(' + r'[a-z_0-9]+' + r')(?: syscall_fd=(\d+))?'
     r'(?: syscall_fd_target=(' + QUOTED + r'))?'
     r'(?: syscall_timeout_ms=(\d+))?)?'
@@ -464,9 +471,17 @@ def parse_text(data):
     if L.next() != 'taskdump 1':
         L.fail('the first line is not "taskdump 1"')
     header = {}
-    for key, pat in HEADER_KEYS:
-        line = L.next()
-        m = re.match(re.escape(key) + ' (' + pat + ')$', line)
+    for key, pat, optional in HEADER_KEYS:
+        line = L.peek() if optional else L.next()
+        m = re.match(re.escape(key) + ' (' + pat + ')$', line or '')
+        if optional:
+            if m:
+                L.next()
+                header[key] = m.group(1)
+            elif (line or '').startswith(key + ' '):
+                L.next()
+                L.fail('bad header key %s' % key)
+            continue
         if not m:
             L.fail('expected the header key %s' % key)
         header[key] = m.group(1)
@@ -623,6 +638,13 @@ def parse_json(data):
                   ('tasks_total', int), ('warnings', list),
                   ('runtimes', list)]:
         _req(d, '$', k, ty)
+    if d.get('note') is None:  # a runtime's dump, not the agent's note
+        for k, ty in [('mode', str), ('span_ms', NUM),
+                      ('unconfirmed_deadlocks', int),
+                      ('unconfirmed_lost_wakeups', int)]:
+            _req(d, '$', k, ty)
+        if d['mode'] not in ('incremental', 'stop'):
+            raise FormatError('$.mode: %r' % d['mode'])
     runtimes = []
     for i, r in enumerate(d['runtimes']):
         path = '$.runtimes[%d]' % i
@@ -636,7 +658,8 @@ def parse_json(data):
         for j, w in enumerate(r['workers']):
             wp = '%s.workers[%d]' % (path, j)
             for k, ty in [('index', int), ('state', str), ('tid', (int, NONE)),
-                          ('queued', int), ('task', (int, NONE)),
+                          ('queued', int), ('held_ms', NUM),
+                          ('task', (int, NONE)),
                           ('busy_ms', (int, NONE)),
                           ('native_stack', (list, NONE)),
                           ('native_stack_error', (str, NONE)),

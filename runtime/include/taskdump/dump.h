@@ -1,25 +1,37 @@
 /* taskdump/dump.h - task dumps of live runtimes.
  *
  * td_runtime_dump() (one runtime) and td_dump_all() (every runtime in the
- * process) capture a dump from any thread, inside or outside the runtime:
+ * process) capture a dump from any thread, inside or outside the runtime.
+ * Every task that is not running is polled once in tracing mode: its
+ * leaves record their native return addresses and what they wait on, and
+ * nothing else happens (no wake-up is consumed, no state changes).  Then
+ * the addresses are symbolized (libdw), the result is assembled and
+ * diagnosed.  Two modes (td_dump_options.mode):
  *
- *  1. every thread that polls the runtime's tasks is asked to stop at its
- *     next safe point (between two polls) and waits there;
- *  2. once all have stopped - or the deadline passed - every task that is
- *     not running is polled once in tracing mode: its leaves record their
- *     native return addresses and what they wait on, and nothing else
- *     happens (no wake-up is consumed, no state changes);
- *  3. the threads resume;
- *  4. the addresses are symbolized (libdw) and the result is assembled.
+ *  - incremental (the default): the runtime keeps running.  On the
+ *    multi-thread runtime the dumping thread traces the tasks one by one
+ *    while the workers poll the others (a task being traced is kept from
+ *    real polls by its state, a worker that pops it waits the
+ *    microseconds of the tracing poll); on a current-thread runtime its
+ *    own thread traces them, in slices of at most `slice_us` between its
+ *    normal polls.  Each task's trace is exact for the moment it was
+ *    taken; td_dump.span_ms says how far apart those moments are.  A
+ *    deadlock or lost wake-up is reported only when its tasks did not
+ *    move meanwhile (confirmed after the capture).
+ *  - stop-the-world (TD_DUMP_MODE_STOP): every thread that polls the
+ *    runtime's tasks stops at its next safe point (between two polls) and
+ *    waits there while all tasks are traced: one instant for all.
  *
  * A thread that does not reach a safe point within a short grace period
  * (a task stuck in a long poll, CPU-bound or blocked in a system call)
  * does not hold up the dump or the other threads: it is reported as
  * running its task for so long, with the system call it is blocked in and
- * its native stack (taken after the others resume, without signalling or
- * stopping it), and every other task is still traced - on the
- * multi-thread runtime also the tasks queued on that thread.  Nothing a
- * dump does makes a system call of the program return early.
+ * its native stack (taken without signalling or stopping it), and every
+ * other task is still traced - on the multi-thread runtime also the tasks
+ * queued on that thread.  Nothing a dump does makes a system call of the
+ * program return early.  A dump taken from one of a runtime's own threads
+ * (inside a task or its block_on future) is a stop-the-world one for that
+ * runtime.
  *
  * The result is plain data (below), readable directly and printable as
  * text (td_dump_write_text) or JSON (td_dump_write_json); both formats are
@@ -63,6 +75,22 @@ extern "C" {
 						 * its peers' median */
 #define TD_DUMP_DEFAULT_BUSY_POLLS_PER_SEC 1000 /* self-woken polls */
 
+/* How a dump looks at the tasks (README.md, "Incremental and
+ * stop-the-world dumps"). */
+typedef enum td_dump_mode {
+	TD_DUMP_MODE_DEFAULT = 0,   /* TD_DUMP_MODE_INCREMENTAL */
+	/* The threads keep polling: each task's trace is exact for the
+	 * moment it was taken, no thread is held for more than a slice. */
+	TD_DUMP_MODE_INCREMENTAL,
+	/* Every thread stops at a safe point for the whole capture: one
+	 * instant for all tasks. */
+	TD_DUMP_MODE_STOP,
+} td_dump_mode;
+
+/* Default slice of an incremental dump: the longest a current-thread
+ * runtime's thread spends on the dump at one safe point. */
+#define TD_DUMP_DEFAULT_SLICE_US 1000
+
 typedef struct td_dump_options {
 	uint32_t timeout_ms; /* 0: TD_DUMP_DEFAULT_TIMEOUT_MS */
 	bool no_symbolize;   /* keep raw addresses only */
@@ -75,6 +103,8 @@ typedef struct td_dump_options {
 	uint32_t long_wait_ms;
 	uint32_t long_wait_factor;
 	uint32_t busy_polls_per_sec;
+	td_dump_mode mode;   /* 0: incremental */
+	uint32_t slice_us;   /* 0: TD_DUMP_DEFAULT_SLICE_US */
 } td_dump_options;
 
 /* One frame, outermost-first within a backtrace. */
@@ -183,8 +213,14 @@ typedef struct td_dump_task {
 typedef struct td_dump_worker {
 	unsigned index;
 	int tid;               /* Linux thread id; 0 if no thread */
-	const char *state;     /* "paused", "busy", "idle" (no thread) */
+	/* "paused" (stopped at a safe point, stop-the-world), "running"
+	 * (kept polling through an incremental dump), "busy" (in one poll
+	 * since before the grace period), "idle" (no thread). */
+	const char *state;
 	bool paused;           /* stopped at a safe point for the dump */
+	double held_ms;        /* the longest this thread was kept from its
+				* own polls by the dump: parked, tracing a
+				* slice, waiting for a tracing poll */
 	uint64_t task_id;      /* busy: the task it polls (0: block_on) */
 	uint64_t busy_ms;      /* busy: how long that poll has run */
 	unsigned queued;       /* tasks in its local queue and LIFO slot */
@@ -210,7 +246,9 @@ typedef struct td_dump_runtime {
 	td_dump_task *tasks;   /* block_on futures first, then by task id */
 	size_t ntasks;
 	size_t traced;         /* tasks with a trace */
-	double pause_ms;       /* how long its threads were stopped */
+	double pause_ms;       /* stop-the-world: how long its threads were
+				* stopped; incremental: the longest any of
+				* them was held (the largest held_ms) */
 	const char *error;     /* e.g. "shutting down": no tasks listed */
 } td_dump_runtime;
 
@@ -256,7 +294,10 @@ typedef struct td_dump {
 	int pid;
 	const char *program;
 	int64_t time_unix_ms;  /* wall clock when requested */
-	double pause_ms;       /* longest pause of any runtime */
+	const char *mode;      /* "incremental" or "stop" */
+	double span_ms;        /* from the first task looked at to the last:
+				* the moments the traces are exact for */
+	double pause_ms;       /* longest pause (or hold) of any runtime */
 	double capture_ms;     /* tracing polls, all runtimes */
 	double symbolize_ms;   /* frames and wait texts of every trace */
 	double total_ms;       /* request to data ready (writers add theirs);
@@ -279,6 +320,13 @@ typedef struct td_dump {
 	td_dump_warning *task_warnings;
 	size_t ntask_warnings;
 	size_t ntask_warnings_found;
+	/* Findings of the graph and the counters that were not reported
+	 * because their tasks moved before they could be confirmed (an
+	 * incremental dump sees tasks at different moments): cycles whose
+	 * members were polled or woken, or whose locks changed hands, and
+	 * lost wake-ups of tasks that were polled, woken or given a waker. */
+	size_t unconfirmed_deadlocks;
+	size_t unconfirmed_lost_wakeups;
 	/* Where total_ms went, phase by phase: prepare_ms + stop_ms +
 	 * capture_ms + assemble_ms + symbolize_ms + diagnose_ms + finish_ms
 	 * is total_ms (each a sum over the runtimes dumped; the longest

@@ -156,6 +156,7 @@ static int ct_block_on(struct td_runtime *rt, td_future *f, void **out)
 	}
 	struct td_thread_ctx ctx = {.rt = rt, .worker = 0, .core = ct};
 	td_tls_ctx = &ctx;
+	td_tls_hold_ns = &rt->gate.held_ns[0];
 	td_worker_status_bind_thread(&ct->status);
 	struct td_main_future main;
 	td_main_future_enter(rt, &main, f, &ct->parker);
@@ -199,6 +200,9 @@ static int ct_block_on(struct td_runtime *rt, td_future *f, void **out)
 		}
 		if (ran == rt->event_interval) {
 			td_driver_poll_now(rt); /* busy: just look */
+		} else if (ran == 0 && td_dump_gate_raised(&rt->gate) &&
+			   td_dump_gate_slice(&rt->gate, 0, true)) {
+			/* Nothing to poll: the dump's slices, not sleep. */
 		} else if (ran == 0 &&
 			   !atomic_load_explicit(&mw->woken,
 						 memory_order_acquire)) {
@@ -213,6 +217,7 @@ static int ct_block_on(struct td_runtime *rt, td_future *f, void **out)
 	}
 
 	td_main_future_leave(rt, &main);
+	td_tls_hold_ns = NULL;
 	td_tls_ctx = NULL;
 	leave_driving(rt, ct);
 	/* Last: the main waker's runtime reference keeps `rt` alive through

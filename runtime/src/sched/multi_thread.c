@@ -385,6 +385,7 @@ static void *worker_main(void *arg)
 	w->ctx = (struct td_thread_ctx){.rt = rt, .worker = (int)w->index,
 					.core = w};
 	td_tls_ctx = &w->ctx;
+	td_tls_hold_ns = &rt->gate.held_ns[w->index];
 	td_worker_status_bind_thread(&w->status);
 	while (!atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
 		if (td_dump_gate_raised(&rt->gate))
@@ -411,6 +412,7 @@ static void *worker_main(void *arg)
 	/* Leave a stopped worker's state consistent for the dump reader. */
 	atomic_store_explicit(&w->status.activity, TD_WORKER_IDLE,
 			      memory_order_relaxed);
+	td_tls_hold_ns = NULL;
 	td_tls_ctx = NULL;
 	return NULL;
 }

@@ -179,6 +179,9 @@ size_t td_owned_count(struct td_owned *o)
 	return n;
 }
 
+/* Slots copied under one hold of a shard lock, with references. */
+#define SNAPSHOT_RUN 2048u
+
 struct td_task **td_owned_snapshot(struct td_owned *o, bool take_refs,
 				   size_t *n, bool *oom)
 {
@@ -189,27 +192,46 @@ struct td_task **td_owned_snapshot(struct td_owned *o, bool take_refs,
 	*oom = arr == NULL;
 	if (!arr)
 		return NULL;
-	for (unsigned i = 0; i < TD_OWNED_SHARDS; i++) {
+	for (unsigned i = 0; i < TD_OWNED_SHARDS && !*oom; i++) {
 		struct td_owned_shard *sh = &o->shards[i];
+		/* With references the shard is copied in runs of
+		 * SNAPSHOT_RUN slots, its lock let go in between: a spawn or
+		 * completion on it never waits for more than one run while
+		 * the workers keep running (an incremental dump).  A task
+		 * never changes slot, so between runs one can only be added
+		 * (into a hole: missed before the run, as if spawned after
+		 * the snapshot, or seen after it) or removed (then already
+		 * counted, with its reference); none is seen twice. */
+		uint32_t k = 0;
 		sync_flock_lock(&sh->lock);
-		if (len + sh->live > cap) {
-			size_t ncap = (len + sh->live) * 2;
-			struct td_task **p = realloc(arr, ncap * sizeof(*arr));
-			if (!p) {
-				sync_flock_unlock(&sh->lock);
-				*oom = true;
-				break;
+		for (;;) {
+			if (len + sh->live > cap) {
+				size_t ncap = (len + sh->live) * 2;
+				struct td_task **p =
+					realloc(arr, ncap * sizeof(*arr));
+				if (!p) {
+					*oom = true;
+					break;
+				}
+				arr = p;
+				cap = ncap;
 			}
-			arr = p;
-			cap = ncap;
-		}
-		for (uint32_t k = 0; k < sh->used; k++) {
-			if (is_hole(sh->slots[k]))
-				continue;
-			struct td_task *t = (struct td_task *)sh->slots[k];
-			if (take_refs)
-				td_task_ref(t);
-			arr[len++] = t;
+			uint32_t end = sh->used;
+			if (take_refs && end - k > SNAPSHOT_RUN)
+				end = k + SNAPSHOT_RUN;
+			for (; k < end; k++) {
+				if (is_hole(sh->slots[k]))
+					continue;
+				struct td_task *t =
+					(struct td_task *)sh->slots[k];
+				if (take_refs)
+					td_task_ref(t);
+				arr[len++] = t;
+			}
+			if (k >= sh->used)
+				break;
+			sync_flock_unlock(&sh->lock);
+			sync_flock_lock(&sh->lock);
 		}
 		sync_flock_unlock(&sh->lock);
 	}

@@ -372,10 +372,16 @@ td_poll td_main_future_poll(struct td_main_future *m, td_context *cx,
 			    int budget)
 {
 	int idle = TD_MAIN_IDLE;
-	while (!atomic_compare_exchange_weak(&m->state, &idle,
-					     TD_MAIN_POLLING)) {
-		idle = TD_MAIN_IDLE;
-		sched_yield(); /* a dump is tracing it: microseconds */
+	if (!atomic_compare_exchange_strong(&m->state, &idle,
+					    TD_MAIN_POLLING)) {
+		/* A dump is tracing it: microseconds. */
+		uint64_t t0 = td_gate_now_ns();
+		do {
+			idle = TD_MAIN_IDLE;
+			sched_yield();
+		} while (!atomic_compare_exchange_weak(&m->state, &idle,
+						       TD_MAIN_POLLING));
+		td_hold_note(td_gate_now_ns() - t0);
 	}
 	atomic_store_explicit(&m->polls,
 			      atomic_load_explicit(&m->polls,

@@ -7,6 +7,7 @@
  */
 #include <sched.h>
 
+#include "sched/dump_gate.h"
 #include "task/state.h"
 
 static inline bool cas(_Atomic uint64_t *st, uint64_t *cur, uint64_t next)
@@ -14,9 +15,12 @@ static inline bool cas(_Atomic uint64_t *st, uint64_t *cur, uint64_t next)
 	return td_state_cas(st, cur, next);
 }
 
-void td_state_wait_for_tracer(void)
+void td_state_wait_for_tracer(_Atomic uint64_t *st)
 {
-	sched_yield();
+	uint64_t t0 = td_gate_now_ns();
+	while (atomic_load_explicit(st, memory_order_acquire) & TD_ST_TRACING)
+		sched_yield();
+	td_hold_note(td_gate_now_ns() - t0);
 }
 
 uint64_t td_state_to_complete(_Atomic uint64_t *st)
@@ -98,7 +102,7 @@ bool td_state_to_shutdown(_Atomic uint64_t *st)
 	uint64_t s = atomic_load_explicit(st, memory_order_acquire);
 	for (;;) {
 		if (s & TD_ST_TRACING) {
-			td_state_wait_for_tracer();
+			td_state_wait_for_tracer(st);
 			s = atomic_load_explicit(st, memory_order_acquire);
 			continue;
 		}

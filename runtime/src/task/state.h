@@ -78,8 +78,9 @@ static inline bool td_state_cas(_Atomic uint64_t *st, uint64_t *cur,
 }
 
 /* A tracing poll holds the future for a few microseconds: let it finish
- * (yields the CPU). */
-void td_state_wait_for_tracer(void);
+ * (yields the CPU until TRACING is clear; the time is noted as this
+ * thread's hold by the dump, sched/dump_gate.h). */
+void td_state_wait_for_tracer(_Atomic uint64_t *st);
 
 /* The transitions of every poll and wake are inline (below). */
 
@@ -169,7 +170,7 @@ static inline enum td_to_running td_state_to_running(_Atomic uint64_t *st)
 	uint64_t s = atomic_load_explicit(st, memory_order_acquire);
 	for (;;) {
 		if (s & TD_ST_TRACING) {
-			td_state_wait_for_tracer();
+			td_state_wait_for_tracer(st);
 			s = atomic_load_explicit(st, memory_order_acquire);
 			continue;
 		}

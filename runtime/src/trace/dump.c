@@ -29,6 +29,7 @@
 #include "task/current.h"
 #include "task/state.h"
 #include "taskdump/dump.h"
+#include "taskdump/mutex.h"
 #include "trace/arena.h"
 #include "trace/bigmem.h"
 #include "trace/collector.h"
@@ -124,14 +125,13 @@ static const struct queued *find_queued(const struct queued_list *l,
 
 /* The time bounds of one dump (td_now_ms clock). */
 struct limits {
-	uint64_t deadline_ms; /* the whole dump's end */
-	unsigned grace_ms;    /* waiting for threads to stop */
-};
-
-struct rt_capture {
-	struct td_runtime *rt;
-	td_dump_runtime *out;
-	struct dump_build *b;
+	uint64_t deadline_ms; /* the whole stop-the-world dump's end */
+	unsigned grace_ms;    /* waiting for threads to stop (or for a
+			       * current-thread runtime's first slice) */
+	unsigned timeout_ms;  /* a current-thread runtime's thread may go
+			       * this long without a slice */
+	unsigned slice_us;    /* an incremental dump's slice */
+	td_dump_mode mode;    /* never TD_DUMP_MODE_DEFAULT */
 };
 
 static bool nobody_drives(void *arg)
@@ -587,8 +587,416 @@ static size_t count_mains(struct td_runtime *rt)
 	return n;
 }
 
+/* ---- capturing one runtime ------------------------------------------- */
+
+/* One runtime's capture in progress: what both modes share.  In a slice
+ * round (an incremental dump of a current-thread runtime) the slices run
+ * on the runtime's own thread, one at a time (sched/dump_gate.h), and
+ * only they touch this until the round ends. */
+struct capture {
+	struct dump_build *b;
+	struct td_runtime *rt;
+	td_dump_runtime *out;
+	struct seen_task *seen;
+	struct td_task **snap;
+	size_t ntasks;
+	size_t next;          /* the next of snap[] to look at */
+	td_dump_task *mains;
+	size_t nmains, m;     /* room, and block_on futures listed */
+	bool mains_done;
+	bool may_trace;
+	const char *why;      /* why not, when !may_trace */
+	unsigned dump_refs;   /* references of the dump's own per task */
+	uint64_t now;         /* task clock when the capture began */
+	uint64_t slice_ns;    /* a slice's budget */
+	struct queued_list ql;
+	bool queues_read;     /* current-thread: in the first slice */
+	/* Workers found polling a task at the start, and when that task's
+	 * poll began (from its state, when it was looked at). */
+	struct td_worker_info *infos;
+	double infos_ms;        /* when they were read */
+	uint32_t *poll_began;
+	bool *poll_seen;
+	struct td_task **poll_task; /* that task (the snapshot's reference) */
+	uint32_t *poll_count;   /* its polls then: the same poll while equal */
+	double first_ms, last_ms; /* first and last task looked at */
+};
+
+/* Look at snap[i]: its facts, and its trace when allowed. */
+static void capture_one(struct capture *c, size_t i)
+{
+	/* The tasks are scattered over the heap: fetch ahead. */
+	if (i + 4 < c->ntasks) {
+		__builtin_prefetch(c->snap[i + 4]);
+		__builtin_prefetch(c->snap[i + 4]->future);
+	}
+	struct seen_task *st = &c->seen[i];
+	*st = (struct seen_task){.not_traced = c->why};
+	trace_task(c->b, st, c->snap[i], c->may_trace, c->dump_refs,
+		   c->rt->id);
+	if (!(st->state & TD_ST_RUNNING))
+		return;
+	for (unsigned w = 0; c->infos && w < c->rt->nworkers; w++)
+		if (c->infos[w].activity == TD_WORKER_POLLING &&
+		    c->infos[w].task_id == st->id) {
+			c->poll_began[w] = st->last_poll;
+			c->poll_seen[w] = true;
+			c->poll_task[w] = c->snap[i];
+			c->poll_count[w] = st->polls;
+		}
+}
+
+/* The tasks snap[next..) not looked at, listed as they are, untraced. */
+static void list_rest(struct capture *c, const char *why)
+{
+	bool may = c->may_trace;
+	const char *was = c->why;
+	c->may_trace = false;
+	c->why = why;
+	for (; c->next < c->ntasks; c->next++)
+		capture_one(c, c->next);
+	c->may_trace = may;
+	c->why = was;
+}
+
+/* Look at the tasks from c->next on: all of them (`budget_ns` 0) or until
+ * the budget is spent.  Returns true when none is left. */
+static bool capture_tasks(struct capture *c, uint64_t budget_ns)
+{
+	uint64_t end = budget_ns ? td_gate_now_ns() + budget_ns : 0;
+	if (c->next < c->ntasks && c->first_ms == 0)
+		c->first_ms = mono_ms();
+	td_collector_push(&c->b->collector);
+	if (!c->mains_done) {
+		c->m = capture_mains(c->b, c->rt, c->mains, c->nmains, c->now,
+				     c->may_trace ? NULL : c->why);
+		c->mains_done = true;
+	}
+	while (c->next < c->ntasks) {
+		capture_one(c, c->next++);
+		if (end && (c->next & 7) == 0 && td_gate_now_ns() >= end)
+			break;
+	}
+	td_collector_pop(&c->b->collector);
+	c->last_ms = mono_ms();
+	return c->next == c->ntasks;
+}
+
+/* Queue positions.  A multi-thread worker's local queue and LIFO slot are
+ * atomics that only it pushes to, so reading them while it runs gives
+ * each entry's position at some moment of the dump; the current-thread
+ * queue is a plain list of its thread's, read only on that thread (in a
+ * slice) or while that thread waits.  `skip_busy`: leave out the workers
+ * found busy (current-thread: the thread is in a poll). */
+static void read_queues(struct capture *c, bool skip_busy)
+{
+	struct td_runtime *rt = c->rt;
+	for (unsigned i = 0; c->out->workers && i < rt->nworkers; i++) {
+		if (skip_busy && worker_is_busy(&c->out->workers[i]) &&
+		    rt->flavor != TD_FLAVOR_MULTI_THREAD)
+			continue;
+		c->ql.worker = i;
+		rt->fops->for_each_queued(rt, i, visit_worker_queue, &c->ql);
+	}
+	td_inject_lock(&rt->inject);
+	for (struct td_task *t = rt->inject.head; t; t = t->queue_next)
+		add_queued(&c->ql, t, TD_DUMP_QUEUE_INJECT, -1);
+	td_inject_unlock(&rt->inject);
+}
+
+/* A slice of an incremental current-thread dump, on the runtime's thread
+ * at a safe point (or on the dumping thread when nobody drives). */
+static bool capture_slice(void *arg)
+{
+	struct capture *c = arg;
+	if (!c->queues_read) {
+		read_queues(c, false);
+		c->queues_read = true;
+	}
+	return capture_tasks(c, c->slice_ns);
+}
+
+/* The reason a current-thread runtime's tasks are listed untraced: its
+ * thread is busy in a poll (per the worker entry). */
+static const char *busy_reason(struct capture *c)
+{
+	char reason[96];
+	uint64_t busy_id = c->out->workers ? c->out->workers[0].task_id : 0;
+	if (busy_id)
+		snprintf(reason, sizeof(reason),
+			 "the runtime's thread is busy in task %llu",
+			 (unsigned long long)busy_id);
+	else
+		snprintf(reason, sizeof(reason),
+			 "the runtime's thread is busy in its block_on future");
+	return td_arena_strdup(&c->b->arena, reason);
+}
+
+/* The snapshot of the tasks, and room for each one's facts: with
+ * references (`refs`) unless no thread can complete a task meanwhile. */
+static bool take_snapshot(struct capture *c, struct td_big_buf *seen_buf,
+			  size_t expect, bool refs, bool *oom)
+{
+	c->snap = td_owned_snapshot(&c->rt->owned, refs, &c->ntasks, oom);
+	c->dump_refs = refs ? 1 : 0;
+	if (c->ntasks <= expect)
+		return true;
+	/* Tasks spawned since they were counted: a rare page fault. */
+	struct td_big_buf more;
+	if (td_big_buf_get(&more, c->ntasks * sizeof(*c->seen))) {
+		td_big_buf_put(seen_buf);
+		*seen_buf = more;
+		c->seen = more.p;
+		return true;
+	}
+	/* The rest are listed nowhere. */
+	if (refs)
+		for (size_t i = expect; i < c->ntasks; i++)
+			td_task_unref(c->snap[i]);
+	c->ntasks = expect;
+	*oom = true;
+	return false;
+}
+
+/* Stop-the-world: every thread stops at a safe point (waiting only the
+ * grace period: a thread still in a poll then is busy, and holds nobody
+ * up), every task is traced, everyone goes on. */
+static void capture_stopped(struct capture *c, const struct limits *lim,
+			    int self, struct td_big_buf *seen_buf,
+			    size_t expect, bool *parked, bool *oom)
+{
+	struct dump_build *b = c->b;
+	struct td_runtime *rt = c->rt;
+	td_dump_runtime *out = c->out;
+
+	double t_open = mono_ms();
+	uint64_t round = td_dump_gate_open(&rt->gate, self);
+	rt->fops->unpark_all(rt);
+	uint64_t grace_end = td_now_ms() + lim->grace_ms;
+	if (grace_end > lim->deadline_ms)
+		grace_end = lim->deadline_ms;
+	td_dump_gate_wait_arrivals(&rt->gate, round, grace_end, parked,
+				   nobody_drives, rt);
+	double t_paused = mono_ms();
+
+	read_workers(b, rt, out, c->infos, parked, self);
+	/* A worker that did not stop may complete tasks under us: then the
+	 * snapshot holds references. */
+	bool all_stopped = true;
+	for (unsigned i = 0; out->workers && i < rt->nworkers; i++)
+		if ((int)i != self && worker_is_busy(&out->workers[i]))
+			all_stopped = false;
+	take_snapshot(c, seen_buf, expect, !all_stopped, oom);
+	read_queues(c, true);
+
+	c->now = td_task_clock_ms();
+	if (!b->clock_ms)
+		b->clock_ms = c->now;
+	/* A current-thread runtime's tasks belong to its one thread: while
+	 * that thread is stuck in a poll they are listed, not traced (their
+	 * code may rely on running on that thread).  Multi-thread tasks are
+	 * traced even while some worker is stuck. */
+	c->may_trace = all_stopped || rt->flavor == TD_FLAVOR_MULTI_THREAD;
+	c->why = c->may_trace ? NULL : busy_reason(c);
+	size_t first_probe = b->nprobes;
+	capture_tasks(c, 0);
+
+	/* Let everyone go; then take the stacks of those that never
+	 * stopped (under dump_lock still: the runtime cannot be freed). */
+	td_dump_gate_release(&rt->gate);
+	double t_release = mono_ms();
+	for (size_t i = first_probe; i < b->nprobes; i++)
+		b->probes[i].from_ms = t_release;
+	capture_busy_stacks(b, rt, out, c->infos, self, lim->deadline_ms);
+	out->pause_ms = t_release - t_open;
+	b->capture_ms += t_release - t_paused;
+	b->dump->stop_ms += t_paused - t_open;
+}
+
+/* Worker i still in the poll it was found in at the start? */
+static bool same_poll(struct capture *c, unsigned i)
+{
+	struct td_worker_info again;
+	c->rt->fops->worker_status(c->rt, i, &again);
+	return c->poll_seen[i] && again.activity == TD_WORKER_POLLING &&
+	       again.task_id == c->infos[i].task_id &&
+	       atomic_load_explicit(&c->poll_task[i]->polls,
+				    memory_order_relaxed) == c->poll_count[i];
+}
+
+/* As in a stop-the-world dump, a worker is busy when it stays in one poll
+ * for the grace period: a worker still in the poll it was found in at the
+ * start is given until the grace period from then has passed (the dump
+ * waits; the workers do not). */
+static void wait_out_grace(struct capture *c, unsigned grace_ms)
+{
+	double until = c->infos_ms + grace_ms;
+	bool any = false;
+	for (unsigned i = 0; i < c->rt->nworkers; i++)
+		if (c->infos[i].activity == TD_WORKER_POLLING && same_poll(c, i))
+			any = true;
+	double now = mono_ms();
+	if (!any || now >= until)
+		return;
+	double left = until - now;
+	struct timespec ts = {(time_t)(left / 1000),
+			      (long)((left - (double)(time_t)(left / 1000) *
+						     1000) *
+				     1e6)};
+	nanosleep(&ts, NULL);
+}
+
+/* The worker entries of an incremental dump, once the tasks were looked
+ * at: `idle` (no thread), `busy` (in the same poll of a task as at the
+ * start, for at least the grace period: its stack is taken), or
+ * `running` (it kept working). */
+static void note_workers_running(struct capture *c, unsigned grace_ms,
+				 bool thread_stuck)
+{
+	if (!thread_stuck)
+		wait_out_grace(c, grace_ms);
+	struct td_runtime *rt = c->rt;
+	td_dump_runtime *out = c->out;
+	out->nworkers = rt->nworkers;
+	out->workers = td_arena_calloc(&c->b->arena, rt->nworkers,
+				       sizeof(*out->workers));
+	if (!out->workers) {
+		out->nworkers = 0;
+		return;
+	}
+	uint64_t now = td_task_clock_ms();
+	for (unsigned i = 0; i < rt->nworkers; i++) {
+		const struct td_worker_info *info = &c->infos[i];
+		td_dump_worker *w = &out->workers[i];
+		struct td_worker_info again;
+		rt->fops->worker_status(rt, i, &again);
+		w->index = i;
+		w->tid = info->tid;
+		w->queued = again.queued;
+		w->syscall_fd = -1;
+		w->syscall_timeout_ms = -1;
+		if (info->activity == TD_WORKER_IDLE &&
+		    again.activity == TD_WORKER_IDLE) {
+			w->state = "idle";
+			continue;
+		}
+		bool same = again.activity == info->activity &&
+			    again.task_id == info->task_id;
+		bool long_poll =
+			info->activity == TD_WORKER_POLLING && same &&
+			same_poll(c, i) &&
+			(since(now, c->poll_began[i]) >= grace_ms ||
+			 mono_ms() - c->infos_ms >= grace_ms);
+		bool stuck_main = info->activity == TD_WORKER_POLLING_MAIN &&
+				  same && thread_stuck;
+		bool stuck_task = info->activity == TD_WORKER_POLLING &&
+				  same && thread_stuck;
+		if (long_poll || stuck_main || stuck_task) {
+			w->state = "busy";
+			w->task_id = info->task_id;
+		} else {
+			w->state = "running";
+		}
+	}
+}
+
+/* Incremental, multi-thread: nobody stops.  The tasks are looked at one
+ * by one from this thread while the workers go on: a task being traced
+ * is kept from real polls by its state word (a worker that pops it waits
+ * the microseconds of the tracing poll), a wake meanwhile is queued as
+ * usual, a task being polled is listed as running. */
+static void capture_running_mt(struct capture *c, const struct limits *lim,
+			       struct td_big_buf *seen_buf, size_t expect,
+			       bool *oom)
+{
+	struct dump_build *b = c->b;
+	struct td_runtime *rt = c->rt;
+	double t0 = mono_ms();
+	for (unsigned i = 0; i < rt->nworkers; i++)
+		rt->fops->worker_status(rt, i, &c->infos[i]);
+	c->infos_ms = mono_ms();
+	take_snapshot(c, seen_buf, expect, true, oom);
+	/* read_queues needs the worker entries only to skip busy ones. */
+	read_queues(c, false);
+	c->now = td_task_clock_ms();
+	if (!b->clock_ms)
+		b->clock_ms = c->now;
+	c->may_trace = true;
+	size_t first_probe = b->nprobes;
+	double t1 = mono_ms();
+	capture_tasks(c, 0);
+	double t2 = mono_ms();
+	for (size_t i = first_probe; i < b->nprobes; i++)
+		b->probes[i].from_ms = t2;
+	note_workers_running(c, lim->grace_ms, false);
+	capture_busy_stacks(b, rt, c->out, c->infos, -1, lim->deadline_ms);
+	b->capture_ms += t2 - t1;
+	b->dump->stop_ms += t1 - t0;
+}
+
+/* Incremental, current-thread: the runtime's thread looks at the tasks
+ * itself, in slices between its own polls (its tasks may rely on running
+ * on it, and share state without locks).  When it does not come to a
+ * safe point within the grace period, or stops coming for the timeout
+ * while tasks are left, it is busy in a poll: the rest are listed
+ * untraced, as in a stop-the-world dump. */
+static void capture_sliced_ct(struct capture *c, const struct limits *lim,
+			      unsigned stall_ms, struct td_big_buf *seen_buf,
+			      size_t expect, bool *oom)
+{
+	struct dump_build *b = c->b;
+	struct td_runtime *rt = c->rt;
+	double t0 = mono_ms();
+	rt->fops->worker_status(rt, 0, &c->infos[0]);
+	c->infos_ms = mono_ms();
+	take_snapshot(c, seen_buf, expect, true, oom);
+	c->now = td_task_clock_ms();
+	if (!b->clock_ms)
+		b->clock_ms = c->now;
+	c->may_trace = true;
+	size_t first_probe = b->nprobes;
+	double t1 = mono_ms();
+	td_dump_gate_open_slices(&rt->gate, capture_slice, c);
+	rt->fops->unpark_all(rt);
+	bool done = td_dump_gate_wait_slices(&rt->gate, lim->grace_ms,
+					     stall_ms, nobody_drives, rt);
+	uint64_t slices = td_dump_gate_stop_slices(&rt->gate);
+	td_dump_gate_release(&rt->gate);
+	double t2 = mono_ms();
+	if (!done) {
+		/* Stuck in a poll: what it polls now is what it is stuck in. */
+		rt->fops->worker_status(rt, 0, &c->infos[0]);
+		note_workers_running(c, lim->grace_ms, true);
+		const char *why = busy_reason(c);
+		if (!c->queues_read)
+			c->queues_read = true; /* its queue is its own */
+		if (!c->mains_done) {
+			c->m = capture_mains(b, rt, c->mains, c->nmains,
+					     c->now, why);
+			c->mains_done = true;
+		}
+		list_rest(c, why);
+	} else {
+		note_workers_running(c, lim->grace_ms, false);
+	}
+	(void)slices;
+	for (size_t i = first_probe; i < b->nprobes; i++)
+		b->probes[i].from_ms = t2;
+	capture_busy_stacks(b, rt, c->out, c->infos, -1, lim->deadline_ms);
+	b->capture_ms += t2 - t1;
+	b->dump->stop_ms += t1 - t0;
+}
+
+/* What a dump keeps of one runtime until its findings are confirmed
+ * (confirm_findings): the tasks behind its entries, with references. */
+struct kept {
+	td_dump_runtime *out;
+	struct td_task **task; /* [out->ntasks]; NULL for block_on futures */
+};
+
 static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
-			    td_dump_runtime *out, const struct limits *lim)
+			    td_dump_runtime *out, const struct limits *lim,
+			    struct kept *kept)
 {
 	out->id = rt->id;
 	out->name = td_arena_strdup(&b->arena, rt->name);
@@ -610,135 +1018,80 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	}
 	int self = td_tls_ctx && td_tls_ctx->rt == rt ? td_tls_ctx->worker
 						      : -1;
+	bool on_own_thread = td_tls_ctx && td_tls_ctx->rt == rt;
+	/* A dump from one of the runtime's own threads stops the others: on
+	 * a current-thread runtime there are none (that thread is here, in
+	 * a poll), and a worker cannot run the slices of its own dump. */
+	bool stop = lim->mode == TD_DUMP_MODE_STOP || on_own_thread;
 
-	/* 0. Memory for what the pause records, touched before pausing
+	/* Memory for what the capture records, touched before it starts
 	 * (a pooled buffer is resident, a new one populated: bigmem.h).
 	 * Each entry is written whole when its task is seen. */
 	size_t expect = td_owned_count(&rt->owned) + 1024;
+	struct capture c = {.b = b, .rt = rt, .out = out,
+			    .slice_ns = (uint64_t)lim->slice_us * 1000u};
 	bool *parked = calloc(rt->nworkers, sizeof(*parked));
-	struct td_worker_info *infos = calloc(rt->nworkers, sizeof(*infos));
+	c.infos = calloc(rt->nworkers, sizeof(*c.infos));
+	c.poll_began = calloc(rt->nworkers, sizeof(*c.poll_began));
+	c.poll_seen = calloc(rt->nworkers, sizeof(*c.poll_seen));
+	c.poll_task = calloc(rt->nworkers, sizeof(*c.poll_task));
+	c.poll_count = calloc(rt->nworkers, sizeof(*c.poll_count));
 	struct td_big_buf seen_buf;
-	struct seen_task *seen =
-		td_big_buf_get(&seen_buf, expect * sizeof(*seen)) ? seen_buf.p
-								  : NULL;
-	size_t nmains = count_mains(rt) + 4; /* room for late arrivals */
-	td_dump_task *mains = td_arena_calloc(&b->arena, nmains,
-					      sizeof(*mains));
-	if (!parked || !infos || !seen || !mains) {
+	c.seen = td_big_buf_get(&seen_buf, expect * sizeof(*c.seen))
+			 ? seen_buf.p
+			 : NULL;
+	c.nmains = count_mains(rt) + 4; /* room for late arrivals */
+	c.mains = td_arena_calloc(&b->arena, c.nmains, sizeof(*c.mains));
+	if (!parked || !c.infos || !c.poll_began || !c.poll_seen ||
+	    !c.poll_task || !c.poll_count || !c.seen || !c.mains) {
 		free(parked);
-		free(infos);
-		td_big_buf_put(&seen_buf);
+		free(c.infos);
+		free(c.poll_began);
+		free(c.poll_seen);
+		free(c.poll_task);
+		free(c.poll_count);
+		if (c.seen)
+			td_big_buf_put(&seen_buf);
 		pthread_mutex_unlock(&rt->dump_lock);
 		out->error = "out of memory";
 		return;
 	}
 	td_collector_reserve(&b->collector, b->collector.nbts + expect,
 			     b->collector.nips + expect * 8);
+	td_dump_gate_holds_reset(&rt->gate);
 
-	/* 1. Stop everyone at a safe point, waiting only the grace period:
-	 * a thread still in a poll then is busy, and holds nobody up. */
-	double t_open = mono_ms();
-	uint64_t round = td_dump_gate_open(&rt->gate, self);
-	rt->fops->unpark_all(rt);
-	uint64_t grace_end = td_now_ms() + lim->grace_ms;
-	if (grace_end > lim->deadline_ms)
-		grace_end = lim->deadline_ms;
-	td_dump_gate_wait_arrivals(&rt->gate, round, grace_end, parked,
-				   nobody_drives, rt);
-	double t_paused = mono_ms();
-
-	/* 2. Who is where. */
-	read_workers(b, rt, out, infos, parked, self);
-	/* A worker that did not stop may complete tasks under us: then the
-	 * snapshot holds references. */
-	bool all_stopped = true;
-	for (unsigned i = 0; out->workers && i < rt->nworkers; i++)
-		if ((int)i != self && worker_is_busy(&out->workers[i]))
-			all_stopped = false;
-	size_t ntasks = 0;
 	bool oom = false;
-	struct td_task **snap =
-		td_owned_snapshot(&rt->owned, !all_stopped, &ntasks, &oom);
-	if (ntasks > expect) {
-		/* Tasks spawned since they were counted: a rare page fault
-		 * in the pause. */
-		struct td_big_buf more;
-		if (td_big_buf_get(&more, ntasks * sizeof(*seen))) {
-			td_big_buf_put(&seen_buf);
-			seen_buf = more;
-			seen = more.p;
-		} else {
-			ntasks = expect; /* the rest are listed nowhere */
-			oom = true;
-		}
+	if (stop)
+		capture_stopped(&c, lim, self, &seen_buf, expect, parked, &oom);
+	else if (rt->flavor == TD_FLAVOR_MULTI_THREAD)
+		capture_running_mt(&c, lim, &seen_buf, expect, &oom);
+	else
+		capture_sliced_ct(&c, lim, lim->timeout_ms, &seen_buf, expect,
+				  &oom);
+	double t_assemble = mono_ms();
+	if (c.ntasks && c.last_ms > c.first_ms) {
+		if (!b->first_ms || c.first_ms < b->first_ms)
+			b->first_ms = c.first_ms;
+		if (c.last_ms > b->last_ms)
+			b->last_ms = c.last_ms;
 	}
-	/* Queue positions.  A busy multi-thread worker's local queue and
-	 * LIFO slot are atomics that only it changes (by pushing, while its
-	 * poll wakes tasks), so reading them gives each entry's position at
-	 * some moment of the dump; the current-thread queue is a plain list
-	 * of its thread's, not read while that thread runs. */
-	struct queued_list ql = {0};
-	for (unsigned i = 0; out->workers && i < rt->nworkers; i++) {
-		if (worker_is_busy(&out->workers[i]) &&
-		    rt->flavor != TD_FLAVOR_MULTI_THREAD)
-			continue;
-		ql.worker = i;
-		rt->fops->for_each_queued(rt, i, visit_worker_queue, &ql);
+	/* The longest any thread was held: parked, in a slice, waiting for
+	 * a tracing poll. */
+	double held_max = 0;
+	for (unsigned i = 0; out->workers && i < out->nworkers; i++) {
+		double h = (double)td_dump_gate_held_ns(&rt->gate, i) / 1e6;
+		out->workers[i].held_ms = h;
+		if (h > held_max)
+			held_max = h;
 	}
-	td_inject_lock(&rt->inject);
-	for (struct td_task *t = rt->inject.head; t; t = t->queue_next)
-		add_queued(&ql, t, TD_DUMP_QUEUE_INJECT, -1);
-	td_inject_unlock(&rt->inject);
-
-	/* 3. Trace. */
-	td_collector_push(&b->collector);
-	size_t first_probe = b->nprobes;
-	uint64_t now = td_task_clock_ms();
-	if (!b->clock_ms)
-		b->clock_ms = now;
-	/* A current-thread runtime's tasks belong to its one thread: while
-	 * that thread is stuck in a poll they are listed, not traced (their
-	 * code may rely on running on that thread).  Multi-thread tasks are
-	 * traced even while some worker is stuck. */
-	bool may_trace = all_stopped || rt->flavor == TD_FLAVOR_MULTI_THREAD;
-	char reason[96] = "";
-	uint64_t busy_id = out->workers ? out->workers[0].task_id : 0;
-	if (!may_trace && busy_id)
-		snprintf(reason, sizeof(reason),
-			 "the runtime's thread is busy in task %llu",
-			 (unsigned long long)busy_id);
-	else if (!may_trace)
-		snprintf(reason, sizeof(reason),
-			 "the runtime's thread is busy in its block_on future");
-	const char *why = may_trace ? NULL : td_arena_strdup(&b->arena, reason);
-	size_t m = capture_mains(b, rt, mains, nmains, now, why);
-	for (size_t i = 0; i < ntasks; i++) {
-		/* The tasks are scattered over the heap: fetch ahead. */
-		if (i + 4 < ntasks) {
-			__builtin_prefetch(snap[i + 4]);
-			__builtin_prefetch(snap[i + 4]->future);
-		}
-		seen[i] = (struct seen_task){.not_traced = why};
-		trace_task(b, &seen[i], snap[i], may_trace,
-			   all_stopped ? 0 : 1, rt->id);
-	}
-	td_collector_pop(&b->collector);
-
-	/* 4. Let everyone go; then take the stacks of those that never
-	 * stopped (under dump_lock still: the runtime cannot be freed). */
-	td_dump_gate_release(&rt->gate);
-	double t_release = mono_ms();
-	for (size_t i = first_probe; i < b->nprobes; i++)
-		b->probes[i].from_ms = t_release;
-	capture_busy_stacks(b, rt, out, infos, self, lim->deadline_ms);
+	if (!stop)
+		out->pause_ms = held_max;
 	pthread_mutex_unlock(&rt->dump_lock);
-	out->pause_ms = t_release - t_open;
-	b->capture_ms += t_release - t_paused;
-	b->dump->stop_ms += t_paused - t_open;
 
-	/* 5. Entries: block_on futures first, then tasks by id. */
-	if (ql.n)
-		qsort(ql.items, ql.n, sizeof(*ql.items), by_task);
+	/* Entries: block_on futures first, then tasks by id. */
+	if (c.ql.n)
+		qsort(c.ql.items, c.ql.n, sizeof(*c.ql.items), by_task);
+	size_t ntasks = c.ntasks, m = c.m;
 	struct td_big_buf order_buf;
 	struct seen_ref *order =
 		td_big_buf_get(&order_buf, ntasks * 2 * sizeof(*order))
@@ -747,40 +1100,189 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	/* Not zeroed: every entry is written whole (memcpy, fill_task). */
 	out->tasks = td_arena_alloc_array(&b->arena, m + ntasks,
 					  sizeof(*out->tasks));
+	bool keep = c.dump_refs && kept;
+	struct td_task **by_entry =
+		keep && out->tasks ? calloc(m + ntasks, sizeof(*by_entry))
+				   : NULL;
 	if (out->tasks && order) {
 		for (size_t i = 0; i < ntasks; i++)
-			order[i] = (struct seen_ref){seen[i].id, i};
+			order[i] = (struct seen_ref){c.seen[i].id, i};
 		const struct seen_ref *sorted =
 			sort_by_id(order, order + ntasks, ntasks);
-		memcpy(out->tasks, mains, m * sizeof(*mains));
+		memcpy(out->tasks, c.mains, m * sizeof(*c.mains));
 		for (size_t i = 0; i < m; i++)
-			if (mains[i].traced)
-				dump_build_retarget_traces(b, &mains[i],
+			if (c.mains[i].traced)
+				dump_build_retarget_traces(b, &c.mains[i],
 							   &out->tasks[i]);
-		for (size_t i = 0; i < ntasks; i++)
-			fill_task(b, out, &out->tasks[m + i],
-				  &seen[sorted[i].index], snap[sorted[i].index],
-				  &ql, now);
+		for (size_t i = 0; i < ntasks; i++) {
+			size_t k = sorted[i].index;
+			fill_task(b, out, &out->tasks[m + i], &c.seen[k],
+				  c.snap[k], &c.ql, c.now);
+			if (by_entry)
+				by_entry[m + i] = c.snap[k];
+		}
 		out->ntasks = m + ntasks;
 		note_busy_times(out);
 	} else {
 		out->tasks = NULL;
 	}
-	if (!all_stopped)
-		for (size_t i = 0; i < ntasks; i++)
-			td_task_unref(snap[i]);
+	if (by_entry && out->tasks) {
+		/* The references go with the entries, until the findings
+		 * are confirmed (dump_common). */
+		kept->out = out;
+		kept->task = by_entry;
+	} else {
+		free(by_entry);
+		for (size_t i = 0; c.dump_refs && i < ntasks; i++)
+			td_task_unref(c.snap[i]);
+	}
 	td_big_buf_put(&order_buf);
-	free(snap);
+	free(c.snap);
 	td_big_buf_put(&seen_buf);
-	free(ql.items);
+	free(c.ql.items);
 	free(parked);
-	free(infos);
+	free(c.infos);
+	free(c.poll_began);
+	free(c.poll_seen);
+	free(c.poll_task);
+	free(c.poll_count);
 	if (oom || !out->tasks)
 		out->error = "out of memory";
 	for (size_t i = 0; i < out->ntasks; i++)
 		if (out->tasks[i].traced)
 			out->traced++;
-	b->dump->assemble_ms += mono_ms() - t_release;
+	b->dump->assemble_ms += mono_ms() - t_assemble;
+}
+
+/* ---- confirming what tasks seen at different moments say ----------- */
+
+/* The task behind entry `dt`, when the dump kept it (NULL: the entry is
+ * of a runtime captured while nothing ran, or a block_on future). */
+static struct td_task *kept_task(const struct kept *kept, size_t n,
+				 const td_dump_task *dt)
+{
+	for (size_t k = 0; k < n; k++) {
+		const td_dump_runtime *out = kept[k].out;
+		if (out && kept[k].task && dt >= out->tasks &&
+		    dt < out->tasks + out->ntasks)
+			return kept[k].task[dt - out->tasks];
+	}
+	return NULL;
+}
+
+/* A kept task still idle, unwoken, and not polled since the dump saw it:
+ * whatever it waited on then it still waits on, and nothing it held was
+ * let go (a task gives up a lock, or starts or stops waiting, only in a
+ * poll; a lock handed to it wakes it). */
+static bool unmoved(const struct td_task *t, const td_dump_task *dt,
+		    uint64_t *state)
+{
+	uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+	*state = s;
+	if (s & (TD_ST_RUNNING | TD_ST_COMPLETE | TD_ST_NOTIFIED |
+		 TD_ST_CANCELLED | TD_ST_TRACING))
+		return false;
+	return atomic_load_explicit(&t->polls, memory_order_relaxed) ==
+	       dt->polls;
+}
+
+/* Member `dt` of a cycle, whose edge leads to `next`: still so now? */
+static bool edge_holds(const struct kept *kept, size_t n,
+		       const td_dump_task *dt, const td_dump_task *next)
+{
+	const struct td_task *t = kept_task(kept, n, dt);
+	uint64_t s;
+	if (!t)
+		return true; /* seen while nothing ran: one instant */
+	if (!unmoved(t, dt, &s))
+		return false;
+	/* A mutex it waits for must still be held by the next member: that
+	 * one may have let it go and taken it again before the dump saw it,
+	 * or handed it on to another task before the dump saw the waiter.
+	 * The mutex is alive: the unmoved task still waits for it. */
+	for (size_t i = 0; i < dt->ntraces; i++) {
+		const td_wait *w = &dt->traces[i].wait;
+		if (w->kind == TD_WAIT_MUTEX && w->object &&
+		    w->task_id == next->id &&
+		    td_mutex_holder_id(w->object) != next->id)
+			return false;
+	}
+	return true;
+}
+
+static bool deadlock_holds(const struct kept *kept, size_t n,
+			   const td_dump_deadlock *dl)
+{
+	for (size_t i = 0; i < dl->ntasks; i++) {
+		const td_dump_task *next = dl->tasks[(i + 1) % dl->ntasks];
+		if (!edge_holds(kept, n, dl->tasks[i], next))
+			return false;
+	}
+	/* The edges are checked in turn, each member unmoved from when the
+	 * dump saw it until its check: then every edge held from the
+	 * latest of those moments to the first check, all at once. */
+	for (size_t i = 0; i < dl->ntasks; i++) {
+		const struct td_task *t = kept_task(kept, n, dl->tasks[i]);
+		uint64_t s;
+		if (t && !unmoved(t, dl->tasks[i], &s))
+			return false;
+	}
+	return true;
+}
+
+static bool lost_wakeup_holds(const struct kept *kept, size_t n,
+			      const td_dump_task *dt)
+{
+	const struct td_task *t = kept_task(kept, n, dt);
+	uint64_t s;
+	if (!t)
+		return true;
+	/* Still no waker (the dump's own reference aside): nothing can have
+	 * made one since, without polling it. */
+	return unmoved(t, dt, &s) && idle_wakers(s, 1) == 0;
+}
+
+/* Deadlocks and lost wake-ups found in tasks seen at different moments
+ * (an incremental dump, or a worker that did not stop) are reported only
+ * when their tasks did not move: the others are dropped and counted. */
+static void confirm_findings(td_dump *d, const struct kept *kept, size_t n)
+{
+	size_t keep = 0;
+	for (size_t i = 0; i < d->ndeadlocks; i++) {
+		if (deadlock_holds(kept, n, &d->deadlocks[i]))
+			d->deadlocks[keep++] = d->deadlocks[i];
+		else
+			d->unconfirmed_deadlocks++;
+	}
+	d->ndeadlocks = keep;
+	if (!keep)
+		d->deadlocks = NULL;
+	keep = 0;
+	for (size_t i = 0; i < d->ntask_warnings; i++) {
+		const td_dump_warning *w = &d->task_warnings[i];
+		if (w->kind != TD_WARN_LOST_WAKEUP ||
+		    lost_wakeup_holds(kept, n, w->task)) {
+			d->task_warnings[keep++] = *w;
+			continue;
+		}
+		d->unconfirmed_lost_wakeups++;
+		d->ntask_warnings_found--;
+	}
+	d->ntask_warnings = keep;
+	if (!keep)
+		d->task_warnings = NULL;
+}
+
+static void release_kept(struct kept *kept, size_t n)
+{
+	for (size_t k = 0; kept && k < n; k++) {
+		if (!kept[k].task)
+			continue;
+		for (size_t i = 0; i < kept[k].out->ntasks; i++)
+			if (kept[k].task[i])
+				td_task_unref(kept[k].task[i]);
+		free(kept[k].task);
+	}
 }
 
 /* ---- public API ------------------------------------------------------ */
@@ -789,6 +1291,7 @@ struct all_arg {
 	struct dump_build *b;
 	struct limits lim;
 	td_dump_runtime *list;
+	struct kept *kept; /* [cap] */
 	size_t n, cap;
 };
 
@@ -797,7 +1300,8 @@ static void visit_runtime(struct td_runtime *rt, void *argp)
 	struct all_arg *a = argp;
 	if (a->n == a->cap)
 		return;
-	capture_runtime(a->b, rt, &a->list[a->n++], &a->lim);
+	size_t i = a->n++;
+	capture_runtime(a->b, rt, &a->list[i], &a->lim, &a->kept[i]);
 }
 
 static void count_runtime(struct td_runtime *rt, void *arg)
@@ -818,8 +1322,16 @@ static int dump_common(td_runtime *only, const td_dump_options *opts,
 	unsigned grace_ms = opts && opts->grace_ms ? opts->grace_ms
 						   : TD_DUMP_DEFAULT_GRACE_MS;
 	double t0 = mono_ms();
-	struct limits lim = {td_now_ms() + timeout_ms,
-			     grace_ms < timeout_ms ? grace_ms : timeout_ms};
+	struct limits lim = {
+		.deadline_ms = td_now_ms() + timeout_ms,
+		.grace_ms = grace_ms < timeout_ms ? grace_ms : timeout_ms,
+		.timeout_ms = timeout_ms,
+		.slice_us = opts && opts->slice_us ? opts->slice_us
+						   : TD_DUMP_DEFAULT_SLICE_US,
+		.mode = opts && opts->mode == TD_DUMP_MODE_STOP
+				? TD_DUMP_MODE_STOP
+				: TD_DUMP_MODE_INCREMENTAL,
+	};
 
 	pthread_mutex_lock(&dump_mutex);
 	atomic_store(&dump_active, true);
@@ -837,14 +1349,19 @@ static int dump_common(td_runtime *only, const td_dump_options *opts,
 		a.cap += 4; /* runtimes created meanwhile are welcome */
 	}
 	a.list = td_arena_calloc(&b->arena, a.cap, sizeof(*a.list));
-	if (a.list) {
+	a.kept = calloc(a.cap, sizeof(*a.kept));
+	if (a.list && a.kept) {
 		if (only)
-			capture_runtime(b, only, &a.list[a.n++], &lim);
+			capture_runtime(b, only, &a.list[a.n++], &lim,
+					&a.kept[0]);
 		else
 			td_registry_for_each(visit_runtime, &a);
 	}
-	b->dump->runtimes = a.list;
-	b->dump->nruntimes = a.list ? a.n : 0;
+	b->dump->runtimes = a.list && a.kept ? a.list : NULL;
+	b->dump->nruntimes = a.list && a.kept ? a.n : 0;
+	b->dump->mode = lim.mode == TD_DUMP_MODE_STOP ? "stop" : "incremental";
+	b->dump->span_ms = b->last_ms > b->first_ms ? b->last_ms - b->first_ms
+						    : 0;
 
 	double t1 = mono_ms();
 	dump_build_frames(b, !opts || !opts->no_symbolize);
@@ -866,6 +1383,11 @@ static int dump_common(td_runtime *only, const td_dump_options *opts,
 	if (!err)
 		err = td_dump_find_warnings(b->dump, &b->arena, &wl, busy,
 					    nbusy);
+	/* Whatever was seen of tasks that may have moved meanwhile is
+	 * looked at again; then the dump's references go. */
+	confirm_findings(b->dump, a.kept, a.n);
+	release_kept(a.kept, a.n);
+	free(a.kept);
 	double t3 = mono_ms();
 	if (!err)
 		err = dump_build_finish(b);

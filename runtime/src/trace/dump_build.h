@@ -48,6 +48,8 @@ struct dump_build {
 	 * usually spread over many tasks, in any order). */
 	const char *types[16], *type_copies[16];
 	double capture_ms;
+	double first_ms, last_ms; /* first and last task looked at (0:
+				   * none), over every runtime */
 	uint64_t clock_ms;       /* task clock of the first capture, 0: none */
 	/* Entries with a wait that may give a wait-for edge (filled by
 	 * dump_build_frames), for the diagnosis. */

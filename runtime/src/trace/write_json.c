@@ -374,6 +374,8 @@ static void put_worker(struct td_wbuf *b, const td_dump_worker *w)
 		put_null(b);
 	KEY(b, "queued");
 	td_wbuf_u64(b, w->queued);
+	KEY(b, "held_ms");
+	put_ms(b, w->held_ms);
 	KEY(b, "task");
 	put_u64_if(b, busy, w->task_id);
 	KEY(b, "busy_ms");
@@ -455,8 +457,12 @@ static void put_top(struct td_wbuf *b, const td_dump *d)
 	td_wbuf_putc(b, '"');
 	td_wbuf_time(b, d->time_unix_ms);
 	td_wbuf_putc(b, '"');
+	KEY(b, "mode");
+	td_wbuf_json_str(b, d->mode);
 	KEY(b, "pause_ms");
 	put_ms(b, d->pause_ms);
+	KEY(b, "span_ms");
+	put_ms(b, d->span_ms);
 	KEY(b, "capture_ms");
 	put_ms(b, d->capture_ms);
 	KEY(b, "symbolize_ms");
@@ -465,6 +471,10 @@ static void put_top(struct td_wbuf *b, const td_dump *d)
 	put_ms(b, d->total_ms);
 	KEY(b, "tasks_total");
 	td_wbuf_u64(b, d->ntasks);
+	KEY(b, "unconfirmed_deadlocks");
+	td_wbuf_u64(b, d->unconfirmed_deadlocks);
+	KEY(b, "unconfirmed_lost_wakeups");
+	td_wbuf_u64(b, d->unconfirmed_lost_wakeups);
 	/* A sentence about the whole dump; only the agent's dump of a
 	 * process without a runtime has one (agent/noruntime.c). */
 	KEY(b, "note");

@@ -198,14 +198,28 @@ static void put_header(struct td_wbuf *b, const td_dump *d)
 	td_wbuf_text(b, d->program ? d->program : "?", TD_ESC_FREE);
 	td_wbuf_lit(b, "\ntime ");
 	td_wbuf_time(b, d->time_unix_ms);
+	if (d->mode) {
+		td_wbuf_lit(b, "\nmode ");
+		td_wbuf_text(b, d->mode, TD_ESC_FREE);
+	}
 	td_wbuf_lit(b, "\npause_ms ");
 	put_ms(b, d->pause_ms);
+	if (d->mode) {
+		td_wbuf_lit(b, "\nspan_ms ");
+		put_ms(b, d->span_ms);
+	}
 	td_wbuf_lit(b, "\ncapture_ms ");
 	put_ms(b, d->capture_ms);
 	td_wbuf_lit(b, "\nsymbolize_ms ");
 	put_ms(b, d->symbolize_ms);
 	td_wbuf_lit(b, "\ntotal_ms ");
 	put_ms(b, d->total_ms);
+	if (d->unconfirmed_deadlocks || d->unconfirmed_lost_wakeups) {
+		td_wbuf_lit(b, "\nunconfirmed deadlocks=");
+		td_wbuf_u64(b, d->unconfirmed_deadlocks);
+		td_wbuf_lit(b, " lost_wakeups=");
+		td_wbuf_u64(b, d->unconfirmed_lost_wakeups);
+	}
 	td_wbuf_lit(b, "\nruntimes ");
 	td_wbuf_u64(b, d->runtimes ? d->nruntimes : 0);
 	td_wbuf_lit(b, "\ntasks ");
@@ -306,6 +320,10 @@ static void put_worker(struct td_wbuf *b, const td_dump_worker *w)
 	}
 	td_wbuf_lit(b, " queued=");
 	td_wbuf_u64(b, w->queued);
+	if (w->held_ms > 0) {
+		td_wbuf_lit(b, " held_ms=");
+		put_ms(b, w->held_ms);
+	}
 	if (busy && w->syscall) {
 		td_wbuf_lit(b, " syscall=");
 		td_wbuf_text(b, w->syscall, TD_ESC_TOKEN);

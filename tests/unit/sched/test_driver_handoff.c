@@ -15,6 +15,7 @@
  * the release (a sleeping task), or after it (the block_on future's own
  * sleep), must then fire in time - long before the blocked task returns.
  */
+#include <sched.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -78,9 +79,19 @@ static void hold_driver(td_runtime *rt)
 {
 	uint64_t end = test_now_ms() + 20000;
 	while (!td_driver_try_lock(rt)) {
-		/* A worker sits in epoll: make it come out and let go. */
+		/* A worker sits in epoll: make it come out and let go.  It
+		 * takes the driver back as soon as it finds nothing to do, so
+		 * try at once and often (sleeping between tries lost every
+		 * race on a loaded machine). */
 		rt->fops->unpark_all(rt);
-		wait_ms(1);
+		bool got = false;
+		for (int k = 0; k < 20000 && !got; k++) {
+			got = td_driver_try_lock(rt);
+			if (!got)
+				sched_yield();
+		}
+		if (got)
+			break;
 		ck_assert_msg(test_now_ms() < end, "never got the driver");
 	}
 	while (atomic_load(&rt->driver_waiters) < rt->nworkers) {

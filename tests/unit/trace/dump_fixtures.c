@@ -303,7 +303,7 @@ bool fx_frames_contain(const td_dump_frame *f, size_t n, const char *fn)
 static bool is_worker_state(const char *s)
 {
 	return s && (strcmp(s, "paused") == 0 || strcmp(s, "busy") == 0 ||
-		     strcmp(s, "idle") == 0);
+		     strcmp(s, "idle") == 0 || strcmp(s, "running") == 0);
 }
 
 static void check_worker(const td_dump_runtime *r, size_t i, const char *ctx)

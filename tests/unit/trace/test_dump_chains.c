@@ -323,6 +323,7 @@ struct ctx {
 	const char *spawn_fn;
 	uint64_t rt_id;
 	int flavor;
+	td_dump_mode mode;
 };
 
 static bool all_idle(const td_dump *d, void *arg)
@@ -441,17 +442,23 @@ static void check_entries(const td_dump *d, const struct ctx *c,
 	const td_dump_runtime *r = fx_only_runtime(d);
 	const struct fx_flavor *fl = &fx_flavors[c->flavor];
 
-	ck_assert(d->pause_ms > 0.0);
+	bool stop = c->mode == TD_DUMP_MODE_STOP;
+	ck_assert_str_eq(d->mode, stop ? "stop" : "incremental");
+	/* Incremental: nobody is held unless it popped a task while it was
+	 * traced (then for microseconds). */
+	ck_assert(stop ? d->pause_ms > 0.0 : d->pause_ms < 100.0);
 	ck_assert(d->total_ms > 0.0);
 	ck_assert(d->total_ms >= d->pause_ms);
-	ck_assert(r->pause_ms > 0.0);
+	ck_assert(d->span_ms >= 0.0 && d->span_ms <= d->total_ms);
+	ck_assert(stop ? r->pause_ms > 0.0 : r->pause_ms == d->pause_ms);
 	ck_assert_uint_eq(d->nruntimes, 1);
 	ck_assert_uint_eq(r->id, c->rt_id);
 	ck_assert_str_eq(r->name, "chains");
 	ck_assert_str_eq(r->flavor, fl->flavor_name);
 	ck_assert_uint_eq(r->nworkers, fl->nworkers);
 	for (size_t w = 0; w < r->nworkers; w++)
-		ck_assert_str_eq(r->workers[w].state, "paused");
+		ck_assert_str_eq(r->workers[w].state,
+				 stop ? "paused" : "running");
 	/* The block_on future and our tasks, nothing else. */
 	ck_assert_uint_eq(r->ntasks, NT + 1);
 	ck_assert_uint_eq(d->ntasks, NT + 1);
@@ -486,7 +493,10 @@ static void check_entries(const td_dump *d, const struct ctx *c,
 START_TEST(test_known_chains)
 {
 	struct shared *sh = calloc(1, sizeof(*sh));
-	struct ctx c = {.flavor = _i, .spawn_fn = __func__};
+	/* Each flavor in each mode. */
+	struct ctx c = {.flavor = _i % FX_NFLAVORS, .spawn_fn = __func__,
+			.mode = _i < FX_NFLAVORS ? TD_DUMP_MODE_INCREMENTAL
+						 : TD_DUMP_MODE_STOP};
 	td_join_handle h[NT];
 	uint64_t t0 = test_now_ms();
 
@@ -494,7 +504,7 @@ START_TEST(test_known_chains)
 	td_notify_init(&sh->race_go);
 	sh->fan_ch = td_oneshot_new();
 	atomic_store(&sh->race_winner, -1);
-	td_runtime *rt = fx_runtime_new(_i, "chains");
+	td_runtime *rt = fx_runtime_new(c.flavor, "chains");
 	c.rt_id = td_runtime_id(rt);
 	fx_driver *drv = fx_driver_start(rt);
 
@@ -519,7 +529,8 @@ START_TEST(test_known_chains)
 
 	/* Every worker must be found paused (check_entries): give a worker
 	 * slowed by a loaded machine more than the default 10 ms. */
-	td_dump_options o = {.timeout_ms = 5000, .grace_ms = 2000};
+	td_dump_options o = {.timeout_ms = 5000, .grace_ms = 2000,
+			     .mode = c.mode};
 	td_dump *d1 = fx_dump_until(rt, &o, all_idle, &c, 20000,
 				    "every task parked");
 	uint64_t now = td_now_ms();
@@ -694,7 +705,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("dump_chains");
 	TCase *tc = tcase_create("chains");
 	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, test_known_chains, 0, FX_NFLAVORS);
+	tcase_add_loop_test(tc, test_known_chains, 0, 2 * FX_NFLAVORS);
 	tcase_add_loop_test(tc, test_timeout_one_node, 0, FX_NFLAVORS);
 	suite_add_tcase(s, tc);
 	return s;

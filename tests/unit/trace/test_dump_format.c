@@ -163,7 +163,8 @@ static void check_text(const td_dump *d, const struct ids *ids, int flavor)
 
 	/* Header: the keys in their order, then a blank line. */
 	static const char *const keys[] = {"taskdump 1\n", "pid ", "program ",
-					   "time ", "pause_ms ", "capture_ms ",
+					   "time ", "mode incremental\n",
+					   "pause_ms ", "span_ms ", "capture_ms ",
 					   "symbolize_ms ", "total_ms ",
 					   "runtimes 1\n", "tasks "};
 	const char *p = text;
@@ -187,7 +188,7 @@ static void check_text(const td_dump *d, const struct ids *ids, int flavor)
 		 fx_flavors[flavor].nworkers, r->ntasks, r->traced);
 	ck_assert_msg(line_starting(text, buf), "no '%s' in\n%s", buf, text);
 	for (unsigned w = 0; w < fx_flavors[flavor].nworkers; w++) {
-		snprintf(buf, sizeof(buf), "worker %u state=paused ", w);
+		snprintf(buf, sizeof(buf), "worker %u state=running ", w);
 		ck_assert_msg(line_starting(text, buf), "no '%s'", buf);
 	}
 

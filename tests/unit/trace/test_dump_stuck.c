@@ -117,10 +117,23 @@ static void spawn_idlers(td_runtime *rt, struct ids *ids)
 				   "idlers parked"));
 }
 
+/* The mode of the test case's dumps: each flavor is run in both (loop
+ * index _i: flavor _i % FX_NFLAVORS, incremental first). */
+static td_dump_mode test_mode;
+static const char *others_state; /* the threads that are not stuck */
+
+static int set_case(int i)
+{
+	test_mode = i < FX_NFLAVORS ? TD_DUMP_MODE_INCREMENTAL
+				    : TD_DUMP_MODE_STOP;
+	others_state = test_mode == TD_DUMP_MODE_STOP ? "paused" : "running";
+	return i % FX_NFLAVORS;
+}
+
 /* Dump with a 500 ms deadline; returns the dump and its duration. */
 static td_dump *dump_stuck(td_runtime *rt, uint64_t *ms)
 {
-	td_dump_options o = {.timeout_ms = 500};
+	td_dump_options o = {.timeout_ms = 500, .mode = test_mode};
 	td_dump *d = NULL;
 	uint64_t t0 = test_now_ms();
 
@@ -175,13 +188,14 @@ static void check_busy_worker(const td_dump_worker *w, uint64_t task_id,
 static void check_recovered(td_runtime *rt, const struct ids *ids)
 {
 	td_dump *d = NULL;
+	td_dump_options o = {.mode = test_mode};
 
-	ck_assert_int_eq(td_runtime_dump(rt, NULL, &d), 0);
+	ck_assert_int_eq(td_runtime_dump(rt, &o, &d), 0);
 	fx_check_consistent(d, "after the spin");
 	ck_assert_msg(d->pause_ms < 900.0, "pause %.3f ms", d->pause_ms);
 	const td_dump_runtime *r = fx_only_runtime(d);
 	for (size_t w = 0; w < r->nworkers; w++)
-		ck_assert_str_eq(r->workers[w].state, "paused");
+		ck_assert_str_eq(r->workers[w].state, others_state);
 	ck_assert_uint_eq(r->traced, r->ntasks);
 	ck_assert(fx_tasks_idle(r, ids->v, NIDLE, 1));
 	for (int k = 0; k < NIDLE; k++)
@@ -198,8 +212,9 @@ START_TEST(test_stuck_task)
 {
 	struct shared sh;
 	struct ids ids;
-	bool mt = fx_flavors[_i].flavor == TD_FLAVOR_MULTI_THREAD;
-	td_runtime *rt = fx_runtime_new(_i, "stuck");
+	int fl = set_case(_i);
+	bool mt = fx_flavors[fl].flavor == TD_FLAVOR_MULTI_THREAD;
+	td_runtime *rt = fx_runtime_new(fl, "stuck");
 	fx_driver *drv = fx_driver_start(rt);
 	td_join_handle h;
 
@@ -223,7 +238,7 @@ START_TEST(test_stuck_task)
 			ck_assert_int_eq(busy, -1);
 			busy = (int)w;
 		} else {
-			ck_assert_str_eq(r->workers[w].state, "paused");
+			ck_assert_str_eq(r->workers[w].state, others_state);
 		}
 	}
 	ck_assert_int_ge(busy, 0);
@@ -317,8 +332,9 @@ START_TEST(test_stuck_block_on)
 {
 	struct shared sh;
 	struct ids ids;
-	bool mt = fx_flavors[_i].flavor == TD_FLAVOR_MULTI_THREAD;
-	td_runtime *rt = fx_runtime_new(_i, "stuck_main");
+	int fl = set_case(_i);
+	bool mt = fx_flavors[fl].flavor == TD_FLAVOR_MULTI_THREAD;
+	td_runtime *rt = fx_runtime_new(fl, "stuck_main");
 	fx_driver *drv = fx_driver_start(rt);
 	pthread_t th;
 
@@ -337,7 +353,7 @@ START_TEST(test_stuck_block_on)
 
 	td_dump *d = NULL;
 	uint64_t t0 = test_now_ms();
-	td_dump_options o = {.timeout_ms = 500};
+	td_dump_options o = {.timeout_ms = 500, .mode = test_mode};
 	ck_assert_int_eq(td_runtime_dump(rt, &o, &d), 0);
 	ck_assert_uint_lt(test_now_ms() - t0, 2000);
 	fx_check_consistent(d, "stuck block_on");
@@ -359,7 +375,7 @@ START_TEST(test_stuck_block_on)
 		/* Not a worker: the workers stop, the tasks are traced, the
 		 * spinning block_on future is reported as running. */
 		for (size_t w = 0; w < r->nworkers; w++)
-			ck_assert_str_eq(r->workers[w].state, "paused");
+			ck_assert_str_eq(r->workers[w].state, others_state);
 		ck_assert(fx_tasks_idle(r, ids.v, NIDLE, 1));
 		ck_assert_uint_eq(r->traced, r->ntasks - 1);
 		ck_assert_int_eq(bo->state, TD_DUMP_RUNNING);
@@ -477,8 +493,8 @@ static Suite *suite(void)
 	Suite *s = suite_create("dump_stuck");
 	TCase *tc = tcase_create("stuck");
 	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, test_stuck_task, 0, FX_NFLAVORS);
-	tcase_add_loop_test(tc, test_stuck_block_on, 0, FX_NFLAVORS);
+	tcase_add_loop_test(tc, test_stuck_task, 0, 2 * FX_NFLAVORS);
+	tcase_add_loop_test(tc, test_stuck_block_on, 0, 2 * FX_NFLAVORS);
 	tcase_add_loop_test(tc, test_stuck_in_syscall, 0, FX_NFLAVORS);
 	suite_add_tcase(s, tc);
 	return s;

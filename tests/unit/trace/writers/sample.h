@@ -49,7 +49,8 @@ static td_dump_frame s_stack1[] = {
 };
 
 static td_dump_worker s_workers1[] = {
-	{ .index = 0, .tid = 4243, .state = "paused", .paused = true },
+	{ .index = 0, .tid = 4243, .state = "paused", .paused = true,
+	  .held_ms = 0.398 },
 	{ .index = 1, .tid = 4244, .state = "busy", .task_id = 7,
 	  .busy_ms = 5012, .queued = 1, .stack = s_stack1,
 	  .nstack = N(s_stack1), .syscall = "read", .syscall_fd = 7,
@@ -325,6 +326,10 @@ static td_dump s_sample = {
 	.pid = 4242,
 	.program = "/usr/local/bin/taskdump demo",
 	.time_unix_ms = 1795792831123, /* 2026-11-27T15:20:31.123Z */
+	.mode = "stop",
+	.span_ms = 0.321,
+	.unconfirmed_deadlocks = 1,
+	.unconfirmed_lost_wakeups = 2,
 	.pause_ms = 0.412,
 	.capture_ms = 0.38,
 	.symbolize_ms = 1.2096,

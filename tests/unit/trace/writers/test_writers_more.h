@@ -258,9 +258,12 @@ START_TEST(test_null_fields)
 	s = out_json(&empty);
 	ck_assert_str_eq(s, "{\"taskdump\":1,\"pid\":0,\"program\":null,"
 			    "\"time\":\"1970-01-01T00:00:00.000Z\","
-			    "\"pause_ms\":0.000,\"capture_ms\":0.000,"
+			    "\"mode\":null,\"pause_ms\":0.000,"
+			    "\"span_ms\":0.000,\"capture_ms\":0.000,"
 			    "\"symbolize_ms\":0.000,\"total_ms\":0.000,"
-			    "\"tasks_total\":0,\"note\":null,\"warnings\":[],\n"
+			    "\"tasks_total\":0,\"unconfirmed_deadlocks\":0,"
+			    "\"unconfirmed_lost_wakeups\":0,"
+			    "\"note\":null,\"warnings\":[],\n"
 			    "\"deadlocks\":[],\"task_warnings_found\":0,"
 			    "\"task_warnings\":[],\n"
 			    "\"runtimes\":[]}\n");
