@@ -21,6 +21,14 @@
  * A td_mutex is embeddable (no allocation).  It is not recursive, and it
  * is not tied to the locking task: any task or thread may unlock it.
  * Safe to use from any number of threads.
+ *
+ * Dumps list every mutex a task holds, also those nobody waits for: at
+ * its first lock a mutex is linked into the process's registry of
+ * mutexes (once; nothing is allocated), which dumps walk.  Hence one rule:
+ * a mutex that was ever locked must be destroyed with td_mutex_destroy()
+ * before its memory is freed or reused (on the stack: before its scope
+ * ends), or a dump reads freed memory.  A mutex may be copied (or
+ * zero-filled) only before its first lock.
  */
 #ifndef TASKDUMP_MUTEX_H
 #define TASKDUMP_MUTEX_H
@@ -46,16 +54,21 @@ typedef struct td_mutex {
 	td_sync_list waiters;  /* td_mutex_lock futures, oldest first */
 	uint32_t held_since;   /* when `holder` took it (wrapping coarse
 				* monotonic ms), for dumps; 0 while unlocked */
+	bool registered;       /* linked into the registry (`reg`) */
+	td_sync_link reg;      /* the registry of mutexes, for dumps */
 } td_mutex;
 
 /* Static initialiser, an alternative to td_mutex_init(). */
-#define TD_MUTEX_INITIALIZER {PTHREAD_MUTEX_INITIALIZER, false, 0, {0, 0}, 0}
+#define TD_MUTEX_INITIALIZER                                                 \
+	{PTHREAD_MUTEX_INITIALIZER, false, 0, {0, 0}, 0, false, {0, 0}}
 
 /* Initialise an unlocked mutex. */
 TD_API void td_mutex_init(td_mutex *m);
 
-/* Release the mutex's resources.  It must be unlocked, with no lock
- * future pending on it. */
+/* Release the mutex's resources and unlink it from the registry of
+ * mutexes (see above): required before its memory is freed or reused
+ * once it was locked.  It must be unlocked, with no lock future pending
+ * on it; it may be initialised and used again afterwards. */
 TD_API void td_mutex_destroy(td_mutex *m);
 
 /* A future that acquires a mutex.  After TD_READY the caller holds the
