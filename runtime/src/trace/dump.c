@@ -723,6 +723,9 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 			   all_stopped ? 0 : 1, rt->id);
 	}
 	td_collector_pop(&b->collector);
+	/* The locks its tasks hold, while they cannot take or release any
+	 * (a walk of the registries of locks: a load or two per lock). */
+	dump_build_note_held(b, out);
 
 	/* 4. Let everyone go; then take the stacks of those that never
 	 * stopped (under dump_lock still: the runtime cannot be freed). */
@@ -858,7 +861,7 @@ static int dump_common(td_runtime *only, const td_dump_options *opts,
 	int err = td_dump_diagnose(b->dump, &b->arena,
 				   b->clock_ms ? b->clock_ms
 					       : td_task_clock_ms(),
-				   b->graph, b->ngraph);
+				   b->graph, b->ngraph, b->held, b->nheld);
 	struct td_warn_limits wl;
 	td_warn_limits_from(opts, &wl);
 	struct td_busy_seen busy[TD_MAX_BUSY_PROBES];

@@ -101,7 +101,7 @@ static void diagnose(void)
 				fx.list[n++] = &fx.tasks[i];
 				break;
 			}
-	ck_assert_int_eq(td_dump_diagnose(&fx.d, &fx.arena, NOW, fx.list, n),
+	ck_assert_int_eq(td_dump_diagnose(&fx.d, &fx.arena, NOW, fx.list, n, NULL, 0),
 			 0);
 }
 
@@ -327,7 +327,7 @@ START_TEST(test_big_cycle)
 		t->ntraces = 1;
 	}
 	double t0 = mono_s();
-	ck_assert_int_eq(td_dump_diagnose(&b.d, &b.arena, NOW, b.list, n), 0);
+	ck_assert_int_eq(td_dump_diagnose(&b.d, &b.arena, NOW, b.list, n, NULL, 0), 0);
 	double took = mono_s() - t0;
 	ck_assert_uint_eq(b.d.ndeadlocks, 1);
 	const td_dump_deadlock *dl = &b.d.deadlocks[0];
@@ -359,7 +359,7 @@ START_TEST(test_star)
 		t->ntraces = 1;
 	}
 	double t0 = mono_s();
-	ck_assert_int_eq(td_dump_diagnose(&b.d, &b.arena, NOW, b.list, n), 0);
+	ck_assert_int_eq(td_dump_diagnose(&b.d, &b.arena, NOW, b.list, n, NULL, 0), 0);
 	double took = mono_s() - t0;
 	ck_assert_uint_eq(b.d.ndeadlocks, TD_DUMP_MAX_DEADLOCKS);
 	for (size_t k = 0; k < b.d.ndeadlocks; k++) {
