@@ -104,9 +104,16 @@ static inline void ensure_registered(td_semaphore *s)
 
 /* ---- holders (see the top) -------------------------------------------- */
 
+/* td_task_current_id(), inline: the lock paths read it once each. */
+static inline uint64_t current_id(void)
+{
+	const struct td_task *t = td_tls_current_task;
+	return t ? t->id : 0;
+}
+
 /* Now, for a holder's `since`: the start of the current task's poll (no
  * clock read), or the clock outside tasks. */
-static uint32_t take_time(void)
+static inline uint32_t take_time(void)
 {
 	const struct td_task *t = td_tls_current_task;
 	uint32_t now = t ? atomic_load_explicit(&t->last_poll,
@@ -120,11 +127,13 @@ static size_t add_sat(size_t a, size_t b)
 	return a > SIZE_MAX - b ? SIZE_MAX : a + b;
 }
 
-/* Under s->lock: task `task` (0: outside tasks) took n permits. */
-static void attribute(td_semaphore *s, uint64_t task, size_t n)
-{
-	td_semaphore_holder *free_slot = NULL;
+/* The slots are packed, used ones first, so that a scan stops at the
+ * first free slot (with no holder: one compare). */
 
+/* Under s->lock: task `task` (0: outside tasks) took n permits. */
+static inline __attribute__((always_inline)) void
+attribute(td_semaphore *s, uint64_t task, size_t n)
+{
 	if (n == 0)
 		return;
 	if (!task) {
@@ -137,44 +146,52 @@ static void attribute(td_semaphore *s, uint64_t task, size_t n)
 			h->permits = add_sat(h->permits, n);
 			return;
 		}
-		if (!h->task && !free_slot)
-			free_slot = h;
+		if (!h->task) {
+			*h = (td_semaphore_holder){task, n, take_time()};
+			return;
+		}
 	}
-	if (!free_slot) {
-		s->overflow = add_sat(s->overflow, n);
-		return;
-	}
-	free_slot->task = task;
-	free_slot->permits = n;
-	free_slot->since = take_time();
+	s->overflow = add_sat(s->overflow, n);
 }
 
 /* Under s->lock: task `task` (0: outside tasks) gives back n permits;
  * only what it holds is matched (the rest leaves known > out). */
-static void give_back(td_semaphore *s, uint64_t task, size_t n)
+static inline __attribute__((always_inline)) void
+give_back(td_semaphore *s, uint64_t task, size_t n)
 {
 	if (!task) {
 		s->outside -= n < s->outside ? n : s->outside;
 		return;
 	}
-	for (size_t i = 0; i < TD_SEMAPHORE_HOLDERS; i++) {
+	for (size_t i = 0; i < TD_SEMAPHORE_HOLDERS && s->holders[i].task;
+	     i++) {
 		td_semaphore_holder *h = &s->holders[i];
 		if (h->task != task)
 			continue;
 		h->permits -= n < h->permits ? n : h->permits;
-		if (!h->permits)
-			*h = (td_semaphore_holder){0, 0, 0};
+		if (h->permits)
+			return;
+		/* Free: the last used slot moves here (packed). */
+		size_t last = i;
+		while (last + 1 < TD_SEMAPHORE_HOLDERS &&
+		       s->holders[last + 1].task)
+			last++;
+		if (last != i)
+			*h = s->holders[last];
+		s->holders[last] = (td_semaphore_holder){0, 0, 0};
 		return;
 	}
 }
 
 /* Under s->lock, after permits were added: `total` covers them, and with
  * every permit back no attribution is left. */
-static void after_release(td_semaphore *s)
+static inline __attribute__((always_inline)) void
+after_release(td_semaphore *s)
 {
 	if (s->permits > s->total)
 		s->total = s->permits;
-	if (s->permits != s->total)
+	if (s->permits != s->total ||
+	    !(s->holders[0].task | s->outside | s->overflow))
 		return;
 	memset(s->holders, 0, sizeof(s->holders));
 	s->outside = s->overflow = 0;
@@ -227,7 +244,7 @@ static td_poll acquire_granted(td_semaphore_acquire *f, td_context *cx)
 static td_poll acquire_first_poll(td_semaphore_acquire *f, td_context *cx)
 {
 	td_semaphore *s = f->sem;
-	uint64_t me = td_task_current_id();
+	uint64_t me = current_id();
 
 	/* Looks like we complete at once: ask the budget before taking. */
 	if ((__atomic_load_n(&s->closed, __ATOMIC_RELAXED) ||
@@ -345,7 +362,7 @@ void td_semaphore_acquire_init(td_semaphore_acquire *f, td_semaphore *s,
 
 int td_semaphore_try_acquire(td_semaphore *s, size_t n)
 {
-	uint64_t me = td_task_current_id();
+	uint64_t me = current_id();
 	int rc;
 
 	ensure_registered(s);
@@ -368,7 +385,7 @@ int td_semaphore_try_acquire(td_semaphore *s, size_t n)
 void td_semaphore_release(td_semaphore *s, size_t n)
 {
 	struct sync_wake_batch b;
-	uint64_t me = td_task_current_id();
+	uint64_t me = current_id();
 
 	sync_wake_init(&b);
 	sync_lock(&s->lock);
