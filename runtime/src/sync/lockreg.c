@@ -7,14 +7,11 @@
 #include "sync/lockreg.h"
 #include "sync/waitlist.h"
 
-#define SHARDS_INIT                                                          \
-	{                                                                    \
-		[0 ... TD_LOCKREG_SHARDS - 1] = {PTHREAD_MUTEX_INITIALIZER,  \
-						 {NULL, NULL}}               \
-	}
+#include <pthread.h>
 
-struct td_lockreg td_lockreg_mutexes = {SHARDS_INIT};
-struct td_lockreg td_lockreg_semaphores = {SHARDS_INIT};
+/* Zero-initialised: unlocked shards, empty lists. */
+struct td_lockreg td_lockreg_mutexes;
+struct td_lockreg td_lockreg_semaphores;
 
 static struct td_lockreg_shard *shard_of(struct td_lockreg *r,
 					 const td_sync_link *link)
@@ -30,12 +27,12 @@ void td_lockreg_add(struct td_lockreg *r, td_sync_link *link,
 {
 	struct td_lockreg_shard *s = shard_of(r, link);
 
-	sync_lock(&s->lock);
+	sync_flock_lock(&s->lock);
 	if (!__atomic_load_n(registered, __ATOMIC_RELAXED)) {
 		sync_list_push_back(&s->list, link);
 		__atomic_store_n(registered, true, __ATOMIC_RELAXED);
 	}
-	sync_unlock(&s->lock);
+	sync_flock_unlock(&s->lock);
 }
 
 void td_lockreg_remove(struct td_lockreg *r, td_sync_link *link,
@@ -44,12 +41,12 @@ void td_lockreg_remove(struct td_lockreg *r, td_sync_link *link,
 	if (!__atomic_load_n(registered, __ATOMIC_RELAXED))
 		return;
 	struct td_lockreg_shard *s = shard_of(r, link);
-	sync_lock(&s->lock);
+	sync_flock_lock(&s->lock);
 	if (__atomic_load_n(registered, __ATOMIC_RELAXED)) {
 		sync_list_remove(&s->list, link);
 		__atomic_store_n(registered, false, __ATOMIC_RELAXED);
 	}
-	sync_unlock(&s->lock);
+	sync_flock_unlock(&s->lock);
 }
 
 void td_lockreg_for_each(struct td_lockreg *r,
@@ -57,10 +54,10 @@ void td_lockreg_for_each(struct td_lockreg *r,
 {
 	for (size_t i = 0; i < TD_LOCKREG_SHARDS; i++) {
 		struct td_lockreg_shard *s = &r->shards[i];
-		sync_lock(&s->lock);
+		sync_flock_lock(&s->lock);
 		for (td_sync_link *l = s->list.head; l; l = l->next)
 			fn(l, arg);
-		sync_unlock(&s->lock);
+		sync_flock_unlock(&s->lock);
 	}
 }
 
@@ -69,8 +66,8 @@ void td_lockreg_for_each(struct td_lockreg *r,
 static void lockreg_after_fork_child(void)
 {
 	for (size_t i = 0; i < TD_LOCKREG_SHARDS; i++) {
-		pthread_mutex_init(&td_lockreg_mutexes.shards[i].lock, NULL);
-		pthread_mutex_init(&td_lockreg_semaphores.shards[i].lock, NULL);
+		td_lockreg_mutexes.shards[i].lock.word = 0;
+		td_lockreg_semaphores.shards[i].lock.word = 0;
 	}
 }
 

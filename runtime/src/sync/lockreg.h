@@ -14,7 +14,8 @@
  * headers say so), or a dump would read freed memory.
  *
  * A registry is a few shards (by object address), each an intrusive
- * list under its own pthread mutex, taken only to link, unlink and walk:
+ * list under its own futex lock (sync/flock.h: a mutex's whole life
+ * takes it twice), taken only to link, unlink and walk:
  * objects created and destroyed on many threads at once rarely meet on
  * one.  Lock order: a shard lock may be held while taking an object's
  * lock (the dump's walk reads a semaphore's holders under its lock);
@@ -28,18 +29,18 @@
 #ifndef TD_SYNC_LOCKREG_H
 #define TD_SYNC_LOCKREG_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sync/flock.h"
 #include "taskdump/sync_list.h"
 #include "taskdump/trace.h"
 
 #define TD_LOCKREG_SHARDS 16
 
 struct td_lockreg_shard {
-	pthread_mutex_t lock;
+	sync_flock lock;
 	td_sync_list list;
 };
 
