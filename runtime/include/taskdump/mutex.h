@@ -28,7 +28,8 @@
  * a mutex that was ever locked must be destroyed with td_mutex_destroy()
  * before its memory is freed or reused (on the stack: before its scope
  * ends), or a dump reads freed memory.  A mutex may be copied (or
- * zero-filled) only before its first lock.
+ * zero-filled, or initialised again) only before its first lock or after
+ * td_mutex_destroy().
  */
 #ifndef TASKDUMP_MUTEX_H
 #define TASKDUMP_MUTEX_H

@@ -35,7 +35,8 @@
  * Like a mutex, a semaphore is linked into a registry of the process at
  * its first acquire: one that was ever acquired must be destroyed with
  * td_semaphore_destroy() before its memory is freed or reused, and may be
- * copied only before its first acquire.
+ * copied (or initialised again) only before its first acquire or after
+ * td_semaphore_destroy().
  *
  * Embeddable; safe to use from any number of threads.
  */
