@@ -314,6 +314,13 @@ static int by_holder(const void *a, const void *b)
 	return (p > q) - (p < q);
 }
 
+/* Milliseconds from `since` to `now` on the wrapping task clock. */
+static uint64_t held_since(uint64_t now, uint32_t since)
+{
+	int32_t d = (int32_t)((uint32_t)now - since);
+	return d > 0 ? (uint64_t)d : 0;
+}
+
 /* Whether a mutex wait of recs[0..n) (sorted by object) names `object`. */
 static bool waited_for(const struct lockrec *recs, size_t n,
 		       const void *object)
@@ -340,10 +347,10 @@ static bool noted_holding(const struct diag *g, const struct td_held_note *h,
 	out->held = (td_dump_held){
 		.kind = h->f.kind,
 		.object = h->f.object,
-		/* Wrapping milliseconds, as for the waits. */
-		.held_ms = h->f.since ? (uint32_t)((uint32_t)g->now_ms -
-						   h->f.since)
-				      : 0,
+		/* Wrapping milliseconds, as for the waits; a lock taken
+		 * after the clock was read (by a task on a worker that did
+		 * not pause) is held 0 ms, not 49 days. */
+		.held_ms = h->f.since ? held_since(g->now_ms, h->f.since) : 0,
 		.waiters = h->f.kind == TD_WAIT_SEMAPHORE
 				   ? sem_waiters(g, h->f.object)
 				   : 0,
