@@ -49,19 +49,21 @@ extern "C" {
 
 /* An async mutex.  All fields are private. */
 typedef struct td_mutex {
-	pthread_mutex_t lock;  /* protects the fields below */
+	/* What a dump's walk of the registry reads, side by side (one
+	 * cache line): the link, and whether and by whom it is held. */
+	td_sync_link reg;      /* the registry of mutexes, for dumps */
 	bool locked;           /* held; stays true across a hand-off */
-	uint64_t holder;       /* task id of the holder (0: none/no task) */
-	td_sync_list waiters;  /* td_mutex_lock futures, oldest first */
+	bool registered;       /* linked into the registry (`reg`) */
 	uint32_t held_since;   /* when `holder` took it (wrapping coarse
 				* monotonic ms), for dumps; 0 while unlocked */
-	bool registered;       /* linked into the registry (`reg`) */
-	td_sync_link reg;      /* the registry of mutexes, for dumps */
+	uint64_t holder;       /* task id of the holder (0: none/no task) */
+	pthread_mutex_t lock;  /* protects the fields (but `reg`) */
+	td_sync_list waiters;  /* td_mutex_lock futures, oldest first */
 } td_mutex;
 
 /* Static initialiser, an alternative to td_mutex_init(). */
 #define TD_MUTEX_INITIALIZER                                                 \
-	{PTHREAD_MUTEX_INITIALIZER, false, 0, {0, 0}, 0, false, {0, 0}}
+	{{0, 0}, false, false, 0, 0, PTHREAD_MUTEX_INITIALIZER, {0, 0}}
 
 /* Initialise an unlocked mutex. */
 TD_API void td_mutex_init(td_mutex *m);

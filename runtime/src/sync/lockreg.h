@@ -61,8 +61,9 @@ void td_lockreg_add(struct td_lockreg *r, td_sync_link *link,
 void td_lockreg_remove(struct td_lockreg *r, td_sync_link *link,
 		       bool *registered);
 
-/* Call fn(link, arg) for each object of `r`, under its shard's lock (the
- * object cannot be destroyed meanwhile).  fn must not take a shard lock. */
+/* Call fn(link, arg) for each object of `r`, under the shards' locks
+ * (no object can be linked or destroyed meanwhile), in no particular
+ * order.  fn must not take a shard lock. */
 void td_lockreg_for_each(struct td_lockreg *r,
 			 void (*fn)(td_sync_link *link, void *arg), void *arg);
 
