@@ -30,7 +30,8 @@ struct bench_workload {
 extern const struct bench_workload bench_spawn_join, bench_yield_many,
 	bench_ping_pong, bench_idle_tasks, bench_idle_notify,
 	bench_dump_latency, bench_dump_hold, bench_dump_stuck_blocked,
-	bench_dump_stuck_busy;
+	bench_dump_stuck_busy, bench_mutex_lock, bench_mutex_churn,
+	bench_semaphore_acquire;
 
 /* Seconds on the monotonic clock. */
 double bench_now(void);

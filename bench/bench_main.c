@@ -8,7 +8,8 @@
  *
  * As in tokio-bench, the benchmark body runs inside a spawned task (on a
  * worker, for the multi-thread flavor) and main only blocks on its join
- * handle.  Each result is one line:
+ * handle (mutex_lock, mutex_churn and semaphore_acquire, bench_locks.c,
+ * have no Tokio counterpart).  Each result is one line:
  *
  *   RESULT impl=taskdump flavor=<f> threads=<t> workload=<w> n=<n> k=v...
  */
@@ -23,6 +24,7 @@ static const struct bench_workload *const workloads[] = {
 	&bench_spawn_join,  &bench_yield_many,  &bench_ping_pong,
 	&bench_idle_tasks,  &bench_idle_notify, &bench_dump_latency,
 	&bench_dump_hold,   &bench_dump_stuck_blocked, &bench_dump_stuck_busy,
+	&bench_mutex_lock,  &bench_mutex_churn, &bench_semaphore_acquire,
 };
 
 static void usage(void)

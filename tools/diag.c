@@ -4,7 +4,9 @@
  *
  * The texts are those of the runtime's writer, byte for byte:
  *   edge:  "task <id>: <why>" or "nobody: <why>"
- *   held:  "<kind> <object> held <ms> ms, <n> waiting"
+ *   held:  "<kind> <object>[ <p> permit[s]] held <ms> ms, <n> waiting
+ *           [, <o> more held by others]" (the permits and others of a
+ *           semaphore)
  * and a list of either is its entries joined by "; " (a why never
  * contains "; "). */
 #include "model.h"
@@ -32,9 +34,17 @@ void tdc_edge_text(const tdc_edge *e, tdc_buf *out)
 
 void tdc_held_text(const tdc_held *h, tdc_buf *out)
 {
-	tdc_buf_printf(out, "%s %s held %llu ms, %llu waiting", h->kind,
-		       h->object, (unsigned long long)h->held_ms.v,
+	tdc_buf_printf(out, "%s %s", h->kind, h->object);
+	if (h->permits.set)
+		tdc_buf_printf(out, " %llu permit%s",
+			       (unsigned long long)h->permits.v,
+			       h->permits.v == 1 ? "" : "s");
+	tdc_buf_printf(out, " held %llu ms, %llu waiting",
+		       (unsigned long long)h->held_ms.v,
 		       (unsigned long long)h->waiters.v);
+	if (h->others.set && h->others.v)
+		tdc_buf_printf(out, ", %llu more held by others",
+			       (unsigned long long)h->others.v);
 }
 
 /* The entries of a "; " list: their number, and each one's bounds. */
@@ -109,15 +119,35 @@ static int held_parse(tdc_arena *a, const char *s, size_t n, tdc_held *h)
 	const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1))
 			      : NULL;
 	const char *p;
-	uint64_t ms, waiters;
+	uint64_t ms, waiters, permits, others;
 
 	memset(h, 0, sizeof(*h));
-	if (!sp1 || !sp2 || sp1 == s || sp2 == sp1 + 1 ||
-	    (size_t)(end - sp2) < 6 || memcmp(sp2, " held ", 6) != 0)
+	if (!sp1 || !sp2 || sp1 == s || sp2 == sp1 + 1)
 		return -1;
-	p = sp2 + 6;
+	p = sp2 + 1;
+	/* A semaphore's " <p> permit[s]" before " held ". */
+	if (number_then(&p, end, " permits held ", &permits) ||
+	    number_then(&p, end, " permit held ", &permits)) {
+		h->permits.v = permits;
+		h->permits.set = h->others.set = true;
+	} else if ((size_t)(end - sp2) >= 6 &&
+		   memcmp(sp2, " held ", 6) == 0) {
+		p = sp2 + 6;
+	} else {
+		return -1;
+	}
 	if (!number_then(&p, end, " ms, ", &ms) ||
-	    !number_then(&p, end, " waiting", &waiters) || p != end)
+	    !number_then(&p, end, " waiting", &waiters))
+		return -1;
+	if (p != end && h->permits.set) {
+		if ((size_t)(end - p) < 2 || memcmp(p, ", ", 2) != 0)
+			return -1;
+		p += 2;
+		if (!number_then(&p, end, " more held by others", &others))
+			return -1;
+		h->others.v = others;
+	}
+	if (p != end)
 		return -1;
 	h->held_ms.v = ms;
 	h->waiters.v = waiters;

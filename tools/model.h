@@ -73,9 +73,12 @@ typedef struct tdc_edge {
 
 /* A lock a task holds. */
 typedef struct tdc_held {
-	const char *kind;           /* "mutex" */
+	const char *kind;           /* "mutex", "semaphore" */
 	const char *object;         /* "0x..." */
 	tdc_u64 held_ms, waiters;
+	/* A semaphore's: the holder's permits and those held by others
+	 * (unset for a mutex, and in older dumps). */
+	tdc_u64 permits, others;
 } tdc_held;
 
 typedef struct tdc_task {

@@ -1092,7 +1092,8 @@ static int edges(jp *j, const char *key, tdc_edge **out, size_t *n)
 	return 0;
 }
 
-/* [{"kind": "mutex", "object": "0x...", "held_ms": N, "waiters": N}] */
+/* [{"kind": "mutex", "object": "0x...", "held_ms": N, "waiters": N,
+ *   "permits": N|null, "others": N|null}] */
 static int helds(jp *j, tdc_held **out, size_t *n)
 {
 	size_t from = j->v_holds.n, i = 0;
@@ -1119,6 +1120,10 @@ static int helds(jp *j, tdc_held **out, size_t *n)
 				r = get_u64(j, "held_ms", &x->held_ms);
 			else if (key_is(j, "waiters"))
 				r = get_u64(j, "waiters", &x->waiters);
+			else if (key_is(j, "permits"))
+				r = get_u64(j, "permits", &x->permits);
+			else if (key_is(j, "others"))
+				r = get_u64(j, "others", &x->others);
 			else
 				r = skip_value(j);
 			if (r < 0)

@@ -127,11 +127,19 @@ static void deadlock_section(FILE *f, const tdc_dump *d)
 			for (size_t h = 0; h < m->nholds; h++) {
 				const tdc_held *x = &m->holds[h];
 
-				fprintf(f, "%s %s %s (held %llu ms, %llu "
-					"waiting)", h ? "," : " holds", x->kind,
-					x->object,
+				fprintf(f, "%s %s %s (", h ? "," : " holds",
+					x->kind, x->object);
+				if (x->permits.set)
+					fprintf(f, "%llu permit%s, ",
+						(unsigned long long)x->permits.v,
+						x->permits.v == 1 ? "" : "s");
+				fprintf(f, "held %llu ms, %llu waiting",
 					(unsigned long long)x->held_ms.v,
 					(unsigned long long)x->waiters.v);
+				if (x->others.set && x->others.v)
+					fprintf(f, ", %llu more held by others",
+						(unsigned long long)x->others.v);
+				fputc(')', f);
 			}
 			b.len = 0;
 			tdc_edge_text(&m->waits_for, &b);

@@ -199,6 +199,10 @@ static void helds(FILE *f, const tdc_held *h, size_t n)
 		ju64(f, h[i].held_ms);
 		fputs(", \"waiters\": ", f);
 		ju64(f, h[i].waiters);
+		fputs(", \"permits\": ", f);
+		ju64(f, h[i].permits);
+		fputs(", \"others\": ", f);
+		ju64(f, h[i].others);
 		fputc('}', f);
 	}
 	fputc(']', f);

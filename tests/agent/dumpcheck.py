@@ -56,7 +56,8 @@ class Task:
     traces: list = field(default_factory=list)
     # the wait-for graph: [(task id or None for nobody, why)]
     waits_for: list = field(default_factory=list)
-    # locks held: [(kind, object, held_ms, waiters)]
+    # locks held: [(kind, object, held_ms, waiters, permits, others)]
+    # (permits and others None for a mutex)
     holds: list = field(default_factory=list)
     # counters (README "Task counters"): {name: value}; a text dump has
     # only those it prints (busy_ms, slowest_poll_ms, woken_ms,
@@ -166,7 +167,8 @@ TASK_WARNING_RE = re.compile(
     r'(error|warning|info) ([a-z-]+) runtime=(\d+) task=(\d+)'
     r'(?: name=(' + QUOTED + r'))? evidence=(' + QUOTED + r')$')
 EDGE_RE = re.compile(r'(?:task (\d+)|nobody): (.+)$')
-HELD_RE = re.compile(r'([a-z_]+) (0x[0-9a-f]+) held (\d+) ms, (\d+) waiting$')
+HELD_RE = re.compile(r'([a-z_]+) (0x[0-9a-f]+)(?: (\d+) permits?)? held (\d+) ms, '
+                     r'(\d+) waiting(?:, (\d+) more held by others)?$')
 IDENT = r'[A-Za-z_][A-Za-z0-9_.$]*'
 FUNC = r'(?:' + IDENT + r'|\S+\+0x[0-9a-f]+|0x[0-9a-f]+)'
 FRAME_RE = re.compile(
@@ -191,8 +193,17 @@ def _helds(L, text):
         m = HELD_RE.match(e)
         if not m:
             L.fail('bad holds entry %r' % e)
-        out.append((m.group(1), m.group(2), int(m.group(3)),
-                    int(m.group(4))))
+        permits = int(m.group(3)) if m.group(3) else None
+        if m.group(6) and permits is None:
+            L.fail('holds entry %r: others without permits' % e)
+        if permits is not None and (m.group(1) != 'semaphore' or
+                                    permits == 0):
+            L.fail('holds entry %r: permits of a %s' % (e, m.group(1)))
+        # (kind, object, held_ms, waiters, permits, others): a semaphore
+        # without "more held by others" has 0 others, a mutex None.
+        out.append((m.group(1), m.group(2), int(m.group(4)),
+                    int(m.group(5)), permits,
+                    int(m.group(6) or 0) if permits is not None else None))
     return out
 
 
@@ -613,7 +624,9 @@ def _json_task(t, path):
         task.holds.append((_req(h, hp, 'kind', str),
                            _req(h, hp, 'object', str),
                            _req(h, hp, 'held_ms', int),
-                           _req(h, hp, 'waiters', int)))
+                           _req(h, hp, 'waiters', int),
+                           _req(h, hp, 'permits', (int, NONE)),
+                           _req(h, hp, 'others', (int, NONE))))
     return task
 
 

@@ -21,7 +21,8 @@ d = json.load(open(sys.argv[1]))
 dl = d["deadlocks"]
 assert [m["task"] for m in dl[0]["tasks"]] == [1, 3, 2], dl
 assert dl[0]["tasks"][1]["holds"] == [{"kind": "mutex",
-    "object": "0x5581e2a0", "held_ms": 4, "waiters": 1}], dl
+    "object": "0x5581e2a0", "held_ms": 4, "waiters": 1, "permits": None,
+    "others": None}], dl
 assert dl[0]["tasks"][0]["waits_for"] == {"task": 3,
     "why": "mutex 0x5581e2a0 held"}, dl
 t = {t["id"]: t for t in d["runtimes"][0]["tasks"] if not t["block_on"]}
@@ -90,6 +91,40 @@ expect_out '^Found 7 deadlocks$'
 expect_out '^  deadlock 5 \(3 tasks\):$'
 expect_no_out '^  deadlock 6 '
 expect_out '^  \(2 more deadlocks: taskdump show --deadlocks\)$'
+
+# Semaphore permits and a mutex nobody waits for (locks.txt): text and
+# JSON read back the same, both ways; the summary names the permits.
+LK=$DATA/locks.txt
+run "$TD" show --no-group "$LK"
+expect_ok
+cmp -s "$OUT" "$LK" || fail "show of locks.txt differs from it"
+run "$TD" show -f json "$LK"
+expect_ok
+cp "$OUT" "$WORK/lk.json"
+python3 - "$WORK/lk.json" <<'PY' || fail "JSON semaphore holds"
+import json, sys
+d = json.load(open(sys.argv[1]))
+t = {t["id"]: t for t in d["runtimes"][0]["tasks"] if not t["block_on"]}
+assert t[1]["holds"] == [{"kind": "semaphore", "object": "0x5581e440",
+    "held_ms": 12, "waiters": 1, "permits": 1, "others": 0}], t[1]
+assert t[3]["holds"][0]["permits"] is None, t[3]
+assert t[3]["holds"][1] == {"kind": "semaphore", "object": "0x5581e4e0",
+    "held_ms": 90, "waiters": 0, "permits": 2, "others": 3}, t[3]
+assert d["deadlocks"][0]["tasks"][1]["waits_for"] == {"task": 1,
+    "why": "semaphore 0x5581e440 permits held"}, d["deadlocks"]
+PY
+run "$TD" show --no-group "$WORK/lk.json"
+expect_ok
+cmp -s "$OUT" "$LK" || fail "locks: text -> JSON -> text changed the dump"
+run "$TD" show -f json "$WORK/lk.json"
+expect_ok
+cmp -s "$OUT" "$WORK/lk.json" || fail "locks: JSON -> JSON is not stable"
+run "$TD" show --summary "$LK"
+expect_ok
+expect_out '^    task 1 "a" holds semaphore 0x5581e440 \(1 permit, held 12 ms, 1 waiting\)$'
+sed 's/2 permits held 90 ms/2 permitz held 90 ms/' "$LK" > "$WORK/bad3.txt"
+run "$TD" show "$WORK/bad3.txt"
+expect_error 2 'bad3.txt:.*holds'
 
 # Malformed diagnosis values are errors naming the line.
 sed 's/waits_for="task 2: join"/waits_for="2: join"/' "$DL" > "$WORK/bad.txt"

@@ -156,14 +156,20 @@ typedef struct td_dump_edge {
 				* no sender left" */
 } td_dump_edge;
 
-/* A lock a task holds, as the waits of this dump show it (a mutex is
- * known held by the task its waiters name, or by a task it was handed to
- * and that has not run since). */
+/* A lock a task holds (README.md, "Held locks"): a mutex it holds (or
+ * that was handed to it and that it has not taken up yet), or permits of
+ * a semaphore that it took and has not given back. */
 typedef struct td_dump_held {
-	td_wait_kind kind;     /* TD_WAIT_MUTEX */
-	const void *object;    /* the mutex */
-	uint64_t held_ms;      /* since the holder took it */
+	td_wait_kind kind;     /* TD_WAIT_MUTEX or TD_WAIT_SEMAPHORE */
+	const void *object;    /* the mutex or semaphore */
+	uint64_t held_ms;      /* since the holder took it (a semaphore: the
+				* first of the permits it holds) */
 	size_t waiters;        /* tasks of this dump waiting for it */
+	size_t permits;        /* semaphore: the permits it holds; 0 mutex */
+	size_t others;         /* semaphore: permits held by others, not
+				* attributed to any task listed (taken
+				* outside tasks, or by tasks past the
+				* semaphore's slots); 0 mutex */
 } td_dump_held;
 
 typedef struct td_dump_task {

@@ -21,6 +21,15 @@
  * A td_mutex is embeddable (no allocation).  It is not recursive, and it
  * is not tied to the locking task: any task or thread may unlock it.
  * Safe to use from any number of threads.
+ *
+ * Dumps list every mutex a task holds, also those nobody waits for: at
+ * its first lock a mutex is linked into the process's registry of
+ * mutexes (once; nothing is allocated), which dumps walk.  Hence one rule:
+ * a mutex that was ever locked must be destroyed with td_mutex_destroy()
+ * before its memory is freed or reused (on the stack: before its scope
+ * ends), or a dump reads freed memory.  A mutex may be copied (or
+ * zero-filled, or initialised again) only before its first lock or after
+ * td_mutex_destroy().
  */
 #ifndef TASKDUMP_MUTEX_H
 #define TASKDUMP_MUTEX_H
@@ -40,22 +49,29 @@ extern "C" {
 
 /* An async mutex.  All fields are private. */
 typedef struct td_mutex {
-	pthread_mutex_t lock;  /* protects the fields below */
+	/* What a dump's walk of the registry reads, side by side (one
+	 * cache line): the link, and whether and by whom it is held. */
+	td_sync_link reg;      /* the registry of mutexes, for dumps */
 	bool locked;           /* held; stays true across a hand-off */
-	uint64_t holder;       /* task id of the holder (0: none/no task) */
-	td_sync_list waiters;  /* td_mutex_lock futures, oldest first */
+	bool registered;       /* linked into the registry (`reg`) */
 	uint32_t held_since;   /* when `holder` took it (wrapping coarse
 				* monotonic ms), for dumps; 0 while unlocked */
+	uint64_t holder;       /* task id of the holder (0: none/no task) */
+	pthread_mutex_t lock;  /* protects the fields (but `reg`) */
+	td_sync_list waiters;  /* td_mutex_lock futures, oldest first */
 } td_mutex;
 
 /* Static initialiser, an alternative to td_mutex_init(). */
-#define TD_MUTEX_INITIALIZER {PTHREAD_MUTEX_INITIALIZER, false, 0, {0, 0}, 0}
+#define TD_MUTEX_INITIALIZER                                                 \
+	{{0, 0}, false, false, 0, 0, PTHREAD_MUTEX_INITIALIZER, {0, 0}}
 
 /* Initialise an unlocked mutex. */
 TD_API void td_mutex_init(td_mutex *m);
 
-/* Release the mutex's resources.  It must be unlocked, with no lock
- * future pending on it. */
+/* Release the mutex's resources and unlink it from the registry of
+ * mutexes (see above): required before its memory is freed or reused
+ * once it was locked.  It must be unlocked, with no lock future pending
+ * on it; it may be initialised and used again afterwards. */
 TD_API void td_mutex_destroy(td_mutex *m);
 
 /* A future that acquires a mutex.  After TD_READY the caller holds the

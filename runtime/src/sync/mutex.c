@@ -20,11 +20,19 @@
  * reads the clock; a lock taken outside a task has no time (no task
  * holds it).  `state` is read by the owner without the lock (acquire) to
  * notice a hand-off cheaply.
+ *
+ * The registry (sync/lockreg.h): a mutex is linked at its first lock,
+ * before its own lock is taken (lock order), by whoever finds
+ * `registered` false; on the lock path that is one relaxed load and a
+ * branch, the unlock path does nothing more.  Dumps walk the registry
+ * for the mutexes held by tasks, reading `locked`, `holder` and
+ * `held_since` with relaxed loads (never m->lock: see the lock order).
  */
 #include <string.h>
 
 #include "taskdump/mutex.h"
 #include "taskdump/task.h"
+#include "sync/lockreg.h"
 #include "sync/waitlist.h"
 #include "task/core.h"
 #include "task/current.h"
@@ -73,7 +81,16 @@ void td_mutex_init(td_mutex *m)
 
 void td_mutex_destroy(td_mutex *m)
 {
+	td_lockreg_remove(&td_lockreg_mutexes, &m->reg, &m->registered);
 	pthread_mutex_destroy(&m->lock);
+}
+
+/* Linked into the registry at the first lock (see the top). */
+static inline void ensure_registered(td_mutex *m)
+{
+	if (__builtin_expect(!__atomic_load_n(&m->registered, __ATOMIC_RELAXED),
+			     0))
+		td_lockreg_add(&td_lockreg_mutexes, &m->reg, &m->registered);
 }
 
 /* Under m->lock, by the holder: give the lock to the oldest waiter, or
@@ -118,6 +135,7 @@ static td_poll lock_first_poll(td_mutex_lock *f, td_context *cx)
 	    !td_coop_proceed(cx))
 		return TD_PENDING;
 
+	ensure_registered(m);
 	sync_lock(&m->lock);
 	if (!m->locked) {
 		set_locked(m, true, me);
@@ -219,6 +237,7 @@ bool td_mutex_try_lock(td_mutex *m)
 
 	if (__atomic_load_n(&m->locked, __ATOMIC_RELAXED))
 		return false;
+	ensure_registered(m);
 	sync_lock(&m->lock);
 	ok = !m->locked;
 	if (ok)
@@ -246,4 +265,40 @@ uint64_t td_mutex_holder_id(const td_mutex *m)
 bool td_mutex_is_locked(const td_mutex *m)
 {
 	return __atomic_load_n(&m->locked, __ATOMIC_RELAXED);
+}
+
+/* ---- for dumps -------------------------------------------------------- */
+
+struct held_walk {
+	void (*fn)(const struct td_held_fact *f, void *arg);
+	void *arg;
+};
+
+static void visit_mutex(td_sync_link *link, void *arg)
+{
+	const struct held_walk *w = arg;
+	const td_mutex *m = sync_container_of(link, td_mutex, reg);
+
+	/* Relaxed snapshots, which may be torn against a concurrent lock or
+	 * unlock by a thread that is not paused (a holder of 0 is no task). */
+	if (!__atomic_load_n(&m->locked, __ATOMIC_RELAXED))
+		return;
+	uint64_t holder = __atomic_load_n(&m->holder, __ATOMIC_RELAXED);
+	if (!holder)
+		return;
+	struct td_held_fact f = {
+		.object = m,
+		.kind = TD_WAIT_MUTEX,
+		.holder = holder,
+		.since = __atomic_load_n(&m->held_since, __ATOMIC_RELAXED),
+	};
+	w->fn(&f, w->arg);
+}
+
+void td_mutex_held_for_each(void (*fn)(const struct td_held_fact *f,
+				       void *arg),
+			    void *arg)
+{
+	struct held_walk w = {fn, arg};
+	td_lockreg_for_each(&td_lockreg_mutexes, visit_mutex, &w);
 }

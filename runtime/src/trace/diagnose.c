@@ -9,8 +9,12 @@
  *     can wait for them), sorted by id; any other task may be waited for,
  *     but waits for nothing, so it can always go on;
  *  2. mutex waits grouped by mutex: the holder (the task it was handed to,
- *     else the holder its waiters name), since when, how many wait;
- *  3. each entry's edges, in trace order, without duplicates;
+ *     else the holder its waiters name), since when, how many wait; then
+ *     the locks the registries showed held during the pause (a mutex no
+ *     wait names, semaphore permits), each with the waits on it;
+ *  3. each entry's edges, in trace order, without duplicates (a
+ *     semaphore wait: one to each of its holders, when all its permits
+ *     out are attributed to tasks);
  *  4. Tarjan's strongly connected components over the candidates (see the
  *     header), iteratively (chains may be 100 000 tasks long): a component
  *     is dead when every edge of every member stays in it or reaches a
@@ -25,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "taskdump/semaphore.h"
 #include "trace/diagnose.h"
 
 #define NONE UINT32_MAX
@@ -47,6 +52,12 @@ struct lockrec {
 
 struct diag {
 	td_dump *d;
+	const struct td_held_note *held; /* the registries' locks */
+	size_t nheld;
+	const struct td_held_note **sems; /* the semaphore ones, by object */
+	size_t nsems;
+	const td_dump_trace **semwaits;   /* semaphore waits, by object */
+	size_t nsemwaits;
 	td_dump_task *const *list; /* the entries with such waits */
 	size_t nlist;
 	struct td_arena *arena;
@@ -95,27 +106,139 @@ static int collect_nodes(struct diag *g)
 	return 0;
 }
 
-/* Any task entry of the dump with this id (each runtime lists its
+/* The task entry of runtime rt with this id (each runtime lists its
  * block_on futures first, then its tasks by id), or NULL. */
+static td_dump_task *find_task_in(const td_dump_runtime *rt, uint64_t id)
+{
+	size_t lo = 0, hi = rt->tasks ? rt->ntasks : 0;
+	while (lo < hi && rt->tasks[lo].is_block_on)
+		lo++;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t v = rt->tasks[mid].id;
+		if (v == id)
+			return &rt->tasks[mid];
+		if (v < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Any task entry of the dump with this id, or NULL. */
 static td_dump_task *find_task(const struct diag *g, uint64_t id)
 {
 	for (size_t r = 0; r < g->d->nruntimes; r++) {
-		td_dump_runtime *rt = &g->d->runtimes[r];
-		size_t lo = 0, hi = rt->tasks ? rt->ntasks : 0;
-		while (lo < hi && rt->tasks[lo].is_block_on)
-			lo++;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			uint64_t v = rt->tasks[mid].id;
-			if (v == id)
-				return &rt->tasks[mid];
-			if (v < id)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
+		td_dump_task *t = find_task_in(&g->d->runtimes[r], id);
+		if (t)
+			return t;
 	}
 	return NULL;
+}
+
+/* The runtime whose entry t is, or NULL. */
+static const td_dump_runtime *runtime_of(const struct diag *g,
+					 const td_dump_task *t)
+{
+	for (size_t r = 0; r < g->d->nruntimes; r++) {
+		const td_dump_runtime *rt = &g->d->runtimes[r];
+		if (rt->tasks && t >= rt->tasks && t < rt->tasks + rt->ntasks)
+			return rt;
+	}
+	return NULL;
+}
+
+/* The registries' note of a held lock, when its holder is a task of the
+ * runtime whose capture it was noted in (a stop-the-world dump walks the
+ * registries in that runtime's pause, an incremental one after all its
+ * tasks were looked at). */
+static td_dump_task *held_holder(const struct td_held_note *h)
+{
+	return h->rt ? find_task_in(h->rt, h->f.holder) : NULL;
+}
+
+static int by_sem_object(const void *a, const void *b)
+{
+	const struct td_held_note *x = *(const struct td_held_note *const *)a;
+	const struct td_held_note *y = *(const struct td_held_note *const *)b;
+	uintptr_t p = (uintptr_t)x->f.object, q = (uintptr_t)y->f.object;
+	if (p != q)
+		return (p > q) - (p < q);
+	return (x > y) - (x < y); /* noted order */
+}
+
+static int by_wait_object(const void *a, const void *b)
+{
+	uintptr_t p = (uintptr_t)(*(const td_dump_trace *const *)a)->wait.object;
+	uintptr_t q = (uintptr_t)(*(const td_dump_trace *const *)b)->wait.object;
+	return (p > q) - (p < q);
+}
+
+/* The first semaphore note on `object` (the others follow it), or
+ * NONE. */
+static size_t first_sem(const struct diag *g, const void *object)
+{
+	size_t lo = 0, hi = g->nsems;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if ((uintptr_t)g->sems[mid]->f.object < (uintptr_t)object)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < g->nsems && g->sems[lo]->f.object == object ? lo : NONE;
+}
+
+static bool is_sem_wait(const td_dump_trace *tr)
+{
+	return tr->wait.kind == TD_WAIT_SEMAPHORE && tr->wait.object &&
+	       !(tr->wait.flags & TD_WAIT_GRANTED);
+}
+
+/* How many waits of the dump wait for the semaphore `object`. */
+static size_t sem_waiters(const struct diag *g, const void *object)
+{
+	size_t lo = 0, hi = g->nsemwaits, n = 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if ((uintptr_t)g->semwaits[mid]->wait.object <
+		    (uintptr_t)object)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (lo + n < g->nsemwaits && g->semwaits[lo + n]->wait.object ==
+						 object)
+		n++;
+	return n;
+}
+
+/* Step 0: the semaphore notes and waits, sorted by object. */
+static int index_semaphores(struct diag *g)
+{
+	size_t nw = 0;
+	for (size_t i = 0; i < g->nlist; i++)
+		for (size_t k = 0; g->list[i]->traces && k < g->list[i]->ntraces;
+		     k++)
+			nw += is_sem_wait(&g->list[i]->traces[k]);
+	g->sems = malloc((g->nheld ? g->nheld : 1) * sizeof(*g->sems));
+	g->semwaits = malloc((nw ? nw : 1) * sizeof(*g->semwaits));
+	if (!g->sems || !g->semwaits)
+		return -ENOMEM;
+	for (size_t i = 0; i < g->nheld; i++)
+		if (g->held[i].f.kind == TD_WAIT_SEMAPHORE)
+			g->sems[g->nsems++] = &g->held[i];
+	qsort(g->sems, g->nsems, sizeof(*g->sems), by_sem_object);
+	for (size_t i = 0; i < g->nlist; i++)
+		for (size_t k = 0; g->list[i]->traces && k < g->list[i]->ntraces;
+		     k++)
+			if (is_sem_wait(&g->list[i]->traces[k]))
+				g->semwaits[g->nsemwaits++] =
+					&g->list[i]->traces[k];
+	qsort(g->semwaits, g->nsemwaits, sizeof(*g->semwaits),
+	      by_wait_object);
+	return 0;
 }
 
 /* ---- held mutexes ---------------------------------------------------- */
@@ -163,6 +286,7 @@ static void mutex_group(struct diag *g, struct lockrec *recs, size_t n,
 	}
 	*holder_task = holder ? find_task(g, holder) : NULL;
 	uint64_t since = best->wait.since_ms;
+	*held = (td_dump_held){0};
 	held->kind = TD_WAIT_MUTEX;
 	held->object = best->wait.object;
 	held->waiters = waiters;
@@ -192,14 +316,61 @@ static int by_holder(const void *a, const void *b)
 	return (p > q) - (p < q);
 }
 
+/* Milliseconds from `since` to `now` on the wrapping task clock. */
+static uint64_t held_since(uint64_t now, uint32_t since)
+{
+	int32_t d = (int32_t)((uint32_t)now - since);
+	return d > 0 ? (uint64_t)d : 0;
+}
+
+/* Whether a mutex wait of recs[0..n) (sorted by object) names `object`. */
+static bool waited_for(const struct lockrec *recs, size_t n,
+		       const void *object)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if ((uintptr_t)recs[mid].tr->wait.object < (uintptr_t)object)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && recs[lo].tr->wait.object == object;
+}
+
+/* A lock from the registries: its holder task (of the noted runtime) and
+ * what it holds, or false when that task is not in the dump. */
+static bool noted_holding(const struct diag *g, const struct td_held_note *h,
+			  struct holding *out)
+{
+	out->task = held_holder(h);
+	if (!out->task)
+		return false;
+	out->held = (td_dump_held){
+		.kind = h->f.kind,
+		.object = h->f.object,
+		/* Wrapping milliseconds, as for the waits; a lock taken
+		 * after the clock was read (by a task on a worker that did
+		 * not pause) is held 0 ms, not 49 days. */
+		.held_ms = h->f.since ? held_since(g->now_ms, h->f.since) : 0,
+		.waiters = h->f.kind == TD_WAIT_SEMAPHORE
+				   ? sem_waiters(g, h->f.object)
+				   : 0,
+		.permits = h->f.permits,
+		.others = h->f.others,
+	};
+	return true;
+}
+
 /* Step 2: fills every holder's `holds` (by object) and each record's
  * `why`.  The records come back in their original order. */
 static int held_mutexes(struct diag *g, struct lockrec *recs, size_t n)
 {
-	if (n == 0)
+	if (n == 0 && g->nheld == 0)
 		return 0;
 	qsort(recs, n, sizeof(*recs), by_object);
-	struct holding *hs = malloc(n * sizeof(*hs));
+	struct holding *hs = malloc((n + g->nheld ? n + g->nheld : 1) *
+				    sizeof(*hs));
 	if (!hs)
 		return -ENOMEM;
 	size_t nh = 0;
@@ -210,6 +381,17 @@ static int held_mutexes(struct diag *g, struct lockrec *recs, size_t n)
 			;
 		mutex_group(g, &recs[i], j - i, &hs[nh].task, &hs[nh].held);
 		if (hs[nh].task)
+			nh++;
+	}
+	/* What the registries add: the mutexes no wait names (a mutex some
+	 * task waits for is as its waits saw it, at their capture), and
+	 * every semaphore's holders. */
+	for (size_t i = 0; i < g->nheld; i++) {
+		const struct td_held_note *h = &g->held[i];
+		if (h->f.kind == TD_WAIT_MUTEX &&
+		    waited_for(recs, n, h->f.object))
+			continue;
+		if (noted_holding(g, h, &hs[nh]))
 			nh++;
 	}
 	/* Each holder's locks side by side, then one allocation each. */
@@ -293,6 +475,57 @@ static bool add_target(struct diag *g, uint32_t target, uint32_t slot)
 	return true;
 }
 
+static void add_edge(td_dump_edge *tmp, size_t *n, const td_dump_edge *e)
+{
+	for (size_t k = 0; k < *n; k++)
+		if (tmp[k].has_task == e->has_task &&
+		    tmp[k].task_id == e->task_id &&
+		    strcmp(tmp[k].why, e->why) == 0)
+			return;
+	tmp[(*n)++] = *e;
+}
+
+/* A semaphore wait of task t: an edge to each task holding its permits,
+ * when the registries (in t's runtime's pause) attributed every permit
+ * out to a task and it is open.  Returns false when it gives none (then
+ * someone not known may release permits: not a deadlock). */
+static bool sem_edges(struct diag *g, const td_dump_task *t,
+		      const td_dump_trace *tr, td_dump_edge *tmp, size_t *n)
+{
+	const td_dump_runtime *rt = runtime_of(g, t);
+	size_t first = first_sem(g, tr->wait.object), count = 0;
+	if (first == NONE || !rt)
+		return false;
+	for (size_t i = first; i < g->nsems && g->sems[i]->f.object ==
+						       tr->wait.object;
+	     i++) {
+		const struct td_held_note *h = g->sems[i];
+		if (h->rt != rt)
+			continue;
+		if (h->f.others || h->f.closed)
+			return false;
+		count++;
+	}
+	if (!count)
+		return false;
+	char why[64];
+	snprintf(why, sizeof(why), "semaphore %p permits held",
+		 tr->wait.object);
+	const char *copy = td_arena_strdup(g->arena, why);
+	if (!copy) {
+		g->oom = true;
+		return false;
+	}
+	for (size_t i = first; i < g->nsems && g->sems[i]->f.object ==
+						       tr->wait.object;
+	     i++)
+		if (g->sems[i]->rt == rt) {
+			td_dump_edge e = {true, g->sems[i]->f.holder, copy};
+			add_edge(tmp, n, &e);
+		}
+	return true;
+}
+
 /* Step 3 for one entry; `*rec` walks the mutex records in step. */
 static int task_edges(struct diag *g, td_dump_task *t,
 		      const struct lockrec *recs, size_t *rec,
@@ -304,6 +537,11 @@ static int task_edges(struct diag *g, td_dump_task *t,
 
 	for (size_t i = 0; t->traces && i < t->ntraces; i++) {
 		const td_dump_trace *tr = &t->traces[i];
+		if (is_sem_wait(tr)) {
+			if (!sem_edges(g, t, tr, tmp, &n))
+				all_wait_tasks = false;
+			continue;
+		}
 		const char *why = is_mutex_wait(tr) ? recs[(*rec)++].why
 						    : "mutex held";
 		td_dump_edge e;
@@ -312,14 +550,7 @@ static int task_edges(struct diag *g, td_dump_task *t,
 			if (!e.why)
 				continue;
 		}
-		size_t k;
-		for (k = 0; k < n; k++)
-			if (tmp[k].has_task == e.has_task &&
-			    tmp[k].task_id == e.task_id &&
-			    strcmp(tmp[k].why, e.why) == 0)
-				break;
-		if (k == n)
-			tmp[n++] = e;
+		add_edge(tmp, &n, &e);
 	}
 	if (n == 0)
 		return 0;
@@ -361,7 +592,8 @@ static int all_edges(struct diag *g)
 			nrec += is_mutex_wait(&t->traces[k]);
 	}
 	struct lockrec *recs = malloc((nrec ? nrec : 1) * sizeof(*recs));
-	td_dump_edge *tmp = malloc(maxtr * sizeof(*tmp));
+	/* A semaphore wait may give one edge per holder slot. */
+	td_dump_edge *tmp = malloc(maxtr * TD_SEMAPHORE_HOLDERS * sizeof(*tmp));
 	int err = recs && tmp ? 0 : -ENOMEM;
 	size_t n = 0;
 	for (size_t i = 0; !err && i < g->nlist; i++) {
@@ -632,6 +864,8 @@ bool td_wait_may_edge(const td_wait *w)
 	switch (w->kind) {
 	case TD_WAIT_MUTEX:
 		return w->object || w->task_id;
+	case TD_WAIT_SEMAPHORE:
+		return w->object != NULL;
 	case TD_WAIT_JOIN:
 		return w->task_id != 0;
 	case TD_WAIT_ONESHOT:
@@ -643,13 +877,17 @@ bool td_wait_may_edge(const td_wait *w)
 }
 
 int td_dump_diagnose(td_dump *d, struct td_arena *arena, uint64_t now_ms,
-		     td_dump_task *const *tasks, size_t ntasks)
+		     td_dump_task *const *tasks, size_t ntasks,
+		     const struct td_held_note *held, size_t nheld)
 {
 	struct diag g = {.d = d, .list = tasks, .nlist = ntasks,
-			 .arena = arena, .now_ms = now_ms};
-	if (ntasks == 0)
+			 .arena = arena, .now_ms = now_ms, .held = held,
+			 .nheld = nheld};
+	if (ntasks == 0 && nheld == 0)
 		return 0;
-	int err = collect_nodes(&g);
+	int err = index_semaphores(&g);
+	if (!err)
+		err = collect_nodes(&g);
 	if (!err)
 		err = all_edges(&g);
 	if (!err)
@@ -657,5 +895,7 @@ int td_dump_diagnose(td_dump *d, struct td_arena *arena, uint64_t now_ms,
 	free(g.nodes);
 	free(g.tg);
 	free(g.slot);
+	free(g.sems);
+	free(g.semwaits);
 	return err ? err : g.oom ? -ENOMEM : 0;
 }

@@ -4,15 +4,20 @@
  * capture, the symbolizer and the collector are single-user.
  *
  * Per runtime, under its dump_lock (which td_runtime_free also takes, so a
- * runtime cannot be shut down under a dump):
- *   open the gate, unpark everyone, wait for arrivals until the deadline;
- *   read worker states, capture busy workers' native stacks;
- *   snapshot the owned tasks (references, no lock held afterwards);
- *   note queue positions (paused workers' queues, the injection queue);
- *   poll every idle or notified task in tracing mode (no scheduler lock is
- *   held: td_task_trace_poll arbitrates through the task's state word);
- *   trace the block_on futures; release the gate.
- * Then, with everything running again: symbolize and assemble.
+ * runtime cannot be shut down under a dump), in one of three ways:
+ *   stop-the-world (capture_stopped): open the gate, unpark everyone,
+ *   wait for arrivals until the grace period ends; read worker states;
+ *   snapshot the owned tasks; note queue positions; poll every idle or
+ *   notified task in tracing mode (no scheduler lock is held:
+ *   td_task_trace_poll arbitrates through the task's state word) and the
+ *   block_on futures; walk the lock registries; release the gate;
+ *   incremental, multi-thread (capture_running_mt): the same from this
+ *   thread while the workers run, with a reference on every task;
+ *   incremental, current-thread (capture_sliced_ct): the runtime's own
+ *   thread traces in slices at its safe points (sched/dump_gate.h).
+ * Then the busy workers' native stacks, the entries in id order, the
+ * symbolization and the diagnosis; what tasks seen at different moments
+ * say is confirmed last (confirm_findings).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -801,6 +806,9 @@ static void capture_stopped(struct capture *c, const struct limits *lim,
 	c->why = c->may_trace ? NULL : busy_reason(c);
 	size_t first_probe = b->nprobes;
 	capture_tasks(c, 0);
+	/* The locks its tasks hold, while they cannot take or release any
+	 * (a walk of the registries of locks: a load or two per lock). */
+	dump_build_note_held(b, c->out);
 
 	/* Let everyone go; then take the stacks of those that never
 	 * stopped (under dump_lock still: the runtime cannot be freed). */
@@ -926,6 +934,10 @@ static void capture_running_mt(struct capture *c, const struct limits *lim,
 	size_t first_probe = b->nprobes;
 	double t1 = mono_ms();
 	capture_tasks(c, 0);
+	/* The locks held now, after every task was looked at (what a task
+	 * holds can only change in a poll; the confirmation of a deadlock
+	 * relies on this walk coming last). */
+	dump_build_note_held(b, c->out);
 	double t2 = mono_ms();
 	for (size_t i = first_probe; i < b->nprobes; i++)
 		b->probes[i].from_ms = t2;
@@ -981,6 +993,9 @@ static void capture_sliced_ct(struct capture *c, const struct limits *lim,
 		note_workers_running(c, lim->grace_ms, false);
 	}
 	(void)slices;
+	/* The locks held now, after every task was looked at (as in
+	 * capture_running_mt). */
+	dump_build_note_held(b, c->out);
 	for (size_t i = first_probe; i < b->nprobes; i++)
 		b->probes[i].from_ms = t2;
 	capture_busy_stacks(b, rt, c->out, c->infos, -1, lim->deadline_ms);
@@ -1376,7 +1391,7 @@ static int dump_common(td_runtime *only, const td_dump_options *opts,
 	int err = td_dump_diagnose(b->dump, &b->arena,
 				   b->clock_ms ? b->clock_ms
 					       : td_task_clock_ms(),
-				   b->graph, b->ngraph);
+				   b->graph, b->ngraph, b->held, b->nheld);
 	struct td_warn_limits wl;
 	td_warn_limits_from(opts, &wl);
 	struct td_busy_seen busy[TD_MAX_BUSY_PROBES];

@@ -509,6 +509,30 @@ struct td_busy_probe *dump_build_add_probe(struct dump_build *b)
 	return p;
 }
 
+struct held_arg {
+	struct dump_build *b;
+	const td_dump_runtime *rt;
+};
+
+static void note_one_held(const struct td_held_fact *f, void *argp)
+{
+	struct held_arg *a = argp;
+	struct dump_build *b = a->b;
+	if (!grow((void **)&b->held, &b->cap_held, b->nheld + 1,
+		  sizeof(*b->held))) {
+		b->out_of_memory = true;
+		return;
+	}
+	b->held[b->nheld++] = (struct td_held_note){*f, a->rt};
+}
+
+void dump_build_note_held(struct dump_build *b, const td_dump_runtime *rt)
+{
+	struct held_arg a = {b, rt};
+	td_mutex_held_for_each(note_one_held, &a);
+	td_semaphore_held_for_each(note_one_held, &a);
+}
+
 void dump_build_warn(struct dump_build *b, const char *text)
 {
 	td_dump *d = b->dump;
@@ -558,6 +582,7 @@ void dump_build_release(struct dump_build *b, bool discard)
 	free(b->traces);
 	free(b->stacks);
 	free(b->graph);
+	free(b->held);
 	if (discard) {
 		td_arena_free(&b->arena);
 		free(box);

@@ -16,6 +16,7 @@
 #include "taskdump/dump.h"
 #include "trace/arena.h"
 #include "trace/collector.h"
+#include "trace/diagnose.h"
 
 struct pending_traces;
 struct pending_stack;
@@ -55,6 +56,10 @@ struct dump_build {
 	 * dump_build_frames), for the diagnosis. */
 	td_dump_task **graph;
 	size_t ngraph, cap_graph;
+	/* Locks held by tasks, from each runtime's pause (for the
+	 * diagnosis). */
+	struct td_held_note *held;
+	size_t nheld, cap_held;
 	struct td_busy_probe probes[TD_MAX_BUSY_PROBES];
 	size_t nprobes;
 	bool out_of_memory;
@@ -99,6 +104,10 @@ const td_dump_worker *dump_busy_worker(const td_dump_runtime *rt,
 /* Room for one more busy-loop probe, or NULL when the dump watches
  * TD_MAX_BUSY_PROBES already. */
 struct td_busy_probe *dump_build_add_probe(struct dump_build *b);
+
+/* During the pause of runtime `rt`: note every lock the registries show
+ * held by a task (sync/lockreg.h). */
+void dump_build_note_held(struct dump_build *b, const td_dump_runtime *rt);
 
 /* Add a line to the dump's warnings (once per distinct text). */
 void dump_build_warn(struct dump_build *b, const char *text);

@@ -243,7 +243,8 @@ static void put_edge(struct td_wbuf *b, const td_dump_edge *e)
 	td_wbuf_putc(b, '}');
 }
 
-/* [{"kind":"mutex","object":"0x...","held_ms":120,"waiters":2},...] */
+/* [{"kind":"mutex","object":"0x...","held_ms":120,"waiters":2,
+ *   "permits":null,"others":null},...] */
 static void put_holds(struct td_wbuf *b, const td_dump_task *t)
 {
 	td_wbuf_putc(b, '[');
@@ -260,6 +261,17 @@ static void put_holds(struct td_wbuf *b, const td_dump_task *t)
 		td_wbuf_u64(b, h->held_ms);
 		KEY(b, "waiters");
 		td_wbuf_u64(b, h->waiters);
+		/* Semaphores only: null for a mutex. */
+		KEY(b, "permits");
+		if (h->kind == TD_WAIT_SEMAPHORE)
+			td_wbuf_u64(b, h->permits);
+		else
+			put_null(b);
+		KEY(b, "others");
+		if (h->kind == TD_WAIT_SEMAPHORE)
+			td_wbuf_u64(b, h->others);
+		else
+			put_null(b);
 		td_wbuf_putc(b, '}');
 	}
 	td_wbuf_putc(b, ']');

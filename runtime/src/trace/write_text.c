@@ -87,17 +87,31 @@ static void put_edge(struct td_wbuf *b, const td_dump_edge *e)
 	td_wbuf_text(b, e->why ? e->why : "unknown", TD_ESC_QUOTED);
 }
 
-/* "mutex 0x... held 120 ms, 2 waiting" */
+/* "mutex 0x... held 120 ms, 2 waiting", "semaphore 0x... 2 permits held
+ * 120 ms, 1 waiting[, 3 more held by others]" */
 static void put_held(struct td_wbuf *b, const td_dump_held *h)
 {
 	td_wbuf_text(b, td_wait_kind_name(h->kind), TD_ESC_QUOTED);
 	td_wbuf_putc(b, ' ');
 	td_wbuf_hex(b, (uint64_t)(uintptr_t)h->object);
+	if (h->kind == TD_WAIT_SEMAPHORE) {
+		td_wbuf_putc(b, ' ');
+		td_wbuf_u64(b, h->permits);
+		if (h->permits == 1)
+			td_wbuf_lit(b, " permit");
+		else
+			td_wbuf_lit(b, " permits");
+	}
 	td_wbuf_lit(b, " held ");
 	td_wbuf_u64(b, h->held_ms);
 	td_wbuf_lit(b, " ms, ");
 	td_wbuf_u64(b, h->waiters);
 	td_wbuf_lit(b, " waiting");
+	if (h->kind == TD_WAIT_SEMAPHORE && h->others) {
+		td_wbuf_lit(b, ", ");
+		td_wbuf_u64(b, h->others);
+		td_wbuf_lit(b, " more held by others");
+	}
 }
 
 /* ` holds="...; ..."`, when the task holds anything. */

@@ -18,7 +18,17 @@
  *   big_cycle    100 000 tasks joining each other in a ring: one deadlock
  *                of all of them, in ring order (no recursion, no square);
  *   star         one task waiting for 5 000 that each wait for it: 5 000
- *                cycles, TD_DUMP_MAX_DEADLOCKS of them listed, quickly.
+ *                cycles, TD_DUMP_MAX_DEADLOCKS of them listed, quickly;
+ *   noted_mutex  the registries' notes: a mutex nobody waits for is held
+ *                with 0 waiting; one a wait names is listed once; a note
+ *                of a task not in the dump, or of another runtime's
+ *                pause, lists nothing; a time after the capture is 0;
+ *   sem_edges    a semaphore's waiter waits for each of its holders (a
+ *                cycle through them is a deadlock), and the holders list
+ *                their permits and the waiters;
+ *   sem_unknown  permits held by others, a closed semaphore, notes of
+ *                another runtime's pause only, or a granted wait: no
+ *                edge, no deadlock.
  */
 #include <check.h>
 #include <stdio.h>
@@ -35,6 +45,7 @@
 #define MAXTR 3
 #define M1 ((const void *)(uintptr_t)0x1000)
 #define M2 ((const void *)(uintptr_t)0x2000)
+#define S1 ((const void *)(uintptr_t)0x3000)
 #define NOW 10000
 
 struct fixture {
@@ -43,6 +54,9 @@ struct fixture {
 	td_dump_task tasks[MAXT];
 	td_dump_trace traces[MAXT][MAXTR];
 	td_dump_task *list[MAXT];
+	struct td_held_note held[MAXT];
+	size_t nheld;
+	td_dump_runtime other; /* a runtime whose pause a note may be of */
 	struct td_arena arena;
 };
 
@@ -101,8 +115,37 @@ static void diagnose(void)
 				fx.list[n++] = &fx.tasks[i];
 				break;
 			}
-	ck_assert_int_eq(td_dump_diagnose(&fx.d, &fx.arena, NOW, fx.list, n),
+	ck_assert_int_eq(td_dump_diagnose(&fx.d, &fx.arena, NOW, fx.list, n,
+					  fx.held, fx.nheld),
 			 0);
+}
+
+/* The registries saw lock `obj` held by `holder` during rt's pause. */
+static struct td_held_note *note(const td_dump_runtime *rt, td_wait_kind k,
+				 const void *obj, uint64_t holder,
+				 uint32_t since)
+{
+	ck_assert_uint_lt(fx.nheld, MAXT);
+	struct td_held_note *h = &fx.held[fx.nheld++];
+	*h = (struct td_held_note){
+		.f = {.object = obj, .kind = k, .holder = holder,
+		      .since = since},
+		.rt = rt};
+	return h;
+}
+
+static void sem_note(uint64_t holder, size_t permits, size_t others)
+{
+	struct td_held_note *h = note(&fx.rt, TD_WAIT_SEMAPHORE, S1, holder,
+				      NOW - 40);
+	h->f.permits = permits;
+	h->f.others = others;
+}
+
+static void sem_wait(td_dump_task *t, uint32_t flags)
+{
+	wait_on(t, (td_wait){.kind = TD_WAIT_SEMAPHORE, .object = S1,
+			     .count = 1, .flags = flags});
 }
 
 static void assert_deadlock(size_t k, const uint64_t *ids, size_t n)
@@ -327,7 +370,7 @@ START_TEST(test_big_cycle)
 		t->ntraces = 1;
 	}
 	double t0 = mono_s();
-	ck_assert_int_eq(td_dump_diagnose(&b.d, &b.arena, NOW, b.list, n), 0);
+	ck_assert_int_eq(td_dump_diagnose(&b.d, &b.arena, NOW, b.list, n, NULL, 0), 0);
 	double took = mono_s() - t0;
 	ck_assert_uint_eq(b.d.ndeadlocks, 1);
 	const td_dump_deadlock *dl = &b.d.deadlocks[0];
@@ -359,7 +402,7 @@ START_TEST(test_star)
 		t->ntraces = 1;
 	}
 	double t0 = mono_s();
-	ck_assert_int_eq(td_dump_diagnose(&b.d, &b.arena, NOW, b.list, n), 0);
+	ck_assert_int_eq(td_dump_diagnose(&b.d, &b.arena, NOW, b.list, n, NULL, 0), 0);
 	double took = mono_s() - t0;
 	ck_assert_uint_eq(b.d.ndeadlocks, TD_DUMP_MAX_DEADLOCKS);
 	for (size_t k = 0; k < b.d.ndeadlocks; k++) {
@@ -372,6 +415,99 @@ START_TEST(test_star)
 	ck_assert_uint_eq(hub->holds[0].waiters, n - 1);
 	ck_assert_msg(took < 1.0, "%.3f s for a star of %zu", took, n);
 	big_free(&b);
+}
+END_TEST
+
+START_TEST(test_noted_mutex)
+{
+	td_dump_task *a = task(2), *b = task(3), *c = task(4);
+	wait_on(a, (td_wait){.kind = TD_WAIT_SLEEP});
+	mutex_wait(b, M2, 4);
+	wait_on(c, (td_wait){.kind = TD_WAIT_SLEEP});
+	note(&fx.rt, TD_WAIT_MUTEX, M1, 2, NOW - 300);  /* nobody waits */
+	note(&fx.rt, TD_WAIT_MUTEX, M2, 4, NOW - 250);  /* b waits */
+	note(&fx.rt, TD_WAIT_MUTEX, (const void *)(uintptr_t)0x5000, 99,
+	     NOW - 1);                                  /* not in the dump */
+	note(&fx.other, TD_WAIT_MUTEX, (const void *)(uintptr_t)0x6000, 3,
+	     NOW - 1);           /* task 3 of the other runtime's pause */
+	note(&fx.rt, TD_WAIT_MUTEX, (const void *)(uintptr_t)0x7000, 4,
+	     NOW + 20);          /* taken after the capture's clock */
+	diagnose();
+	ck_assert_uint_eq(fx.d.ndeadlocks, 0);
+	ck_assert_uint_eq(a->nholds, 1);
+	ck_assert_int_eq(a->holds[0].kind, TD_WAIT_MUTEX);
+	ck_assert_ptr_eq(a->holds[0].object, M1);
+	ck_assert_uint_eq(a->holds[0].waiters, 0);
+	ck_assert_uint_eq(a->holds[0].held_ms, 300);
+	ck_assert_uint_eq(a->holds[0].permits, 0);
+	ck_assert_uint_eq(b->nholds, 0);
+	ck_assert_uint_eq(c->nholds, 2); /* M2 (from the wait), 0x7000 */
+	ck_assert_ptr_eq(c->holds[0].object, M2);
+	ck_assert_uint_eq(c->holds[0].waiters, 1);
+	ck_assert_ptr_eq(c->holds[1].object, (const void *)(uintptr_t)0x7000);
+	ck_assert_uint_eq(c->holds[1].held_ms, 0);
+	ck_assert_uint_eq(b->nwaits_for, 1);
+	ck_assert_uint_eq(b->waits_for[0].task_id, 4);
+}
+END_TEST
+
+START_TEST(test_sem_edges)
+{
+	td_dump_task *a = task(2), *b = task(3), *c = task(4);
+	/* 2 and 3 hold permits and wait for the mutex 4 holds; 4 waits for
+	 * a permit (and 4 lists M1 as the waits show it). */
+	mutex_wait(a, M1, 4);
+	mutex_wait(b, M1, 4);
+	sem_wait(c, 0);
+	sem_note(2, 2, 0);
+	sem_note(3, 1, 0);
+	diagnose();
+	ck_assert_uint_eq(c->nwaits_for, 2);
+	ck_assert_uint_eq(c->waits_for[0].task_id, 2);
+	ck_assert_uint_eq(c->waits_for[1].task_id, 3);
+	ck_assert_str_eq(c->waits_for[0].why, "semaphore 0x3000 permits held");
+	ck_assert_uint_eq(a->nholds, 1);
+	ck_assert_int_eq(a->holds[0].kind, TD_WAIT_SEMAPHORE);
+	ck_assert_uint_eq(a->holds[0].permits, 2);
+	ck_assert_uint_eq(a->holds[0].waiters, 1);
+	ck_assert_uint_eq(a->holds[0].held_ms, 40);
+	ck_assert_uint_eq(b->holds[0].permits, 1);
+	ck_assert_uint_eq(c->nholds, 1);
+	ck_assert_uint_eq(c->holds[0].waiters, 2);
+	ck_assert_uint_eq(fx.d.ndeadlocks, 2);
+	const uint64_t one[] = {2, 4}, two[] = {3, 4};
+	assert_deadlock(0, one, 2);
+	assert_deadlock(1, two, 2);
+}
+END_TEST
+
+/* The cycle of test_sem_edges, but with `how` making the holders
+ * unknown: no edge from the waiter, no deadlock. */
+static void sem_unknown(int how)
+{
+	td_dump_task *a = task(2), *b = task(3), *c = task(4);
+	mutex_wait(a, M1, 4);
+	mutex_wait(b, M1, 4);
+	sem_wait(c, how == 3 ? TD_WAIT_GRANTED : 0);
+	sem_note(2, 2, how == 0 ? 1 : 0);
+	if (how == 1)
+		fx.held[0].f.closed = true;
+	sem_note(3, 1, how == 0 ? 1 : 0);
+	if (how == 2) /* both seen in another runtime's pause only */
+		fx.held[0].rt = fx.held[1].rt = &fx.other;
+	diagnose();
+	ck_assert_uint_eq(c->nwaits_for, 0);
+	ck_assert_uint_eq(fx.d.ndeadlocks, 0);
+	ck_assert_uint_eq(b->nholds, how == 2 ? 0 : 1);
+	if (how == 2)
+		return;
+	ck_assert_uint_eq(b->holds[0].others, how == 0 ? 1 : 0);
+	ck_assert_uint_eq(b->holds[0].waiters, how == 3 ? 0 : 1);
+}
+
+START_TEST(test_sem_unknown)
+{
+	sem_unknown(_i);
 }
 END_TEST
 
@@ -389,6 +525,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_outside);
 	tcase_add_test(tc, test_no_sender);
 	tcase_add_test(tc, test_waiters);
+	tcase_add_test(tc, test_noted_mutex);
+	tcase_add_test(tc, test_sem_edges);
+	tcase_add_loop_test(tc, test_sem_unknown, 0, 4);
 	suite_add_tcase(s, tc);
 	TCase *big = tcase_create("scale");
 	tcase_set_timeout(big, 30);

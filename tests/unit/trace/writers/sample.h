@@ -182,8 +182,9 @@ static td_dump_edge s_wf_fan[] = {
 static td_dump_edge s_wf_deep[] = { { true, 11, "join" } };
 static td_dump_edge s_wf_11[] = { { true, 10, "mutex 0x5581e3a0 held" } };
 static td_dump_held s_held_deep[] = {
-	{ TD_WAIT_MUTEX, OBJ(0x5581e3a0), 1500, 1 },
-	{ TD_WAIT_MUTEX, OBJ(0x5581e3c0), 7, 0 },
+	{ TD_WAIT_MUTEX, OBJ(0x5581e3a0), 1500, 1, 0, 0 },
+	{ TD_WAIT_MUTEX, OBJ(0x5581e3c0), 7, 0, 0, 0 },
+	{ TD_WAIT_SEMAPHORE, OBJ(0x5581e3e0), 42, 2, 3, 1 },
 };
 
 static td_dump_task s_tasks1[] = {
