@@ -1202,9 +1202,10 @@ static bool unmoved(const struct td_task *t, const td_dump_task *dt,
 	       dt->polls;
 }
 
-/* Member `dt` of a cycle, whose edge leads to `next`: still so now? */
+/* Member `dt` of a cycle, whose edge `e` leads to `next`: still so now? */
 static bool edge_holds(const struct kept *kept, size_t n,
-		       const td_dump_task *dt, const td_dump_task *next)
+		       const td_dump_task *dt, const td_dump_edge *e,
+		       const td_dump_task *next)
 {
 	const struct td_task *t = kept_task(kept, n, dt);
 	uint64_t s;
@@ -1212,14 +1213,19 @@ static bool edge_holds(const struct kept *kept, size_t n,
 		return true; /* seen while nothing ran: one instant */
 	if (!unmoved(t, dt, &s))
 		return false;
-	/* A mutex it waits for must still be held by the next member: that
+	/* The mutex of the edge must still be held by the next member: that
 	 * one may have let it go and taken it again before the dump saw it,
 	 * or handed it on to another task before the dump saw the waiter.
-	 * The mutex is alive: the unmoved task still waits for it. */
+	 * The mutex is alive: the unmoved task still waits for it.  (A
+	 * semaphore's holders were read after every task was looked at, and
+	 * an unmoved holder has released nothing since.) */
 	for (size_t i = 0; i < dt->ntraces; i++) {
 		const td_wait *w = &dt->traces[i].wait;
-		if (w->kind == TD_WAIT_MUTEX && w->object &&
-		    w->task_id == next->id &&
+		char why[64];
+		if (w->kind != TD_WAIT_MUTEX || !w->object || !e->why)
+			continue;
+		snprintf(why, sizeof(why), "mutex %p held", w->object);
+		if (strcmp(why, e->why) == 0 &&
 		    td_mutex_holder_id(w->object) != next->id)
 			return false;
 	}
@@ -1230,8 +1236,10 @@ static bool deadlock_holds(const struct kept *kept, size_t n,
 			   const td_dump_deadlock *dl)
 {
 	for (size_t i = 0; i < dl->ntasks; i++) {
+		const td_dump_task *dt = dl->tasks[i];
 		const td_dump_task *next = dl->tasks[(i + 1) % dl->ntasks];
-		if (!edge_holds(kept, n, dl->tasks[i], next))
+		if (!edge_holds(kept, n, dt, &dt->waits_for[dl->edges[i]],
+				next))
 			return false;
 	}
 	/* The edges are checked in turn, each member unmoved from when the
