@@ -113,6 +113,9 @@ void *tdc_intern_get(const tdc_intern *t, const char *key, size_t len);
 void tdc_intern_put(tdc_intern *t, const char *key, size_t len, void *val);
 void tdc_intern_free(tdc_intern *t);
 
+/* The hash of s[0..n) that the intern tables use. */
+uint64_t tdc_hash(const char *s, size_t n);
+
 /* ---- numbers --------------------------------------------------------- */
 
 /* Decimal digits only, no sign, no overflow; the whole of s[0..n). */
