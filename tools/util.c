@@ -60,8 +60,9 @@ void tdc_die(int code, const char *fmt, ...)
 	exit(code);
 }
 
-/* The file being read, for the message of a failed allocation. */
-static const char *oom_name;
+/* The file being read, for the message of a failed allocation (per
+ * thread: several dumps may be read at once, see tdc_load_all). */
+static _Thread_local const char *oom_name;
 
 void tdc_oom_reading(const char *name)
 {

@@ -46,7 +46,8 @@ void tdc_seterr_oom(tdc_err *e, const char *name);
 
 /* While `name` (NULL: none) is being read, a failed allocation says "out
  * of memory reading <name>" (status TDC_EXIT_SYSTEM) rather than just
- * "out of memory".  The name must stay valid until it is reset. */
+ * "out of memory".  The name must stay valid until it is reset.  Per
+ * thread: each thread says what it reads. */
 void tdc_oom_reading(const char *name);
 
 /* The exit status for e: TDC_EXIT_INPUT unless it says otherwise. */
