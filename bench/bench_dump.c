@@ -27,8 +27,9 @@
  * written as JSON (after its text; not in any total).
  *
  * With TASKDUMP_BENCH_DUMP_TO=<prefix> in the environment, a third dump is
- * written to <prefix>.txt and <prefix>.json (real dumps of n tasks for the
- * tool's benchmark, bench/tool_scale.sh).
+ * written to <prefix>.txt and <prefix>.json, and a fourth, right after it,
+ * to <prefix>-later.txt and <prefix>-later.json (real dumps of n tasks
+ * for the tool's benchmark, bench/tool_scale.sh; the pair for `diff`).
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -238,6 +239,15 @@ static int dump_to_files(td_runtime *rt, const char *prefix)
 	return rc;
 }
 
+/* Two dumps, one after the other: <prefix>.* and <prefix>-later.*. */
+static int dump_pair(td_runtime *rt, const char *prefix)
+{
+	char later[4096];
+
+	snprintf(later, sizeof(later), "%s-later", prefix);
+	return dump_to_files(rt, prefix) != 0 ? -1 : dump_to_files(rt, later);
+}
+
 typedef struct dl_body {
 	td_future base;
 	td_async as;
@@ -298,7 +308,7 @@ static td_poll dl_body_poll(td_future *f, td_context *cx)
 
 		if (dump_round(b->ctx->rt, &cold, false) ||
 		    dump_round(b->ctx->rt, &warm, true) ||
-		    (to && dump_to_files(b->ctx->rt, to) != 0))
+		    (to && dump_pair(b->ctx->rt, to) != 0))
 			abort();
 		bench_appendf(
 			b->ctx,
