@@ -173,14 +173,33 @@ void *tdc_arena_alloc(tdc_arena *a, size_t size)
 	return p;
 }
 
+/* The room of an array of n elements from tdc_arena_grow: n rounded up
+ * to a power of two (0 for 0). */
+static size_t arena_room(size_t n)
+{
+	size_t r = 1;
+
+	if (n == 0)
+		return 0;
+	while (r < n) {
+		if (r > SIZE_MAX / 2)
+			oom();
+		r *= 2;
+	}
+	return r;
+}
+
 void *tdc_arena_grow(tdc_arena *a, void *p, size_t old_n, size_t new_n,
 		     size_t elem)
 {
+	size_t room = arena_room(new_n);
 	void *q;
 
-	if (new_n > SIZE_MAX / elem)
+	if (p && new_n <= arena_room(old_n))
+		return p;       /* (zeroed when allocated, never written) */
+	if (room > SIZE_MAX / elem)
 		oom();
-	q = tdc_arena_alloc(a, new_n * elem);
+	q = tdc_arena_alloc(a, room * elem);
 	if (old_n)
 		memcpy(q, p, old_n * elem);
 	return q;

@@ -81,7 +81,12 @@ typedef struct tdc_arena {
 
 /* Zeroed, 16-byte aligned memory owned by the arena. */
 void *tdc_arena_alloc(tdc_arena *a, size_t size);
-/* A copy of a (possibly moved) array grown from old_n to new_n elements. */
+/* The array p of old_n elements (NULL, or what this returned for old_n
+ * elements) grown to new_n: in place while its room, old_n rounded up to
+ * a power of two, allows, else a copy into twice the room.  So growing
+ * by one element at a time (a header line each: 100 000 task warnings or
+ * deadlock members) takes O(n) time and arena memory, not O(n^2).  The
+ * new elements are zeroed. */
 void *tdc_arena_grow(tdc_arena *a, void *p, size_t old_n, size_t new_n,
 		     size_t elem);
 /* A NUL-terminated copy of s[0..n).  Strings (this and tdc_arena_clean)
