@@ -539,15 +539,10 @@ void tdc_write_text(FILE *f, const tdc_dump *d, bool group)
 
 /* A task the compact view lists with its own line: it holds a lock or a
  * warning names it (what differs between the members of a group). */
-static bool notable(const tdc_dump *d, uint64_t rt_id, const tdc_task *t)
+static bool notable(const tdc_warning_index *warned, uint64_t rt_id,
+		    const tdc_task *t)
 {
-	if (t->nholds)
-		return true;
-	for (size_t i = 0; i < d->ntask_warnings; i++)
-		if (d->task_warnings[i].runtime == rt_id &&
-		    d->task_warnings[i].task == t->id)
-			return true;
-	return false;
+	return t->nholds || tdc_warning_find(warned, rt_id, t->id, NULL);
 }
 
 /* "11-14, 20, 22-50" of the group's ids (ascending: tasks are in id
@@ -584,8 +579,9 @@ static void id_ranges(FILE *f, const tdc_runtime *rt, const size_t *next,
 /* The block of a group of more than one task: "N tasks: <ids>", what
  * they share (name, state) or how they differ (idle times), each notable
  * member's own task line, then the tree once. */
-static void compact_block(FILE *f, const tdc_dump *d, const tdc_runtime *rt,
-			  const size_t *next, size_t lead, size_t n)
+static void compact_block(FILE *f, const tdc_warning_index *warned,
+			  const tdc_runtime *rt, const size_t *next,
+			  size_t lead, size_t n)
 {
 	const tdc_task *t0 = &rt->tasks[lead];
 	bool same_name = true, same_state = true;
@@ -622,7 +618,7 @@ static void compact_block(FILE *f, const tdc_dump *d, const tdc_runtime *rt,
 	put_edges(f, "waits_for", t0->waits_for, t0->nwaits_for);
 	fputc('\n', f);
 	for (size_t k = lead; k != SIZE_MAX; k = next[k])
-		if (notable(d, rt->id, &rt->tasks[k]))
+		if (notable(warned, rt->id, &rt->tasks[k]))
 			task_line(f, &rt->tasks[k]);
 	print_traces(f, t0);
 	fputc('\n', f);
@@ -630,6 +626,9 @@ static void compact_block(FILE *f, const tdc_dump *d, const tdc_runtime *rt,
 
 void tdc_write_compact(FILE *f, const tdc_dump *d)
 {
+	tdc_warning_index warned;
+
+	tdc_warning_index_init(&warned, d, NULL);
 	header_lines(f, d);
 	for (size_t r = 0; r < d->nruntimes; r++) {
 		const tdc_runtime *rt = &d->runtimes[r];
@@ -644,7 +643,8 @@ void tdc_write_compact(FILE *f, const tdc_dump *d)
 			if (g[i] < i)
 				continue; /* a member, in its leader's block */
 			if (size[i] > 1)
-				compact_block(f, d, rt, next, i, size[i]);
+				compact_block(f, &warned, rt, next, i,
+					      size[i]);
 			else
 				entry(f, rt, next, i);
 		}
@@ -652,6 +652,7 @@ void tdc_write_compact(FILE *f, const tdc_dump *d)
 		free(next);
 		free(g);
 	}
+	tdc_warning_index_free(&warned);
 }
 
 /* ---- grouping -------------------------------------------------------- */
