@@ -10,6 +10,12 @@
  *   finished  in the first dump, not in the last
  *   grown     trace shapes (frames and wait kind) whose number of traces
  *             grew the most from the first dump to the last
+ * and first, from the first dump to the last, what changed in the
+ * diagnosis:
+ *   deadlocks      new, persisting or gone (a deadlock is its set of
+ *                  member tasks)
+ *   task warnings  new, persisting or gone (a warning is its runtime,
+ *                  task and kind)
  * Before comparing, the series is checked (check_series): one file twice,
  * dumps out of time order or of different processes are refused. */
 #include <getopt.h>
@@ -26,6 +32,12 @@ static const char help[] =
 	"Usage: taskdump diff [options] A B [C...]\n"
 	"\n"
 	"Compare dumps of one process taken over time, oldest first:\n"
+	"  deadlocks the deadlocks that are new, persisting or gone from the "
+	"first\n"
+	"            dump to the last (a deadlock is its set of tasks)\n"
+	"  warnings  the task warnings (by runtime, task and kind) that are "
+	"new,\n"
+	"            persisting or gone from the first dump to the last\n"
 	"  stuck     tasks present in every dump with the same trace and the "
 	"same\n"
 	"            poll count (never polled in between); with more than two "
@@ -286,6 +298,224 @@ static void section_grown(FILE *f, const series *s)
 	tdc_shapes_free(&last);
 }
 
+/* ---- the diagnosis, first dump to last ----------------------------- */
+
+/* A deadlock as diff tells it from another: its members' task ids,
+ * sorted (the cycle may be listed from another member). */
+typedef struct dl_key {
+	const tdc_deadlock *dl;
+	uint64_t *ids;
+} dl_key;
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int cmp_dl_key(const void *a, const void *b)
+{
+	const dl_key *x = a, *y = b;
+	size_t n = x->dl->nmembers < y->dl->nmembers ? x->dl->nmembers :
+						       y->dl->nmembers;
+
+	for (size_t i = 0; i < n; i++)
+		if (x->ids[i] != y->ids[i])
+			return x->ids[i] < y->ids[i] ? -1 : 1;
+	return (x->dl->nmembers > y->dl->nmembers) -
+	       (x->dl->nmembers < y->dl->nmembers);
+}
+
+/* The dump's deadlocks sorted by key, for bsearch (ids in one array). */
+static dl_key *deadlock_keys(const tdc_dump *d, uint64_t **ids)
+{
+	dl_key *k = tdc_xmalloc((d->ndeadlocks + 1) * sizeof(*k));
+	size_t total = 0;
+
+	for (size_t i = 0; i < d->ndeadlocks; i++)
+		total += d->deadlocks[i].nmembers;
+	*ids = tdc_xmalloc((total + 1) * sizeof(**ids));
+	total = 0;
+	for (size_t i = 0; i < d->ndeadlocks; i++) {
+		const tdc_deadlock *dl = &d->deadlocks[i];
+
+		k[i] = (dl_key){dl, *ids + total};
+		for (size_t m = 0; m < dl->nmembers; m++)
+			k[i].ids[m] = dl->members[m].task;
+		qsort(k[i].ids, dl->nmembers, sizeof(uint64_t), cmp_u64);
+		total += dl->nmembers;
+	}
+	qsort(k, d->ndeadlocks, sizeof(*k), cmp_dl_key);
+	return k;
+}
+
+/* Is `dl` one of the deadlocks keys[0..n) (the same member tasks)? */
+static bool has_deadlock(const dl_key *keys, size_t n, const tdc_deadlock *dl)
+{
+	uint64_t *ids = tdc_xmalloc((dl->nmembers + 1) * sizeof(*ids));
+	dl_key key = {dl, ids};
+	bool hit;
+
+	for (size_t m = 0; m < dl->nmembers; m++)
+		ids[m] = dl->members[m].task;
+	qsort(ids, dl->nmembers, sizeof(*ids), cmp_u64);
+	hit = bsearch(&key, keys, n, sizeof(*keys), cmp_dl_key) != NULL;
+	free(ids);
+	return hit;
+}
+
+/* "  deadlock (new), 2 tasks: task 5 "left" -> task 6 "right"": its
+ * members in cycle order, the first ten. */
+static void deadlock_line(FILE *f, const char *change, const tdc_deadlock *dl)
+{
+	tdc_buf b = {0};
+
+	fprintf(f, "  deadlock (%s), %zu task%s:", change, dl->nmembers,
+		dl->nmembers == 1 ? "" : "s");
+	for (size_t m = 0; m < dl->nmembers && m < 10; m++) {
+		fprintf(f, "%s task %llu", m ? " ->" : "",
+			(unsigned long long)dl->members[m].task);
+		if (dl->members[m].name) {
+			b.len = 0;
+			tdc_buf_quote(&b, dl->members[m].name);
+			fprintf(f, " %s", b.p);
+		}
+	}
+	if (dl->nmembers > 10)
+		fprintf(f, " -> ... (%zu more)", dl->nmembers - 10);
+	fputc('\n', f);
+	tdc_buf_free(&b);
+}
+
+/* Deadlocks of the last dump that the first does not have (new), that
+ * both have (persisting), and of the first that the last does not have
+ * (gone). */
+static void section_deadlocks(FILE *f, const series *s)
+{
+	const tdc_dump *a = s->d[0], *z = s->d[s->count - 1];
+	uint64_t *ids_a, *ids_z;
+	dl_key *ka = deadlock_keys(a, &ids_a), *kz = deadlock_keys(z, &ids_z);
+	bool *in_a = tdc_xcalloc(z->ndeadlocks + 1, sizeof(*in_a));
+	size_t nnew = 0, nkept = 0, ngone = 0, shown = 0,
+	       total = z->ndeadlocks;
+
+	for (size_t i = 0; i < z->ndeadlocks; i++) {
+		in_a[i] = has_deadlock(ka, a->ndeadlocks, &z->deadlocks[i]);
+		nkept += in_a[i];
+	}
+	nnew = z->ndeadlocks - nkept;
+	for (size_t i = 0; i < a->ndeadlocks; i++)
+		ngone += !has_deadlock(kz, z->ndeadlocks, &a->deadlocks[i]);
+	total += ngone;
+	fprintf(f, "\nDeadlocks since %s: %zu new, %zu persisting, %zu gone\n",
+		a->source, nnew, nkept, ngone);
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < z->ndeadlocks; i++) {
+			if (in_a[i] != (pass == 1))
+				continue;
+			if (!more(f, s, shown++, total))
+				goto done;
+			deadlock_line(f, pass ? "persisting" : "new",
+				      &z->deadlocks[i]);
+		}
+	for (size_t i = 0; i < a->ndeadlocks; i++) {
+		if (has_deadlock(kz, z->ndeadlocks, &a->deadlocks[i]))
+			continue;
+		if (!more(f, s, shown++, total))
+			goto done;
+		deadlock_line(f, "gone", &a->deadlocks[i]);
+	}
+	if (total == 0)
+		fputs("  (none)\n", f);
+done:
+	free(in_a);
+	free(ka);
+	free(kz);
+	free(ids_a);
+	free(ids_z);
+}
+
+/* "  new: lost-wakeup (error), task 7 "forgetful": <evidence>" */
+static void warning_line(FILE *f, const char *change,
+			 const tdc_task_warning *w)
+{
+	tdc_buf b = {0};
+
+	fprintf(f, "  %s: %s (%s), task %llu", change, w->kind, w->severity,
+		(unsigned long long)w->task);
+	if (w->name) {
+		tdc_buf_quote(&b, w->name);
+		fprintf(f, " %s", b.p);
+	}
+	fprintf(f, ": %s\n", w->evidence);
+	tdc_buf_free(&b);
+}
+
+/* Task warnings, by (runtime, task, kind): those of the last dump that
+ * the first does not have (new), that both have (persisting, with the
+ * last dump's evidence), and of the first that the last does not have
+ * (gone).  Each group in its dump's order: most severe first. */
+static void section_warnings(FILE *f, const series *s)
+{
+	const tdc_dump *a = s->d[0], *z = s->d[s->count - 1];
+	tdc_warning_index xa, xz;
+	size_t nnew = 0, nkept = 0, ngone = 0, shown = 0, total;
+	bool *in_a = tdc_xcalloc(z->ntask_warnings + 1, sizeof(*in_a));
+
+	tdc_warning_index_init(&xa, a, NULL);
+	tdc_warning_index_init(&xz, z, NULL);
+	for (size_t i = 0; i < z->ntask_warnings; i++) {
+		const tdc_task_warning *w = &z->task_warnings[i];
+
+		in_a[i] = tdc_warning_find(&xa, w->runtime, w->task,
+					   w->kind) != NULL;
+		nkept += in_a[i];
+	}
+	nnew = z->ntask_warnings - nkept;
+	for (size_t i = 0; i < a->ntask_warnings; i++) {
+		const tdc_task_warning *w = &a->task_warnings[i];
+
+		ngone += !tdc_warning_find(&xz, w->runtime, w->task, w->kind);
+	}
+	total = nnew + nkept + ngone;
+	fprintf(f, "\nTask warnings since %s: %zu new, %zu persisting, %zu "
+		"gone\n", a->source, nnew, nkept, ngone);
+	for (int k = 0; k < 2; k++) {
+		const tdc_dump *d = k ? z : a;
+
+		if (d->task_warnings_found > d->ntask_warnings)
+			fprintf(f, "  (%s lists %zu of its %llu warnings: only "
+				"those are compared)\n", d->source,
+				d->ntask_warnings,
+				(unsigned long long)d->task_warnings_found);
+	}
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < z->ntask_warnings; i++) {
+			if (in_a[i] != (pass == 1))
+				continue;
+			if (!more(f, s, shown++, total))
+				goto done;
+			warning_line(f, pass ? "persisting" : "new",
+				     &z->task_warnings[i]);
+		}
+	for (size_t i = 0; i < a->ntask_warnings; i++) {
+		const tdc_task_warning *w = &a->task_warnings[i];
+
+		if (tdc_warning_find(&xz, w->runtime, w->task, w->kind))
+			continue;
+		if (!more(f, s, shown++, total))
+			goto done;
+		warning_line(f, "gone", w);
+	}
+	if (total == 0)
+		fputs("  (none)\n", f);
+done:
+	free(in_a);
+	tdc_warning_index_free(&xa);
+	tdc_warning_index_free(&xz);
+}
+
 static void overview(FILE *f, const series *s)
 {
 	const tdc_dump *d0 = s->d[0];
@@ -450,6 +680,8 @@ int tdc_cmd_diff(int argc, char **argv)
 	for (int k = 0; k < s.count; k++)
 		s.idx[k] = index_dump(s.d[k], &s.n[k]);
 	overview(out, &s);
+	section_deadlocks(out, &s);
+	section_warnings(out, &s);
 	section_stuck(out, &s);
 	snprintf(title, sizeof(title), "New since %s", s.d[0]->source);
 	section_missing(out, &s, s.count - 1, 0, title);
