@@ -102,22 +102,41 @@ static keyed *index_dump(const tdc_dump *d, size_t *n)
 	return v;
 }
 
+/* For each task of a[0..na), the index of the same task in b[0..nb) or
+ * SIZE_MAX: one merge of the two sorted indexes, O(na + nb) (a binary
+ * search per task and section was a fifth of diff's time at a million
+ * tasks, most of it cache misses). */
+static size_t *match_tasks(const keyed *a, size_t na, const keyed *b,
+			   size_t nb)
+{
+	size_t *m = tdc_xmalloc((na + 1) * sizeof(*m)), j = 0;
+
+	for (size_t i = 0; i < na; i++) {
+		int c = 1;
+
+		while (j < nb && (c = cmp_key(&b[j], &a[i])) < 0)
+			j++;
+		m[i] = j < nb && c == 0 ? j : SIZE_MAX;
+	}
+	return m;
+}
+
 typedef struct series {
 	tdc_dump **d;
 	keyed **idx;
 	size_t *n;
 	int count;
 	size_t top;
+	size_t **in;      /* in[k][i]: task i of idx[0] in idx[k] (k >= 1) */
+	size_t *in_first; /* task i of the last dump's idx in idx[0] */
 } series;
 
-static const tdc_task *find(const series *s, int k, uint64_t rt,
-			    const tdc_task *t)
+/* Task i of the first dump (idx[0]) in dump k, or NULL. */
+static const tdc_task *in_dump(const series *s, int k, size_t i)
 {
-	keyed key = {rt, t->id, t->block_on, NULL};
-	keyed *hit = bsearch(&key, s->idx[k], s->n[k], sizeof(keyed),
-			     cmp_key);
+	size_t j = k ? s->in[k][i] : i;
 
-	return hit ? hit->task : NULL;
+	return j == SIZE_MAX ? NULL : s->idx[k][j].task;
 }
 
 static void task_info(const tdc_task *t, tdc_buf *b)
@@ -148,13 +167,16 @@ static void show_trace(FILE *f, const tdc_task *t)
 	tdc_buf_free(&b);
 }
 
-/* Never polled across the series, same trace every time? */
-static bool stuck(const series *s, uint64_t rt, const tdc_task *t0)
+/* Never polled across the series, same trace every time?  (Task i of
+ * the first dump.) */
+static bool stuck(const series *s, size_t i)
 {
+	const tdc_task *t0 = s->idx[0][i].task;
+
 	if (!t0->polls.set)
 		return false;
 	for (int k = 1; k < s->count; k++) {
-		const tdc_task *t = find(s, k, rt, t0);
+		const tdc_task *t = in_dump(s, k, i);
 
 		if (!t || !t->polls.set || t->polls.v != t0->polls.v ||
 		    t->traced != t0->traced ||
@@ -179,10 +201,11 @@ static bool more(FILE *f, const series *s, size_t shown, size_t total)
 static void section_stuck(FILE *f, const series *s)
 {
 	size_t total = 0, shown = 0;
+	bool *is = tdc_xmalloc((s->n[0] + 1) * sizeof(*is));
 	tdc_buf b = {0};
 
 	for (size_t i = 0; i < s->n[0]; i++)
-		total += stuck(s, s->idx[0][i].rt, s->idx[0][i].task);
+		total += is[i] = stuck(s, i);
 	if (s->count == 2)
 		fprintf(f, "\nStuck: same trace, not polled between the two "
 			"dumps (%zu)\n", total);
@@ -193,11 +216,11 @@ static void section_stuck(FILE *f, const series *s)
 		const keyed *k = &s->idx[0][i];
 		const tdc_task *tl;
 
-		if (!stuck(s, k->rt, k->task))
+		if (!is[i])
 			continue;
 		if (!more(f, s, shown++, total))
 			break;
-		tl = find(s, s->count - 1, k->rt, k->task);
+		tl = in_dump(s, s->count - 1, i);
 		b.len = 0;
 		task_info(k->task, &b);
 		fprintf(f, "  %s", b.p);
@@ -213,30 +236,32 @@ static void section_stuck(FILE *f, const series *s)
 	}
 	if (total == 0)
 		fputs("  (none)\n", f);
+	free(is);
 	tdc_buf_free(&b);
 }
 
-/* Tasks of dump `a` missing from dump `b`. */
-static void section_missing(FILE *f, const series *s, int a, int b,
-			    const char *title)
+/* Tasks of dump `a` (the first or the last) missing from the other one:
+ * those whose match[i] is SIZE_MAX. */
+static void section_missing(FILE *f, const series *s, int a,
+			    const size_t *match, const char *title)
 {
 	size_t total = 0, shown = 0;
 	tdc_buf buf = {0};
 
 	for (size_t i = 0; i < s->n[a]; i++)
-		total += !find(s, b, s->idx[a][i].rt, s->idx[a][i].task);
+		total += match[i] == SIZE_MAX;
 	fprintf(f, "\n%s (%zu)\n", title, total);
 	for (size_t i = 0; i < s->n[a]; i++) {
 		const keyed *k = &s->idx[a][i];
 
-		if (find(s, b, k->rt, k->task))
+		if (match[i] != SIZE_MAX)
 			continue;
 		if (!more(f, s, shown++, total))
 			break;
 		buf.len = 0;
 		task_info(k->task, &buf);
 		fprintf(f, "  %s\n", buf.p);
-		if (a > b)
+		if (a > 0)
 			show_trace(f, k->task);
 	}
 	if (total == 0)
@@ -532,15 +557,15 @@ static void overview(FILE *f, const series *s)
 		fprintf(f, "  %d: %s  %s  %zu tasks", k + 1, d->source,
 			d->time ? d->time : "(no time)", s->n[k]);
 		if (k > 0) {
-			size_t added = 0, gone = 0;
+			size_t *m = match_tasks(s->idx[k - 1], s->n[k - 1],
+						s->idx[k], s->n[k]);
+			size_t both = 0;
 
-			for (size_t i = 0; i < s->n[k]; i++)
-				added += !find(s, k - 1, s->idx[k][i].rt,
-					       s->idx[k][i].task);
 			for (size_t i = 0; i < s->n[k - 1]; i++)
-				gone += !find(s, k, s->idx[k - 1][i].rt,
-					      s->idx[k - 1][i].task);
-			fprintf(f, " (+%zu new, -%zu finished)", added, gone);
+				both += m[i] != SIZE_MAX;
+			free(m);
+			fprintf(f, " (+%zu new, -%zu finished)",
+				s->n[k] - both, s->n[k - 1] - both);
 		}
 		fputc('\n', f);
 	}
@@ -643,6 +668,7 @@ int tdc_cmd_diff(int argc, char **argv)
 {
 	series s = {.top = 20};
 	char title[600];
+	int last;
 	FILE *out;
 	bool color;
 	int c;
@@ -679,19 +705,28 @@ int tdc_cmd_diff(int argc, char **argv)
 	s.n = tdc_xcalloc((size_t)s.count, sizeof(*s.n));
 	for (int k = 0; k < s.count; k++)
 		s.idx[k] = index_dump(s.d[k], &s.n[k]);
+	s.in = tdc_xcalloc((size_t)s.count, sizeof(*s.in));
+	for (int k = 1; k < s.count; k++)
+		s.in[k] = match_tasks(s.idx[0], s.n[0], s.idx[k], s.n[k]);
+	last = s.count - 1;
+	s.in_first = match_tasks(s.idx[last], s.n[last], s.idx[0], s.n[0]);
 	overview(out, &s);
 	section_deadlocks(out, &s);
 	section_warnings(out, &s);
 	section_stuck(out, &s);
 	snprintf(title, sizeof(title), "New since %s", s.d[0]->source);
-	section_missing(out, &s, s.count - 1, 0, title);
+	section_missing(out, &s, last, s.in_first, title);
 	snprintf(title, sizeof(title), "Finished since %s", s.d[0]->source);
-	section_missing(out, &s, 0, s.count - 1, title);
+	section_missing(out, &s, 0, s.in[last], title);
 	section_grown(out, &s);
 	if (out != stdout)
 		tdc_paint_close(out);
-	for (int k = 0; k < s.count; k++)
+	for (int k = 0; k < s.count; k++) {
 		free(s.idx[k]);
+		free(s.in[k]);
+	}
+	free(s.in);
+	free(s.in_first);
 	free(s.idx);
 	free(s.n);
 	tdc_free_all(s.d, s.count);
