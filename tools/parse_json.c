@@ -70,6 +70,22 @@ struct scache {
 	size_t len;
 };
 
+/* A cache of frames by their JSON text, as struct scache (two slots per
+ * hash, the latest first; the keys are its own, freed when they leave
+ * it).  The hash is of the first RAW_PREFIX bytes where the object's
+ * text starts (its function, file and line), so that a frame is found
+ * before its end is: a key is a whole object's text up to its closing
+ * '}', and the same bytes at the start of the window are the same
+ * object, whatever follows. */
+struct rcache {
+	uint64_t hash;
+	char *key;          /* NULL: empty */
+	size_t len;
+	const tdc_frame *frame;
+};
+#define RCACHE_SIZE 1024
+#define RAW_PREFIX 96
+
 /* A growable array of elements of one size, reused by one nesting level
  * of the schema (never by two at once, so an element's address stays
  * valid while it is being parsed). */
@@ -99,7 +115,7 @@ typedef struct jp {
 	char path[256];
 	struct scache *strs[M_COUNT]; /* decoded bytes -> cleaned string */
 	tdc_intern frames;         /* tdc_frame bytes -> tdc_frame * */
-	tdc_intern raw_frames;     /* a frame's JSON text -> tdc_frame * */
+	struct rcache *raw_frames; /* a frame's JSON text -> tdc_frame * */
 	vec v_frames, v_traces, v_edges, v_holds, v_members;
 } jp;
 
@@ -794,10 +810,15 @@ static size_t path_push(jp *j, const char *key, size_t i)
 /* Append ".key" (or "key" at the top); returns the old length. */
 static size_t path_key(jp *j, const char *key)
 {
-	size_t old = strlen(j->path);
+	size_t old = strlen(j->path), n = old, klen = strlen(key);
 
-	snprintf(j->path + old, sizeof(j->path) - old, "%s%s",
-		 old ? "." : "", key);
+	/* (By hand, not snprintf: once per task and trace.) */
+	if (old && n + 1 < sizeof(j->path))
+		j->path[n++] = '.';
+	if (klen > sizeof(j->path) - 1 - n)
+		klen = sizeof(j->path) - 1 - n;
+	memcpy(j->path + n, key, klen);
+	j->path[n + klen] = '\0';
 	return old;
 }
 
@@ -996,9 +1017,10 @@ static size_t raw_frame_len(const jp *j)
 	return 0;
 }
 
+
 /* One frame object; identical frames are one tdc_frame.  A dump repeats
  * its frames byte for byte (100 000 tasks at one line), so a frame's
- * text seen before is not parsed again: its frame is looked up by the
+ * text seen lately is not parsed again: its frame is looked up by the
  * text (what follows the '{', up to its '}'), which the same bytes
  * parse to every time. */
 static int frame(jp *j, const tdc_frame **out)
@@ -1008,25 +1030,35 @@ static int frame(jp *j, const tdc_frame **out)
 	tdc_frame *copy;
 	tdc_u64 line = {0};
 	bool first = true;
-	size_t raw = raw_frame_len(j);
-	const char *raw_text = raw ? j->in->buf + j->in->start : NULL;
+	const char *text = j->in->buf + j->in->start;
+	size_t avail = j->in->end - j->in->start, raw = 0;
+	struct rcache *rc = NULL;
 	char *raw_key = NULL;
+	uint64_t rh = 0;
 	int r;
 
-	if (raw) {
-		if ((hit = tdc_intern_get(&j->raw_frames, raw_text, raw))) {
-			j->in->start += raw;
-			consume(j);
-			*out = hit;
-			return 0;
-		}
+	if (j->tok == T_LBRACE && j->in->start > 0 && text[-1] == '{') {
+		rh = tdc_hash(text, avail < RAW_PREFIX ? avail : RAW_PREFIX);
+		rc = &j->raw_frames[(rh & (RCACHE_SIZE / 2 - 1)) * 2];
+		for (int k = 0; k < 2; k++)
+			if (rc[k].key && rc[k].hash == rh &&
+			    rc[k].len <= avail &&
+			    memcmp(rc[k].key, text, rc[k].len) == 0) {
+				j->in->start += rc[k].len;
+				consume(j);
+				*out = rc[k].frame;
+				return 0;
+			}
 		/* Kept before parsing: the window moves on. */
-		raw_key = tdc_arena_strndup(&j->d->arena, raw_text, raw);
+		if ((raw = raw_frame_len(j))) {
+			raw_key = tdc_xmalloc(raw);
+			memcpy(raw_key, text, raw);
+		}
 	}
 	/* Zeroed whole, padding too: the bytes are the intern key. */
 	memset(&f, 0, sizeof(f));
 	if (begin_object(j, NULL) < 0)
-		return -1;
+		goto fail;
 	while ((r = next_key(j, &first)) > 0) {
 		if (key_is(j, "function"))
 			r = get_str(j, "function", &f.function, M_BARE);
@@ -1045,12 +1077,14 @@ static int frame(jp *j, const tdc_frame **out)
 		else
 			r = skip_value(j);
 		if (r < 0)
-			return -1;
+			goto fail;
 	}
 	if (r < 0)
-		return -1;
-	if (!f.function || !f.function[0])
-		return jfail(j, "function", "missing");
+		goto fail;
+	if (!f.function || !f.function[0]) {
+		jfail(j, "function", "missing");
+		goto fail;
+	}
 	f.line = line.set ? line.v : 0;
 	if ((hit = tdc_intern_get(&j->frames, (const char *)&f, sizeof(f)))) {
 		*out = hit;
@@ -1061,9 +1095,15 @@ static int frame(jp *j, const tdc_frame **out)
 			       copy);
 		*out = copy;
 	}
-	if (raw_key)
-		tdc_intern_put(&j->raw_frames, raw_key, raw, (void *)*out);
+	if (raw_key) {
+		free(rc[1].key);
+		rc[1] = rc[0];
+		rc[0] = (struct rcache){rh, raw_key, raw, *out};
+	}
 	return 0;
+fail:
+	free(raw_key);
+	return -1;
 }
 
 static int frames(jp *j, const char *key, const tdc_frame ***out,
@@ -1929,6 +1969,7 @@ int tdc_parse_json(tdc_input *in, tdc_dump **out, tdc_err *e)
 	j.d = tdc_dump_new(in->name, "json");
 	for (int m = 0; m < M_COUNT; m++)
 		j.strs[m] = tdc_xcalloc(SCACHE_SIZE, sizeof(*j.strs[m]));
+	j.raw_frames = tdc_xcalloc(RCACHE_SIZE, sizeof(*j.raw_frames));
 	rc = dump(&j);
 	if (rc == 0)
 		rc = check_trailing(&j);
@@ -1937,7 +1978,9 @@ int tdc_parse_json(tdc_input *in, tdc_dump **out, tdc_err *e)
 	for (int m = 0; m < M_COUNT; m++)
 		free(j.strs[m]);
 	tdc_intern_free(&j.frames);
-	tdc_intern_free(&j.raw_frames);
+	for (size_t i = 0; i < RCACHE_SIZE; i++)
+		free(j.raw_frames[i].key);
+	free(j.raw_frames);
 	free(j.v_frames.p);
 	free(j.v_traces.p);
 	free(j.v_edges.p);
