@@ -661,10 +661,15 @@ size_t *tdc_group_tasks(const tdc_runtime *rt)
 {
 	size_t n = rt->ntasks, cap = 16;
 	size_t *g = tdc_xmalloc((n + 1) * sizeof(*g));
-	size_t *table;
+	uint32_t *table;
 
-	while (cap < 2 * n)
+	/* Load at most 0.8, 32-bit slots: the table is the peak of the
+	 * memory `show` needs beyond the model (README: less than the text
+	 * dump; at 100 000 tasks 2 MB were the 3% over). */
+	while (cap < n + n / 4)
 		cap *= 2;
+	if (n >= UINT32_MAX)
+		tdc_die(TDC_EXIT_SYSTEM, "out of memory");
 	/* Open addressing over task indexes + 1 (0: empty slot). */
 	table = tdc_xcalloc(cap, sizeof(*table));
 	for (size_t i = 0; i < n; i++) {
@@ -686,7 +691,7 @@ size_t *tdc_group_tasks(const tdc_runtime *rt)
 			}
 		}
 		if (!table[h])
-			table[h] = i + 1;
+			table[h] = (uint32_t)(i + 1);
 	}
 	free(table);
 	return g;
