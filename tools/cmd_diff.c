@@ -66,9 +66,10 @@ static const struct option longopts[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/* A task and its runtime's id: 16 bytes, as two indexes of a million
+ * tasks are a good part of diff's memory. */
 typedef struct keyed {
-	uint64_t rt, id;
-	bool block_on;
+	uint64_t rt;
 	const tdc_task *task;
 } keyed;
 
@@ -78,10 +79,10 @@ static int cmp_key(const void *a, const void *b)
 
 	if (x->rt != y->rt)
 		return x->rt < y->rt ? -1 : 1;
-	if (x->block_on != y->block_on)
-		return x->block_on ? -1 : 1;
-	if (x->id != y->id)
-		return x->id < y->id ? -1 : 1;
+	if (x->task->block_on != y->task->block_on)
+		return x->task->block_on ? -1 : 1;
+	if (x->task->id != y->task->id)
+		return x->task->id < y->task->id ? -1 : 1;
 	return 0;
 }
 
@@ -95,28 +96,33 @@ static keyed *index_dump(const tdc_dump *d, size_t *n)
 		for (size_t i = 0; i < d->runtimes[r].ntasks; i++) {
 			const tdc_task *t = &d->runtimes[r].tasks[i];
 
-			v[(*n)++] = (keyed){d->runtimes[r].id, t->id,
-					    t->block_on, t};
+			v[(*n)++] = (keyed){d->runtimes[r].id, t};
 		}
 	qsort(v, *n, sizeof(*v), cmp_key);
 	return v;
 }
 
-/* For each task of a[0..na), the index of the same task in b[0..nb) or
- * SIZE_MAX: one merge of the two sorted indexes, O(na + nb) (a binary
- * search per task and section was a fifth of diff's time at a million
- * tasks, most of it cache misses). */
-static size_t *match_tasks(const keyed *a, size_t na, const keyed *b,
-			   size_t nb)
-{
-	size_t *m = tdc_xmalloc((na + 1) * sizeof(*m)), j = 0;
+/* No match (of match_tasks). */
+#define NO_TASK UINT32_MAX
 
+/* For each task of a[0..na), the index of the same task in b[0..nb) or
+ * NO_TASK: one merge of the two sorted indexes, O(na + nb) (a binary
+ * search per task and section was a fifth of diff's time at a million
+ * tasks, most of it cache misses).  32-bit: memory. */
+static uint32_t *match_tasks(const keyed *a, size_t na, const keyed *b,
+			     size_t nb)
+{
+	uint32_t *m = tdc_xmalloc((na + 1) * sizeof(*m));
+	size_t j = 0;
+
+	if (nb >= NO_TASK)
+		tdc_die(TDC_EXIT_SYSTEM, "out of memory");
 	for (size_t i = 0; i < na; i++) {
 		int c = 1;
 
 		while (j < nb && (c = cmp_key(&b[j], &a[i])) < 0)
 			j++;
-		m[i] = j < nb && c == 0 ? j : SIZE_MAX;
+		m[i] = j < nb && c == 0 ? (uint32_t)j : NO_TASK;
 	}
 	return m;
 }
@@ -127,8 +133,8 @@ typedef struct series {
 	size_t *n;
 	int count;
 	size_t top;
-	size_t **in;      /* in[k][i]: task i of idx[0] in idx[k] (k >= 1) */
-	size_t *in_first; /* task i of the last dump's idx in idx[0] */
+	uint32_t **in;     /* in[k][i]: task i of idx[0] in idx[k] (k >= 1) */
+	uint32_t *in_first;/* task i of the last dump's idx in idx[0] */
 } series;
 
 /* Task i of the first dump (idx[0]) in dump k, or NULL. */
@@ -136,7 +142,7 @@ static const tdc_task *in_dump(const series *s, int k, size_t i)
 {
 	size_t j = k ? s->in[k][i] : i;
 
-	return j == SIZE_MAX ? NULL : s->idx[k][j].task;
+	return k && s->in[k][i] == NO_TASK ? NULL : s->idx[k][j].task;
 }
 
 static void task_info(const tdc_task *t, tdc_buf *b)
@@ -241,20 +247,20 @@ static void section_stuck(FILE *f, const series *s)
 }
 
 /* Tasks of dump `a` (the first or the last) missing from the other one:
- * those whose match[i] is SIZE_MAX. */
+ * those whose match[i] is NO_TASK. */
 static void section_missing(FILE *f, const series *s, int a,
-			    const size_t *match, const char *title)
+			    const uint32_t *match, const char *title)
 {
 	size_t total = 0, shown = 0;
 	tdc_buf buf = {0};
 
 	for (size_t i = 0; i < s->n[a]; i++)
-		total += match[i] == SIZE_MAX;
+		total += match[i] == NO_TASK;
 	fprintf(f, "\n%s (%zu)\n", title, total);
 	for (size_t i = 0; i < s->n[a]; i++) {
 		const keyed *k = &s->idx[a][i];
 
-		if (match[i] != SIZE_MAX)
+		if (match[i] != NO_TASK)
 			continue;
 		if (!more(f, s, shown++, total))
 			break;
@@ -557,12 +563,12 @@ static void overview(FILE *f, const series *s)
 		fprintf(f, "  %d: %s  %s  %zu tasks", k + 1, d->source,
 			d->time ? d->time : "(no time)", s->n[k]);
 		if (k > 0) {
-			size_t *m = match_tasks(s->idx[k - 1], s->n[k - 1],
-						s->idx[k], s->n[k]);
+			uint32_t *m = match_tasks(s->idx[k - 1], s->n[k - 1],
+						  s->idx[k], s->n[k]);
 			size_t both = 0;
 
 			for (size_t i = 0; i < s->n[k - 1]; i++)
-				both += m[i] != SIZE_MAX;
+				both += m[i] != NO_TASK;
 			free(m);
 			fprintf(f, " (+%zu new, -%zu finished)",
 				s->n[k] - both, s->n[k - 1] - both);
