@@ -155,7 +155,10 @@ void *tdc_arena_alloc(tdc_arena *a, size_t size)
 
 		if (sz > SIZE_MAX - sizeof(*n))
 			oom();
-		n = tdc_xmalloc(sizeof(*n) + sz);
+		/* calloc'ed: an arena never reuses its memory, so what is
+		 * past `used` is still zero, and allocations need no
+		 * memset of their own (fresh pages are zero already). */
+		n = tdc_xcalloc(1, sizeof(*n) + sz);
 		n->used = 0;
 		n->size = sz;
 		if (c && sz != CHUNK_SIZE) {
@@ -169,7 +172,6 @@ void *tdc_arena_alloc(tdc_arena *a, size_t size)
 	}
 	p = c->data + c->used;
 	c->used += need;
-	memset(p, 0, size);
 	return p;
 }
 
