@@ -48,6 +48,8 @@ static const struct verb {
 	{"filter_grep", {"show", "--grep", "level[23]", NULL}},
 	{"filter_min_idle", {"show", "--min-idle", "1ms", NULL}},
 	{"filter_deadlocks", {"show", "--deadlocks", NULL}},
+	{"filter_warnings", {"show", "--warnings", NULL}},
+	{"compact", {"show", "--compact", NULL}},
 };
 
 /* The header's task count and the format, from the file's first bytes. */
