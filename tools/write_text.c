@@ -632,23 +632,24 @@ void tdc_write_compact(FILE *f, const tdc_dump *d)
 	header_lines(f, d);
 	for (size_t r = 0; r < d->nruntimes; r++) {
 		const tdc_runtime *rt = &d->runtimes[r];
-		size_t *g = tdc_group_tasks(rt), *next, *size;
+		size_t *g = tdc_group_tasks(rt), *next;
 
 		runtime_head(f, rt);
-		size = tdc_xcalloc(rt->ntasks + 1, sizeof(*size));
-		for (size_t i = 0; i < rt->ntasks; i++)
-			size[g[i]]++;
 		next = link_groups(g, rt->ntasks);
 		for (size_t i = 0; i < rt->ntasks; i++) {
+			size_t n = 0;
+
 			if (g[i] < i)
 				continue; /* a member, in its leader's block */
-			if (size[i] > 1)
-				compact_block(f, &warned, rt, next, i,
-					      size[i]);
+			/* Its size by its chain (no array of sizes: memory,
+			 * README "Conventions"); each chain is walked once. */
+			for (size_t k = i; k != SIZE_MAX; k = next[k])
+				n++;
+			if (n > 1)
+				compact_block(f, &warned, rt, next, i, n);
 			else
 				entry(f, rt, next, i);
 		}
-		free(size);
 		free(next);
 		free(g);
 	}
