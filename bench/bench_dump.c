@@ -32,8 +32,9 @@
  * written as JSON (after its text; not in any total).
  *
  * With TASKDUMP_BENCH_DUMP_TO=<prefix> in the environment, a third dump is
- * written to <prefix>.txt and <prefix>.json (real dumps of n tasks for the
- * tool's benchmark, bench/tool_scale.sh).
+ * written to <prefix>.txt and <prefix>.json, and a fourth, right after it,
+ * to <prefix>-later.txt and <prefix>-later.json (real dumps of n tasks
+ * for the tool's benchmark, bench/tool_scale.sh; the pair for `diff`).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -248,6 +249,15 @@ static int dump_to_files(td_runtime *rt, const char *prefix)
 	return rc;
 }
 
+/* Two dumps, one after the other: <prefix>.* and <prefix>-later.*. */
+static int dump_pair(td_runtime *rt, const char *prefix)
+{
+	char later[4096];
+
+	snprintf(later, sizeof(later), "%s-later", prefix);
+	return dump_to_files(rt, prefix) != 0 ? -1 : dump_to_files(rt, later);
+}
+
 /* The dumping thread: both rounds (and the files), then `done`. */
 struct dumper {
 	td_runtime *rt;
@@ -262,7 +272,7 @@ static void *dumper_main(void *arg)
 	const char *to = getenv("TASKDUMP_BENCH_DUMP_TO");
 	dp->failed = dump_round(dp->rt, &dp->cold, false) ||
 		     dump_round(dp->rt, &dp->warm, true) ||
-		     (to && dump_to_files(dp->rt, to) != 0);
+		     (to && dump_pair(dp->rt, to) != 0);
 	atomic_store(&dp->done, 1);
 	return NULL;
 }

@@ -11,6 +11,9 @@
  *
  * A run that exceeds the timeout (default 300 s) is killed.  n is the
  * task count of the dump's header ("tasks N" or "tasks_total":N).
+ * `diff` compares DUMP with a later dump of the same process,
+ * <stem>-later<ext> next to it (bench/tool_scale.sh makes both); without
+ * one, with a copy of DUMP (the tool refuses one file given twice).
  * bench/tool_scale.sh makes the dumps and runs this for two builds. */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +30,7 @@
 #include "bench.h"
 
 /* The verbs measured: a name and the arguments before the file(s); a
- * verb whose name starts with "diff" gets the file twice. */
+ * verb whose name starts with "diff" gets the file and a later one. */
 static const struct verb {
 	const char *name;
 	const char *args[4];
@@ -45,6 +48,8 @@ static const struct verb {
 	{"filter_grep", {"show", "--grep", "level[23]", NULL}},
 	{"filter_min_idle", {"show", "--min-idle", "1ms", NULL}},
 	{"filter_deadlocks", {"show", "--deadlocks", NULL}},
+	{"filter_warnings", {"show", "--warnings", NULL}},
+	{"compact", {"show", "--compact", NULL}},
 };
 
 /* The header's task count and the format, from the file's first bytes. */
@@ -65,6 +70,67 @@ static void peek_dump(const char *path, unsigned long long *n,
 		*n = strtoull(p + 7, NULL, 10);
 	else if ((p = strstr(buf, "\"tasks_total\":")))
 		*n = strtoull(p + 14, NULL, 10);
+}
+
+/* Copy the file at `from` to `to`.  Returns 0 or -1. */
+static int copy_file(const char *from, const char *to)
+{
+	char buf[1 << 16];
+	int in = open(from, O_RDONLY), out;
+	ssize_t n = 0;
+
+	if (in < 0)
+		return -1;
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (out < 0) {
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			n = -1;
+			break;
+		}
+	close(in);
+	return close(out) != 0 || n < 0 ? -1 : 0;
+}
+
+/* The dump `diff` compares `path` with: <stem>-later<ext> if there is
+ * one, else a copy of `path` in a temporary directory (*tmpdir, removed
+ * by the caller).  Returns NULL if neither can be had. */
+static char *later_dump(const char *path, char **tmpdir)
+{
+	const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+	char *later;
+	size_t stem;
+
+	*tmpdir = NULL;
+	stem = dot && (!slash || dot > slash) ? (size_t)(dot - path) :
+						strlen(path);
+	later = malloc(strlen(path) + 16);
+	if (!later)
+		return NULL;
+	sprintf(later, "%.*s-later%s", (int)stem, path, path + stem);
+	if (access(later, R_OK) == 0)
+		return later;
+	free(later);
+	{
+		char tmpl[] = "/tmp/toolbench-XXXXXX";
+		const char *base = slash ? slash + 1 : path;
+
+		if (!mkdtemp(tmpl))
+			return NULL;
+		*tmpdir = strdup(tmpl);
+		later = malloc(strlen(tmpl) + strlen(base) + 2);
+		if (!later || !*tmpdir)
+			return NULL;
+		sprintf(later, "%s/%s", tmpl, base);
+		if (copy_file(path, later) != 0) {
+			free(later);
+			return NULL;
+		}
+	}
+	return later;
 }
 
 /* Run argv with stdout and stderr on /dev/null; fill the wall time, the
@@ -136,6 +202,7 @@ int main(int argc, char **argv)
 	tool = argv[i++];
 	for (; i < argc; i++) {
 		const char *path = argv[i], *format;
+		char *later, *tmpdir;
 		unsigned long long n;
 		struct stat st;
 
@@ -145,6 +212,13 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		peek_dump(path, &n, &format);
+		later = later_dump(path, &tmpdir);
+		if (!later) {
+			fprintf(stderr, "taskdump-toolbench: %s: no later dump "
+				"for diff, and no copy: %s\n", path,
+				strerror(errno));
+			return 1;
+		}
 		for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++) {
 			char *args[10], status[32];
 			size_t k = 0;
@@ -156,7 +230,7 @@ int main(int argc, char **argv)
 				args[k++] = (char *)verbs[v].args[a];
 			args[k++] = (char *)path;
 			if (strncmp(verbs[v].name, "diff", 4) == 0)
-				args[k++] = (char *)path;
+				args[k++] = later;
 			args[k] = NULL;
 			if (run(args, timeout_s, &ms, &rss, status,
 				sizeof(status)) != 0) {
@@ -175,6 +249,12 @@ int main(int argc, char **argv)
 			       status);
 			fflush(stdout);
 		}
+		if (tmpdir) {
+			unlink(later);
+			rmdir(tmpdir);
+			free(tmpdir);
+		}
+		free(later);
 	}
 	return 0;
 }

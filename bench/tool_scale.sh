@@ -3,7 +3,8 @@
 # tasks (dump_latency's chains on a 2-worker runtime, written in both
 # formats by the runtime's writers), then every verb on each of them
 # (taskdump-toolbench: one RESULT line per verb, size and format, with the
-# wall time and the child's peak RSS).
+# wall time and the child's peak RSS).  `diff` compares each dump with a
+# second one the same process wrote right after it (d<n>-later.*).
 #
 #   bench/tool_scale.sh <builddir> [sizes] [label=taskdump ...] [timeout]
 #
@@ -35,7 +36,7 @@ else
 fi
 IFS=, read -ra ns <<<"$sizes"
 for n in "${ns[@]}"; do
-	[ -s "$dir/d$n.json" ] && continue
+	[ -s "$dir/d$n.json" ] && [ -s "$dir/d$n-later.json" ] && continue
 	TASKDUMP_BENCH_DUMP_TO=$dir/d$n "$build/bench/taskdump-bench" \
 		dump_latency "$n" --threads 2 >/dev/null
 done

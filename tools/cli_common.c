@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +14,9 @@
 #include "input.h"
 #include "pager.h"
 #include "write.h"
+
+/* At most this many threads load dumps besides the main one. */
+#define TDC_LOAD_THREADS 8
 
 #ifndef TD_TOOL_VERSION
 #define TD_TOOL_VERSION "unknown"
@@ -120,19 +124,91 @@ const char *tdc_format_arg(const char *verb, const char *arg)
 	tdc_usage(verb, "--format must be text or json, not '%s'", arg);
 }
 
+/* Loading several dumps (diff compares two or more; show and fold take
+ * several): with more than one processor, each file is read by a thread
+ * of its own, up to one per processor, as parsing is all CPU and the
+ * dumps share nothing (each has its own input, arena and intern tables).
+ * The first failure in argument order is the one reported, as a
+ * sequential load would: this thread waits for the files in order and
+ * exits at the first one that failed, whatever the others are doing (one
+ * may be blocked on a pipe). */
+typedef struct loader {
+	char **files;
+	int n, next;                /* the next file to take */
+	tdc_dump **d;
+	tdc_err *e;
+	int *rc;                    /* per file: 1 not read yet, 0, -1 */
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+} loader;
+
+static void *load_thread(void *arg)
+{
+	loader *l = arg;
+
+	for (;;) {
+		tdc_dump *d = NULL;
+		int i, rc;
+
+		pthread_mutex_lock(&l->lock);
+		i = l->next < l->n ? l->next++ : -1;
+		pthread_mutex_unlock(&l->lock);
+		if (i < 0)
+			return NULL;
+		rc = tdc_load_file(l->files[i], &d, &l->e[i]);
+		pthread_mutex_lock(&l->lock);
+		l->d[i] = d;
+		l->rc[i] = rc;
+		pthread_cond_broadcast(&l->done);
+		pthread_mutex_unlock(&l->lock);
+	}
+}
+
 tdc_dump **tdc_load_all(char **files, int n)
 {
-	tdc_dump **d = tdc_xcalloc((size_t)n, sizeof(*d));
+	loader l = {.files = files, .n = n};
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_t th[TDC_LOAD_THREADS];
+	int want = n, started = 0;
 
+	if (want > cpus)
+		want = cpus < 1 ? 1 : (int)cpus;
+	if (want > TDC_LOAD_THREADS)
+		want = TDC_LOAD_THREADS;
+	l.d = tdc_xcalloc((size_t)n, sizeof(*l.d));
+	l.e = tdc_xcalloc((size_t)n, sizeof(*l.e));
+	l.rc = tdc_xcalloc((size_t)n, sizeof(*l.rc));
+	for (int i = 0; i < n; i++)
+		l.rc[i] = 1;
+	pthread_mutex_init(&l.lock, NULL);
+	pthread_cond_init(&l.done, NULL);
+	while (want > 1 && started < want &&
+	       pthread_create(&th[started], NULL, load_thread, &l) == 0)
+		started++;
 	for (int i = 0; i < n; i++) {
-		tdc_err e = {.status = 0};
-
-		if (tdc_load_file(files[i], &d[i], &e) < 0) {
-			tdc_free_all(d, i);
-			tdc_die(tdc_err_status(&e), "%s", e.msg);
+		if (started == 0) {
+			/* One processor, or no thread could start: here,
+			 * one file after the other. */
+			l.rc[i] = tdc_load_file(files[i], &l.d[i], &l.e[i]);
+		} else {
+			pthread_mutex_lock(&l.lock);
+			while (l.rc[i] > 0)
+				pthread_cond_wait(&l.done, &l.lock);
+			pthread_mutex_unlock(&l.lock);
+		}
+		if (l.rc[i] < 0) {
+			if (started == 0)
+				tdc_free_all(l.d, i);
+			tdc_die(tdc_err_status(&l.e[i]), "%s", l.e[i].msg);
 		}
 	}
-	return d;
+	for (int k = 0; k < started; k++)
+		pthread_join(th[k], NULL);
+	pthread_cond_destroy(&l.done);
+	pthread_mutex_destroy(&l.lock);
+	free(l.e);
+	free(l.rc);
+	return l.d;
 }
 
 void tdc_free_all(tdc_dump **d, int n)

@@ -10,6 +10,12 @@
  *   finished  in the first dump, not in the last
  *   grown     trace shapes (frames and wait kind) whose number of traces
  *             grew the most from the first dump to the last
+ * and first, from the first dump to the last, what changed in the
+ * diagnosis:
+ *   deadlocks      new, persisting or gone (a deadlock is its set of
+ *                  member tasks)
+ *   task warnings  new, persisting or gone (a warning is its runtime,
+ *                  task and kind)
  * Before comparing, the series is checked (check_series): one file twice,
  * dumps out of time order or of different processes are refused. */
 #include <getopt.h>
@@ -26,6 +32,12 @@ static const char help[] =
 	"Usage: taskdump diff [options] A B [C...]\n"
 	"\n"
 	"Compare dumps of one process taken over time, oldest first:\n"
+	"  deadlocks the deadlocks that are new, persisting or gone from the "
+	"first\n"
+	"            dump to the last (a deadlock is its set of tasks)\n"
+	"  warnings  the task warnings (by runtime, task and kind) that are "
+	"new,\n"
+	"            persisting or gone from the first dump to the last\n"
 	"  stuck     tasks present in every dump with the same trace and the "
 	"same\n"
 	"            poll count (never polled in between); with more than two "
@@ -54,9 +66,10 @@ static const struct option longopts[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/* A task and its runtime's id: 16 bytes, as two indexes of a million
+ * tasks are a good part of diff's memory. */
 typedef struct keyed {
-	uint64_t rt, id;
-	bool block_on;
+	uint64_t rt;
 	const tdc_task *task;
 } keyed;
 
@@ -66,10 +79,10 @@ static int cmp_key(const void *a, const void *b)
 
 	if (x->rt != y->rt)
 		return x->rt < y->rt ? -1 : 1;
-	if (x->block_on != y->block_on)
-		return x->block_on ? -1 : 1;
-	if (x->id != y->id)
-		return x->id < y->id ? -1 : 1;
+	if (x->task->block_on != y->task->block_on)
+		return x->task->block_on ? -1 : 1;
+	if (x->task->id != y->task->id)
+		return x->task->id < y->task->id ? -1 : 1;
 	return 0;
 }
 
@@ -83,11 +96,35 @@ static keyed *index_dump(const tdc_dump *d, size_t *n)
 		for (size_t i = 0; i < d->runtimes[r].ntasks; i++) {
 			const tdc_task *t = &d->runtimes[r].tasks[i];
 
-			v[(*n)++] = (keyed){d->runtimes[r].id, t->id,
-					    t->block_on, t};
+			v[(*n)++] = (keyed){d->runtimes[r].id, t};
 		}
 	qsort(v, *n, sizeof(*v), cmp_key);
 	return v;
+}
+
+/* No match (of match_tasks). */
+#define NO_TASK UINT32_MAX
+
+/* For each task of a[0..na), the index of the same task in b[0..nb) or
+ * NO_TASK: one merge of the two sorted indexes, O(na + nb) (a binary
+ * search per task and section was a fifth of diff's time at a million
+ * tasks, most of it cache misses).  32-bit: memory. */
+static uint32_t *match_tasks(const keyed *a, size_t na, const keyed *b,
+			     size_t nb)
+{
+	uint32_t *m = tdc_xmalloc((na + 1) * sizeof(*m));
+	size_t j = 0;
+
+	if (nb >= NO_TASK)
+		tdc_die(TDC_EXIT_SYSTEM, "out of memory");
+	for (size_t i = 0; i < na; i++) {
+		int c = 1;
+
+		while (j < nb && (c = cmp_key(&b[j], &a[i])) < 0)
+			j++;
+		m[i] = j < nb && c == 0 ? (uint32_t)j : NO_TASK;
+	}
+	return m;
 }
 
 typedef struct series {
@@ -96,16 +133,16 @@ typedef struct series {
 	size_t *n;
 	int count;
 	size_t top;
+	uint32_t **in;     /* in[k][i]: task i of idx[0] in idx[k] (k >= 1) */
+	uint32_t *in_first;/* task i of the last dump's idx in idx[0] */
 } series;
 
-static const tdc_task *find(const series *s, int k, uint64_t rt,
-			    const tdc_task *t)
+/* Task i of the first dump (idx[0]) in dump k, or NULL. */
+static const tdc_task *in_dump(const series *s, int k, size_t i)
 {
-	keyed key = {rt, t->id, t->block_on, NULL};
-	keyed *hit = bsearch(&key, s->idx[k], s->n[k], sizeof(keyed),
-			     cmp_key);
+	size_t j = k ? s->in[k][i] : i;
 
-	return hit ? hit->task : NULL;
+	return k && s->in[k][i] == NO_TASK ? NULL : s->idx[k][j].task;
 }
 
 static void task_info(const tdc_task *t, tdc_buf *b)
@@ -136,13 +173,16 @@ static void show_trace(FILE *f, const tdc_task *t)
 	tdc_buf_free(&b);
 }
 
-/* Never polled across the series, same trace every time? */
-static bool stuck(const series *s, uint64_t rt, const tdc_task *t0)
+/* Never polled across the series, same trace every time?  (Task i of
+ * the first dump.) */
+static bool stuck(const series *s, size_t i)
 {
+	const tdc_task *t0 = s->idx[0][i].task;
+
 	if (!t0->polls.set)
 		return false;
 	for (int k = 1; k < s->count; k++) {
-		const tdc_task *t = find(s, k, rt, t0);
+		const tdc_task *t = in_dump(s, k, i);
 
 		if (!t || !t->polls.set || t->polls.v != t0->polls.v ||
 		    t->traced != t0->traced ||
@@ -167,10 +207,11 @@ static bool more(FILE *f, const series *s, size_t shown, size_t total)
 static void section_stuck(FILE *f, const series *s)
 {
 	size_t total = 0, shown = 0;
+	bool *is = tdc_xmalloc((s->n[0] + 1) * sizeof(*is));
 	tdc_buf b = {0};
 
 	for (size_t i = 0; i < s->n[0]; i++)
-		total += stuck(s, s->idx[0][i].rt, s->idx[0][i].task);
+		total += is[i] = stuck(s, i);
 	if (s->count == 2)
 		fprintf(f, "\nStuck: same trace, not polled between the two "
 			"dumps (%zu)\n", total);
@@ -181,11 +222,11 @@ static void section_stuck(FILE *f, const series *s)
 		const keyed *k = &s->idx[0][i];
 		const tdc_task *tl;
 
-		if (!stuck(s, k->rt, k->task))
+		if (!is[i])
 			continue;
 		if (!more(f, s, shown++, total))
 			break;
-		tl = find(s, s->count - 1, k->rt, k->task);
+		tl = in_dump(s, s->count - 1, i);
 		b.len = 0;
 		task_info(k->task, &b);
 		fprintf(f, "  %s", b.p);
@@ -201,30 +242,32 @@ static void section_stuck(FILE *f, const series *s)
 	}
 	if (total == 0)
 		fputs("  (none)\n", f);
+	free(is);
 	tdc_buf_free(&b);
 }
 
-/* Tasks of dump `a` missing from dump `b`. */
-static void section_missing(FILE *f, const series *s, int a, int b,
-			    const char *title)
+/* Tasks of dump `a` (the first or the last) missing from the other one:
+ * those whose match[i] is NO_TASK. */
+static void section_missing(FILE *f, const series *s, int a,
+			    const uint32_t *match, const char *title)
 {
 	size_t total = 0, shown = 0;
 	tdc_buf buf = {0};
 
 	for (size_t i = 0; i < s->n[a]; i++)
-		total += !find(s, b, s->idx[a][i].rt, s->idx[a][i].task);
+		total += match[i] == NO_TASK;
 	fprintf(f, "\n%s (%zu)\n", title, total);
 	for (size_t i = 0; i < s->n[a]; i++) {
 		const keyed *k = &s->idx[a][i];
 
-		if (find(s, b, k->rt, k->task))
+		if (match[i] != NO_TASK)
 			continue;
 		if (!more(f, s, shown++, total))
 			break;
 		buf.len = 0;
 		task_info(k->task, &buf);
 		fprintf(f, "  %s\n", buf.p);
-		if (a > b)
+		if (a > 0)
 			show_trace(f, k->task);
 	}
 	if (total == 0)
@@ -286,6 +329,224 @@ static void section_grown(FILE *f, const series *s)
 	tdc_shapes_free(&last);
 }
 
+/* ---- the diagnosis, first dump to last ----------------------------- */
+
+/* A deadlock as diff tells it from another: its members' task ids,
+ * sorted (the cycle may be listed from another member). */
+typedef struct dl_key {
+	const tdc_deadlock *dl;
+	uint64_t *ids;
+} dl_key;
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int cmp_dl_key(const void *a, const void *b)
+{
+	const dl_key *x = a, *y = b;
+	size_t n = x->dl->nmembers < y->dl->nmembers ? x->dl->nmembers :
+						       y->dl->nmembers;
+
+	for (size_t i = 0; i < n; i++)
+		if (x->ids[i] != y->ids[i])
+			return x->ids[i] < y->ids[i] ? -1 : 1;
+	return (x->dl->nmembers > y->dl->nmembers) -
+	       (x->dl->nmembers < y->dl->nmembers);
+}
+
+/* The dump's deadlocks sorted by key, for bsearch (ids in one array). */
+static dl_key *deadlock_keys(const tdc_dump *d, uint64_t **ids)
+{
+	dl_key *k = tdc_xmalloc((d->ndeadlocks + 1) * sizeof(*k));
+	size_t total = 0;
+
+	for (size_t i = 0; i < d->ndeadlocks; i++)
+		total += d->deadlocks[i].nmembers;
+	*ids = tdc_xmalloc((total + 1) * sizeof(**ids));
+	total = 0;
+	for (size_t i = 0; i < d->ndeadlocks; i++) {
+		const tdc_deadlock *dl = &d->deadlocks[i];
+
+		k[i] = (dl_key){dl, *ids + total};
+		for (size_t m = 0; m < dl->nmembers; m++)
+			k[i].ids[m] = dl->members[m].task;
+		qsort(k[i].ids, dl->nmembers, sizeof(uint64_t), cmp_u64);
+		total += dl->nmembers;
+	}
+	qsort(k, d->ndeadlocks, sizeof(*k), cmp_dl_key);
+	return k;
+}
+
+/* Is `dl` one of the deadlocks keys[0..n) (the same member tasks)? */
+static bool has_deadlock(const dl_key *keys, size_t n, const tdc_deadlock *dl)
+{
+	uint64_t *ids = tdc_xmalloc((dl->nmembers + 1) * sizeof(*ids));
+	dl_key key = {dl, ids};
+	bool hit;
+
+	for (size_t m = 0; m < dl->nmembers; m++)
+		ids[m] = dl->members[m].task;
+	qsort(ids, dl->nmembers, sizeof(*ids), cmp_u64);
+	hit = bsearch(&key, keys, n, sizeof(*keys), cmp_dl_key) != NULL;
+	free(ids);
+	return hit;
+}
+
+/* "  deadlock (new), 2 tasks: task 5 "left" -> task 6 "right"": its
+ * members in cycle order, the first ten. */
+static void deadlock_line(FILE *f, const char *change, const tdc_deadlock *dl)
+{
+	tdc_buf b = {0};
+
+	fprintf(f, "  deadlock (%s), %zu task%s:", change, dl->nmembers,
+		dl->nmembers == 1 ? "" : "s");
+	for (size_t m = 0; m < dl->nmembers && m < 10; m++) {
+		fprintf(f, "%s task %llu", m ? " ->" : "",
+			(unsigned long long)dl->members[m].task);
+		if (dl->members[m].name) {
+			b.len = 0;
+			tdc_buf_quote(&b, dl->members[m].name);
+			fprintf(f, " %s", b.p);
+		}
+	}
+	if (dl->nmembers > 10)
+		fprintf(f, " -> ... (%zu more)", dl->nmembers - 10);
+	fputc('\n', f);
+	tdc_buf_free(&b);
+}
+
+/* Deadlocks of the last dump that the first does not have (new), that
+ * both have (persisting), and of the first that the last does not have
+ * (gone). */
+static void section_deadlocks(FILE *f, const series *s)
+{
+	const tdc_dump *a = s->d[0], *z = s->d[s->count - 1];
+	uint64_t *ids_a, *ids_z;
+	dl_key *ka = deadlock_keys(a, &ids_a), *kz = deadlock_keys(z, &ids_z);
+	bool *in_a = tdc_xcalloc(z->ndeadlocks + 1, sizeof(*in_a));
+	size_t nnew = 0, nkept = 0, ngone = 0, shown = 0,
+	       total = z->ndeadlocks;
+
+	for (size_t i = 0; i < z->ndeadlocks; i++) {
+		in_a[i] = has_deadlock(ka, a->ndeadlocks, &z->deadlocks[i]);
+		nkept += in_a[i];
+	}
+	nnew = z->ndeadlocks - nkept;
+	for (size_t i = 0; i < a->ndeadlocks; i++)
+		ngone += !has_deadlock(kz, z->ndeadlocks, &a->deadlocks[i]);
+	total += ngone;
+	fprintf(f, "\nDeadlocks since %s: %zu new, %zu persisting, %zu gone\n",
+		a->source, nnew, nkept, ngone);
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < z->ndeadlocks; i++) {
+			if (in_a[i] != (pass == 1))
+				continue;
+			if (!more(f, s, shown++, total))
+				goto done;
+			deadlock_line(f, pass ? "persisting" : "new",
+				      &z->deadlocks[i]);
+		}
+	for (size_t i = 0; i < a->ndeadlocks; i++) {
+		if (has_deadlock(kz, z->ndeadlocks, &a->deadlocks[i]))
+			continue;
+		if (!more(f, s, shown++, total))
+			goto done;
+		deadlock_line(f, "gone", &a->deadlocks[i]);
+	}
+	if (total == 0)
+		fputs("  (none)\n", f);
+done:
+	free(in_a);
+	free(ka);
+	free(kz);
+	free(ids_a);
+	free(ids_z);
+}
+
+/* "  new: lost-wakeup (error), task 7 "forgetful": <evidence>" */
+static void warning_line(FILE *f, const char *change,
+			 const tdc_task_warning *w)
+{
+	tdc_buf b = {0};
+
+	fprintf(f, "  %s: %s (%s), task %llu", change, w->kind, w->severity,
+		(unsigned long long)w->task);
+	if (w->name) {
+		tdc_buf_quote(&b, w->name);
+		fprintf(f, " %s", b.p);
+	}
+	fprintf(f, ": %s\n", w->evidence);
+	tdc_buf_free(&b);
+}
+
+/* Task warnings, by (runtime, task, kind): those of the last dump that
+ * the first does not have (new), that both have (persisting, with the
+ * last dump's evidence), and of the first that the last does not have
+ * (gone).  Each group in its dump's order: most severe first. */
+static void section_warnings(FILE *f, const series *s)
+{
+	const tdc_dump *a = s->d[0], *z = s->d[s->count - 1];
+	tdc_warning_index xa, xz;
+	size_t nnew = 0, nkept = 0, ngone = 0, shown = 0, total;
+	bool *in_a = tdc_xcalloc(z->ntask_warnings + 1, sizeof(*in_a));
+
+	tdc_warning_index_init(&xa, a, NULL);
+	tdc_warning_index_init(&xz, z, NULL);
+	for (size_t i = 0; i < z->ntask_warnings; i++) {
+		const tdc_task_warning *w = &z->task_warnings[i];
+
+		in_a[i] = tdc_warning_find(&xa, w->runtime, w->task,
+					   w->kind) != NULL;
+		nkept += in_a[i];
+	}
+	nnew = z->ntask_warnings - nkept;
+	for (size_t i = 0; i < a->ntask_warnings; i++) {
+		const tdc_task_warning *w = &a->task_warnings[i];
+
+		ngone += !tdc_warning_find(&xz, w->runtime, w->task, w->kind);
+	}
+	total = nnew + nkept + ngone;
+	fprintf(f, "\nTask warnings since %s: %zu new, %zu persisting, %zu "
+		"gone\n", a->source, nnew, nkept, ngone);
+	for (int k = 0; k < 2; k++) {
+		const tdc_dump *d = k ? z : a;
+
+		if (d->task_warnings_found > d->ntask_warnings)
+			fprintf(f, "  (%s lists %zu of its %llu warnings: only "
+				"those are compared)\n", d->source,
+				d->ntask_warnings,
+				(unsigned long long)d->task_warnings_found);
+	}
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < z->ntask_warnings; i++) {
+			if (in_a[i] != (pass == 1))
+				continue;
+			if (!more(f, s, shown++, total))
+				goto done;
+			warning_line(f, pass ? "persisting" : "new",
+				     &z->task_warnings[i]);
+		}
+	for (size_t i = 0; i < a->ntask_warnings; i++) {
+		const tdc_task_warning *w = &a->task_warnings[i];
+
+		if (tdc_warning_find(&xz, w->runtime, w->task, w->kind))
+			continue;
+		if (!more(f, s, shown++, total))
+			goto done;
+		warning_line(f, "gone", w);
+	}
+	if (total == 0)
+		fputs("  (none)\n", f);
+done:
+	free(in_a);
+	tdc_warning_index_free(&xa);
+	tdc_warning_index_free(&xz);
+}
+
 static void overview(FILE *f, const series *s)
 {
 	const tdc_dump *d0 = s->d[0];
@@ -302,15 +563,15 @@ static void overview(FILE *f, const series *s)
 		fprintf(f, "  %d: %s  %s  %zu tasks", k + 1, d->source,
 			d->time ? d->time : "(no time)", s->n[k]);
 		if (k > 0) {
-			size_t added = 0, gone = 0;
+			uint32_t *m = match_tasks(s->idx[k - 1], s->n[k - 1],
+						  s->idx[k], s->n[k]);
+			size_t both = 0;
 
-			for (size_t i = 0; i < s->n[k]; i++)
-				added += !find(s, k - 1, s->idx[k][i].rt,
-					       s->idx[k][i].task);
 			for (size_t i = 0; i < s->n[k - 1]; i++)
-				gone += !find(s, k, s->idx[k - 1][i].rt,
-					      s->idx[k - 1][i].task);
-			fprintf(f, " (+%zu new, -%zu finished)", added, gone);
+				both += m[i] != NO_TASK;
+			free(m);
+			fprintf(f, " (+%zu new, -%zu finished)",
+				s->n[k] - both, s->n[k - 1] - both);
 		}
 		fputc('\n', f);
 	}
@@ -413,6 +674,7 @@ int tdc_cmd_diff(int argc, char **argv)
 {
 	series s = {.top = 20};
 	char title[600];
+	int last;
 	FILE *out;
 	bool color;
 	int c;
@@ -449,17 +711,28 @@ int tdc_cmd_diff(int argc, char **argv)
 	s.n = tdc_xcalloc((size_t)s.count, sizeof(*s.n));
 	for (int k = 0; k < s.count; k++)
 		s.idx[k] = index_dump(s.d[k], &s.n[k]);
+	s.in = tdc_xcalloc((size_t)s.count, sizeof(*s.in));
+	for (int k = 1; k < s.count; k++)
+		s.in[k] = match_tasks(s.idx[0], s.n[0], s.idx[k], s.n[k]);
+	last = s.count - 1;
+	s.in_first = match_tasks(s.idx[last], s.n[last], s.idx[0], s.n[0]);
 	overview(out, &s);
+	section_deadlocks(out, &s);
+	section_warnings(out, &s);
 	section_stuck(out, &s);
 	snprintf(title, sizeof(title), "New since %s", s.d[0]->source);
-	section_missing(out, &s, s.count - 1, 0, title);
+	section_missing(out, &s, last, s.in_first, title);
 	snprintf(title, sizeof(title), "Finished since %s", s.d[0]->source);
-	section_missing(out, &s, 0, s.count - 1, title);
+	section_missing(out, &s, 0, s.in[last], title);
 	section_grown(out, &s);
 	if (out != stdout)
 		tdc_paint_close(out);
-	for (int k = 0; k < s.count; k++)
+	for (int k = 0; k < s.count; k++) {
 		free(s.idx[k]);
+		free(s.in[k]);
+	}
+	free(s.in);
+	free(s.in_first);
 	free(s.idx);
 	free(s.n);
 	tdc_free_all(s.d, s.count);

@@ -8,9 +8,11 @@
  *           [, <o> more held by others]" (the permits and others of a
  *           semaphore)
  * and a list of either is its entries joined by "; " (a why never
- * contains "; "). */
+ * contains "; ").  And the one sorted lookup of a dump's task warnings
+ * (tdc_warning_index). */
 #include "model.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 bool tdc_dump_in_deadlock(const tdc_dump *d, uint64_t id)
@@ -185,4 +187,72 @@ int tdc_helds_parse(tdc_arena *a, const char *s, tdc_held **out, size_t *n)
 		if (held_parse(a, starts[i], lens[i], &(*out)[i]) < 0)
 			return -1;
 	return 0;
+}
+
+/* ---- the task warnings, sorted --------------------------------------- */
+
+/* By (runtime, task, kind); a NULL kind (a lookup of any kind) sorts
+ * before every kind. */
+static int warning_cmp(uint64_t rt, uint64_t task, const char *kind,
+		       const tdc_task_warning *w)
+{
+	if (rt != w->runtime)
+		return rt < w->runtime ? -1 : 1;
+	if (task != w->task)
+		return task < w->task ? -1 : 1;
+	return kind ? strcmp(kind, w->kind) : -1;
+}
+
+static int by_warning(const void *a, const void *b)
+{
+	const tdc_task_warning *x = *(const tdc_task_warning *const *)a;
+	const tdc_task_warning *y = *(const tdc_task_warning *const *)b;
+	int c = warning_cmp(x->runtime, x->task, x->kind, y);
+
+	/* Equal keys keep the dump's order (most severe first). */
+	return c ? c : (x > y) - (x < y);
+}
+
+void tdc_warning_index_init(tdc_warning_index *x, const tdc_dump *d,
+			    const char *what)
+{
+	x->w = tdc_xmalloc((d->ntask_warnings + 1) * sizeof(*x->w));
+	x->n = 0;
+	for (size_t i = 0; i < d->ntask_warnings; i++) {
+		const tdc_task_warning *w = &d->task_warnings[i];
+
+		if (!what || strcmp(what, w->kind) == 0 ||
+		    strcmp(what, w->severity) == 0)
+			x->w[x->n++] = w;
+	}
+	qsort(x->w, x->n, sizeof(*x->w), by_warning);
+}
+
+const tdc_task_warning *tdc_warning_find(const tdc_warning_index *x,
+					 uint64_t runtime, uint64_t task,
+					 const char *kind)
+{
+	size_t lo = 0, hi = x->n;
+
+	/* The first entry not below the key. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (warning_cmp(runtime, task, kind, x->w[mid]) > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == x->n || x->w[lo]->runtime != runtime ||
+	    x->w[lo]->task != task ||
+	    (kind && strcmp(kind, x->w[lo]->kind) != 0))
+		return NULL;
+	return x->w[lo];
+}
+
+void tdc_warning_index_free(tdc_warning_index *x)
+{
+	free(x->w);
+	x->w = NULL;
+	x->n = 0;
 }

@@ -107,40 +107,6 @@ bool tdc_filter_active(const tdc_filter *f)
 	       f->has_min_idle || f->deadlocks || f->warned;
 }
 
-/* (runtime, task) of a task warning, for lookups. */
-typedef struct warned_key {
-	uint64_t runtime, task;
-} warned_key;
-
-static int by_warned_key(const void *a, const void *b)
-{
-	const warned_key *x = a, *y = b;
-
-	if (x->runtime != y->runtime)
-		return x->runtime < y->runtime ? -1 : 1;
-	return (x->task > y->task) - (x->task < y->task);
-}
-
-/* The tasks the dump's warnings name (of the filter's kind or severity),
- * sorted; *n of them. */
-static warned_key *warned_tasks(const tdc_filter *f, const tdc_dump *d,
-				size_t *n)
-{
-	warned_key *v = tdc_xmalloc((d->ntask_warnings + 1) * sizeof(*v));
-
-	*n = 0;
-	for (size_t i = 0; i < d->ntask_warnings; i++) {
-		const tdc_task_warning *w = &d->task_warnings[i];
-
-		if (f->warning && strcmp(f->warning, w->kind) != 0 &&
-		    strcmp(f->warning, w->severity) != 0)
-			continue;
-		v[(*n)++] = (warned_key){w->runtime, w->task};
-	}
-	qsort(v, *n, sizeof(*v), by_warned_key);
-	return v;
-}
-
 static bool grep_task(const regex_t *re, const tdc_task *t)
 {
 	for (size_t i = 0; i < t->ntraces; i++)
@@ -204,14 +170,14 @@ static uint64_t *deadlock_ids(const tdc_dump *d, size_t *n)
 
 void tdc_filter_apply(const tdc_filter *f, tdc_dump *d)
 {
-	size_t nwarned = 0, nids = 0;
-	warned_key *warned = NULL;
+	tdc_warning_index warned = {0};
+	size_t nids = 0;
 	uint64_t *ids = NULL;
 
 	if (!tdc_filter_active(f))
 		return;
 	if (f->warned)
-		warned = warned_tasks(f, d, &nwarned);
+		tdc_warning_index_init(&warned, d, f->warning);
 	if (f->deadlocks)
 		ids = deadlock_ids(d, &nids);
 	for (size_t r = 0; r < d->nruntimes; r++) {
@@ -220,7 +186,6 @@ void tdc_filter_apply(const tdc_filter *f, tdc_dump *d)
 
 		for (size_t i = 0; i < rt->ntasks; i++) {
 			const tdc_task *t = &rt->tasks[i];
-			warned_key key = {rt->id, t->id};
 
 			if (!tdc_filter_match(f, t))
 				continue;
@@ -230,14 +195,13 @@ void tdc_filter_apply(const tdc_filter *f, tdc_dump *d)
 				continue;
 			if (f->warned &&
 			    (t->block_on ||
-			     !bsearch(&key, warned, nwarned, sizeof(key),
-				      by_warned_key)))
+			     !tdc_warning_find(&warned, rt->id, t->id, NULL)))
 				continue;
 			rt->tasks[k++] = rt->tasks[i];
 		}
 		rt->ntasks = k;
 	}
-	free(warned);
+	tdc_warning_index_free(&warned);
 	free(ids);
 }
 

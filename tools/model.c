@@ -95,16 +95,12 @@ bool tdc_task_traces_equal(const tdc_task *a, const tdc_task *b)
 	return true;
 }
 
-/* FNV-1a, 64 bit. */
+/* h combined with the bytes' hash (tdc_hash: a word at a time; a byte
+ * at a time was a tenth of diff's time at a million tasks). */
 static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
 {
-	const unsigned char *s = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
+	h = (h ^ tdc_hash(p, n)) * 0x100000001b3ull;
+	return h ^ (h >> 29);
 }
 
 static uint64_t hash_str(uint64_t h, const char *s)

@@ -185,6 +185,25 @@ void tdc_dump_free(tdc_dump *d);
 /* True when task `id` is a member of one of the dump's deadlocks. */
 bool tdc_dump_in_deadlock(const tdc_dump *d, uint64_t id);
 
+/* The dump's task warnings sorted by (runtime, task, kind), for lookups
+ * in O(log n): the compact view, the --warnings filter and diff look up
+ * every task (a dump of 100 000 tasks may have as many warnings).  The
+ * entries point into the dump. */
+typedef struct tdc_warning_index {
+	const tdc_task_warning **w;
+	size_t n;
+} tdc_warning_index;
+
+/* Index d's task warnings of kind or severity `what` (NULL: all). */
+void tdc_warning_index_init(tdc_warning_index *x, const tdc_dump *d,
+			    const char *what);
+/* An indexed warning of task `task` of runtime `runtime` (of `kind`;
+ * NULL: of any kind), or NULL if there is none. */
+const tdc_task_warning *tdc_warning_find(const tdc_warning_index *x,
+					 uint64_t runtime, uint64_t task,
+					 const char *kind);
+void tdc_warning_index_free(tdc_warning_index *x);
+
 /* The texts of the formats for an edge ("task 4: mutex 0x... held",
  * "nobody: ...") and a held lock ("mutex 0x... held 120 ms, 1 waiting"),
  * appended to out. */

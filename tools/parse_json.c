@@ -14,9 +14,10 @@
  * error that names its path, e.g. "runtimes[0].tasks[3].polls".  Errors
  * are reported where they are found, in document order.
  *
- * What repeats is kept once: short strings are interned per cleaning mode
- * and frames by their whole contents, so 100 000 tasks waiting at one line
- * share their frames and their states, files and names. */
+ * What repeats is kept once: short strings through a cache per cleaning
+ * mode (struct scache) and frames by their whole contents, so 100 000
+ * tasks waiting at one line share their frames and their states, files
+ * and names. */
 #include "input.h"
 #include "textfmt.h"
 
@@ -26,8 +27,10 @@
 
 /* The format nests 9 levels deep; leave room, refuse absurd nesting. */
 #define JSON_DEPTH 32
-/* Strings at most this long are interned (longer ones rarely repeat). */
+/* Strings at most this long are kept once (longer ones rarely repeat). */
 #define INTERN_MAX 128
+/* The entries of a string cache (a power of two). */
+#define SCACHE_SIZE 1024
 /* A number's text at most this long (a u64 has 20 digits). */
 #define NUM_MAX 64
 
@@ -49,8 +52,39 @@ enum tok {
 
 /* How a string is cleaned (tdc_arena_clean): printed unquoted (bare),
  * printed quoted, or a wait text (bare, and ']' becomes ')': it ends a
- * text-format annotation).  One intern table each. */
+ * text-format annotation).  One string cache each. */
 enum mode { M_BARE, M_QUOTED, M_WAIT, M_COUNT };
+
+/* A cache of the strings read, one per cleaning mode: two slots per
+ * hash, the last two strings of that hash, the latest first.  What
+ * repeats in a dump
+ * (names, states, file and function names, wait texts of one object) is
+ * kept once as long as it keeps coming back, and a string seen once
+ * (most objects and wait texts: one of each per task) costs one slot,
+ * not an entry in a table as big as the dump: with 100 000 tasks such
+ * a table was a cache miss for every string and a fifth of the model. */
+struct scache {
+	uint64_t hash;
+	const char *key;    /* the decoded bytes; NULL: empty */
+	const char *out;    /* the cleaned string */
+	size_t len;
+};
+
+/* A cache of frames by their JSON text, as struct scache (two slots per
+ * hash, the latest first; the keys are its own, freed when they leave
+ * it).  The hash is of the first RAW_PREFIX bytes where the object's
+ * text starts (its function, file and line), so that a frame is found
+ * before its end is: a key is a whole object's text up to its closing
+ * '}', and the same bytes at the start of the window are the same
+ * object, whatever follows. */
+struct rcache {
+	uint64_t hash;
+	char *key;          /* NULL: empty */
+	size_t len;
+	const tdc_frame *frame;
+};
+#define RCACHE_SIZE 1024
+#define RAW_PREFIX 96
 
 /* A growable array of elements of one size, reused by one nesting level
  * of the schema (never by two at once, so an element's address stays
@@ -79,8 +113,9 @@ typedef struct jp {
 	int64_t num_i;
 	double num_d;
 	char path[256];
-	tdc_intern strs[M_COUNT];  /* decoded bytes -> cleaned string */
+	struct scache *strs[M_COUNT]; /* decoded bytes -> cleaned string */
 	tdc_intern frames;         /* tdc_frame bytes -> tdc_frame * */
+	struct rcache *raw_frames; /* a frame's JSON text -> tdc_frame * */
 	vec v_frames, v_traces, v_edges, v_holds, v_members;
 } jp;
 
@@ -286,6 +321,13 @@ static int utf8_rest(jp *j, int c, tdc_buf *b)
 	return 0;
 }
 
+/* The bytes a string's plain run stops at: '"', '\\', control
+ * characters and the start of a UTF-8 sequence. */
+static const bool stops_run[256] = {
+	[0x00 ... 0x1f] = true, ['"'] = true, ['\\'] = true,
+	[0x80 ... 0xff] = true,
+};
+
 /* A string's contents after the opening quote, decoded into b.  Plain
  * bytes are copied a run at a time from the window. */
 static int string_body(jp *j, tdc_buf *b)
@@ -295,22 +337,44 @@ static int string_body(jp *j, tdc_buf *b)
 	for (;;) {
 		tdc_input *in = j->in;
 		int c = peek_byte(j);
-		size_t run = 0;
+		const unsigned char *p, *e;
+		size_t run;
 
 		if (c == -2)
 			return -1;
 		if (c == -1)
 			return jtruncated(j);
 		/* The run of bytes that need no attention. */
-		while (in->start + run < in->end) {
-			unsigned char u = (unsigned char)in->buf[in->start + run];
+		p = (const unsigned char *)in->buf + in->start;
+		e = (const unsigned char *)in->buf + in->end;
+		/* Eight bytes at a time while none of them stops the run:
+		 * no byte >= 0x80, < 0x20, '"' or '\\'. */
+		while (e - p >= 8) {
+			const uint64_t ones = 0x0101010101010101ull,
+				       high = 0x8080808080808080ull;
+			uint64_t w, q, bs;
 
-			if (u == '"' || u == '\\' || u < 0x20 || u >= 0x80)
+			memcpy(&w, p, 8);
+			q = w ^ (ones * '"');
+			bs = w ^ (ones * '\\');
+			if (((w | ((w - ones * 0x20) & ~w) |
+			      ((q - ones) & ~q) | ((bs - ones) & ~bs)) &
+			     high) != 0)
 				break;
-			run++;
+			p += 8;
 		}
+		while (p < e && !stops_run[*p])
+			p++;
+		run = (size_t)(p - (const unsigned char *)in->buf) - in->start;
 		if (run) {
-			tdc_buf_add(b, in->buf + in->start, run);
+			if (b->len + run + 1 > b->cap)
+				tdc_buf_add(b, in->buf + in->start, run);
+			else {
+				memcpy(b->p + b->len, in->buf + in->start,
+				       run);
+				b->len += run;
+				b->p[b->len] = '\0';
+			}
 			in->start += run;
 			continue;
 		}
@@ -361,6 +425,37 @@ static int string_body(jp *j, tdc_buf *b)
 
 /* ---- numbers --------------------------------------------------------- */
 
+/* The common number, a non-negative integer of at most 18 digits that
+ * ends inside the window, read in place: true if it was one (then it is
+ * the current token), false to read it the general way (nothing
+ * consumed).  Same results as number()'s: an integer below 10^18 is a
+ * u64 and an i64, and its double is the correctly rounded conversion,
+ * as strtod's. */
+static bool number_fast(jp *j)
+{
+	tdc_input *in = j->in;
+	const char *p = in->buf + in->start, *e = in->buf + in->end;
+	uint64_t v = 0;
+	size_t n = 0;
+
+	while (p + n < e && n < 19 && p[n] >= '0' && p[n] <= '9')
+		v = v * 10 + (uint64_t)(p[n++] - '0');
+	if (n == 0 || n > 18 || p + n == e)
+		return false;
+	switch (p[n]) {
+	case '-': case '+': case '.': case 'e': case 'E':
+		return false;
+	}
+	in->start += n;
+	j->num_neg = false;
+	j->num_int = j->num_u64 = j->num_i64 = true;
+	j->num_u = v;
+	j->num_i = (int64_t)v;
+	j->num_d = (double)v;
+	j->tok = T_NUM;
+	return true;
+}
+
 /* A number: the run of number characters that starts with the peeked
  * byte (a digit or '-'). */
 static int number(jp *j)
@@ -369,6 +464,8 @@ static int number(jp *j)
 	size_t n = 0, i = 0;
 	int c;
 
+	if (number_fast(j))
+		return 0;
 	while ((c = peek_byte(j)) >= 0 &&
 	       ((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' ||
 		c == 'e' || c == 'E')) {
@@ -500,20 +597,42 @@ static int open_nested(jp *j)
 	return 0;
 }
 
+/* Punctuation right where the next token starts (no token read, no
+ * space before it: the runtime writes none), consumed in place: true if
+ * it was there.  Half of a dump's tokens are ',' and ':'; the general
+ * way (lex) is for everything else, with the same result. */
+static inline bool take_punct(jp *j, char ch)
+{
+	tdc_input *in = j->in;
+
+	if (j->tok == T_NONE && in->start < in->end &&
+	    in->buf[in->start] == ch) {
+		in->start++;
+		return true;
+	}
+	return false;
+}
+
 /* The next key of the current object into j->key: returns 1, 0 at its
  * end ('}' consumed), -1 on error.  *first: no member read yet. */
 static int next_key(jp *j, bool *first)
 {
-	int c = cur(j);
+	bool comma;
+	int c;
 
-	if (c < 0)
+	if (take_punct(j, '}')) {
+		j->depth--;
+		return 0;
+	}
+	comma = !*first && take_punct(j, ',');
+	if ((c = cur(j)) < 0)
 		return -1;
-	if (c == T_RBRACE) {
+	if (!comma && c == T_RBRACE) {
 		consume(j);
 		j->depth--;
 		return 0;
 	}
-	if (!*first) {
+	if (!comma && !*first) {
 		if (c != T_COMMA)
 			return c == T_EOF ? jtruncated(j) :
 			       jsyntax(j, "expected ',' or '}'");
@@ -526,10 +645,15 @@ static int next_key(jp *j, bool *first)
 	if (c != T_STR)
 		return jsyntax(j, "expected a key (a string)");
 	*first = false;
-	j->key.len = 0;
-	tdc_buf_add(&j->key, j->str.p, j->str.len);
+	{
+		/* The key's bytes move to j->key (a swap, not a copy). */
+		tdc_buf k = j->key;
+
+		j->key = j->str;
+		j->str = k;
+	}
 	consume(j);
-	if (expect(j, T_COLON, "expected ':'") < 0)
+	if (!take_punct(j, ':') && expect(j, T_COLON, "expected ':'") < 0)
 		return -1;
 	/* The value must be there. */
 	if ((c = cur(j)) < 0)
@@ -541,16 +665,22 @@ static int next_key(jp *j, bool *first)
  * (']' consumed), -1 on error. */
 static int next_elem(jp *j, bool *first)
 {
-	int c = cur(j);
+	bool comma;
+	int c;
 
-	if (c < 0)
+	if (take_punct(j, ']')) {
+		j->depth--;
+		return 0;
+	}
+	comma = !*first && take_punct(j, ',');
+	if ((c = cur(j)) < 0)
 		return -1;
-	if (c == T_RBRACKET) {
+	if (!comma && c == T_RBRACKET) {
 		consume(j);
 		j->depth--;
 		return 0;
 	}
-	if (!*first) {
+	if (!comma && !*first) {
 		if (c != T_COMMA)
 			return c == T_EOF ? jtruncated(j) :
 			       jsyntax(j, "expected ',' or ']'");
@@ -680,10 +810,15 @@ static size_t path_push(jp *j, const char *key, size_t i)
 /* Append ".key" (or "key" at the top); returns the old length. */
 static size_t path_key(jp *j, const char *key)
 {
-	size_t old = strlen(j->path);
+	size_t old = strlen(j->path), n = old, klen = strlen(key);
 
-	snprintf(j->path + old, sizeof(j->path) - old, "%s%s",
-		 old ? "." : "", key);
+	/* (By hand, not snprintf: once per task and trace.) */
+	if (old && n + 1 < sizeof(j->path))
+		j->path[n++] = '.';
+	if (klen > sizeof(j->path) - 1 - n)
+		klen = sizeof(j->path) - 1 - n;
+	memcpy(j->path + n, key, klen);
+	j->path[n + klen] = '\0';
 	return old;
 }
 
@@ -718,23 +853,31 @@ static void *vec_take(jp *j, vec *v, size_t from, size_t elem, size_t *n)
  * string. */
 static const char *clean_str(jp *j, enum mode mode)
 {
-	tdc_intern *t = &j->strs[mode];
 	const char *s = j->str.p;
 	size_t n = j->str.len;
+	struct scache *c = NULL;
+	uint64_t h = 0;
 	char *out;
 
-	if (n <= INTERN_MAX && (out = tdc_intern_get(t, s, n)))
-		return out;
+	if (n <= INTERN_MAX) {
+		h = tdc_hash(s, n);
+		c = &j->strs[mode][(h & (SCACHE_SIZE / 2 - 1)) * 2];
+		for (int k = 0; k < 2; k++)
+			if (c[k].key && c[k].hash == h && c[k].len == n &&
+			    memcmp(c[k].key, s, n) == 0)
+				return c[k].out;
+	}
 	out = tdc_arena_clean(&j->d->arena, s, n, mode != M_QUOTED);
 	if (mode == M_WAIT)
 		for (char *p = out; (p = strchr(p, ']')); )
 			*p = ')';
-	if (n <= INTERN_MAX) {
+	if (c) {
 		/* The key: the result itself when it has the same bytes. */
 		const char *key = strlen(out) == n && memcmp(out, s, n) == 0 ?
 				  out : tdc_arena_strndup(&j->d->arena, s, n);
 
-		tdc_intern_put(t, key, n, out);
+		c[1] = c[0];
+		c[0] = (struct scache){h, key, out, n};
 	}
 	return out;
 }
@@ -835,7 +978,51 @@ static int get_hex(jp *j, const char *key, tdc_u64 *out)
 
 /* ---- the schema ------------------------------------------------------ */
 
-/* One frame object; identical frames are one tdc_frame. */
+/* A frame object's text at most this long is looked up as such. */
+#define RAW_FRAME_MAX 2048
+
+/* The length of the frame object's text that starts in the window at
+ * the current '{' (not consumed yet), up to its '}', or 0 when it is not
+ * all in the window, is longer than RAW_FRAME_MAX, nests, or holds a
+ * byte below 0x20 (a new line would have to be counted).  Within
+ * strings, an escaped '"' does not end them. */
+static size_t raw_frame_len(const jp *j)
+{
+	const tdc_input *in = j->in;
+	const char *p = in->buf + in->start, *e = in->buf + in->end;
+	bool str = false;
+
+	if (j->tok != T_LBRACE || p == in->buf || p[-1] != '{')
+		return 0;
+	if (e - p > RAW_FRAME_MAX)
+		e = p + RAW_FRAME_MAX;
+	for (const char *q = p; q < e; q++) {
+		unsigned char c = (unsigned char)*q;
+
+		if (c < 0x20)
+			return 0;
+		if (str) {
+			if (c == '\\')
+				q++;
+			else if (c == '"')
+				str = false;
+		} else if (c == '"') {
+			str = true;
+		} else if (c == '}') {
+			return (size_t)(q - p) + 1;
+		} else if (c == '{' || c == '[') {
+			return 0;
+		}
+	}
+	return 0;
+}
+
+
+/* One frame object; identical frames are one tdc_frame.  A dump repeats
+ * its frames byte for byte (100 000 tasks at one line), so a frame's
+ * text seen lately is not parsed again: its frame is looked up by the
+ * text (what follows the '{', up to its '}'), which the same bytes
+ * parse to every time. */
 static int frame(jp *j, const tdc_frame **out)
 {
 	tdc_frame f;
@@ -843,12 +1030,35 @@ static int frame(jp *j, const tdc_frame **out)
 	tdc_frame *copy;
 	tdc_u64 line = {0};
 	bool first = true;
+	const char *text = j->in->buf + j->in->start;
+	size_t avail = j->in->end - j->in->start, raw = 0;
+	struct rcache *rc = NULL;
+	char *raw_key = NULL;
+	uint64_t rh = 0;
 	int r;
 
+	if (j->tok == T_LBRACE && j->in->start > 0 && text[-1] == '{') {
+		rh = tdc_hash(text, avail < RAW_PREFIX ? avail : RAW_PREFIX);
+		rc = &j->raw_frames[(rh & (RCACHE_SIZE / 2 - 1)) * 2];
+		for (int k = 0; k < 2; k++)
+			if (rc[k].key && rc[k].hash == rh &&
+			    rc[k].len <= avail &&
+			    memcmp(rc[k].key, text, rc[k].len) == 0) {
+				j->in->start += rc[k].len;
+				consume(j);
+				*out = rc[k].frame;
+				return 0;
+			}
+		/* Kept before parsing: the window moves on. */
+		if ((raw = raw_frame_len(j))) {
+			raw_key = tdc_xmalloc(raw);
+			memcpy(raw_key, text, raw);
+		}
+	}
 	/* Zeroed whole, padding too: the bytes are the intern key. */
 	memset(&f, 0, sizeof(f));
 	if (begin_object(j, NULL) < 0)
-		return -1;
+		goto fail;
 	while ((r = next_key(j, &first)) > 0) {
 		if (key_is(j, "function"))
 			r = get_str(j, "function", &f.function, M_BARE);
@@ -867,22 +1077,33 @@ static int frame(jp *j, const tdc_frame **out)
 		else
 			r = skip_value(j);
 		if (r < 0)
-			return -1;
+			goto fail;
 	}
 	if (r < 0)
-		return -1;
-	if (!f.function || !f.function[0])
-		return jfail(j, "function", "missing");
+		goto fail;
+	if (!f.function || !f.function[0]) {
+		jfail(j, "function", "missing");
+		goto fail;
+	}
 	f.line = line.set ? line.v : 0;
 	if ((hit = tdc_intern_get(&j->frames, (const char *)&f, sizeof(f)))) {
 		*out = hit;
-		return 0;
+	} else {
+		copy = tdc_arena_alloc(&j->d->arena, sizeof(*copy));
+		memcpy(copy, &f, sizeof(f));
+		tdc_intern_put(&j->frames, (const char *)copy, sizeof(*copy),
+			       copy);
+		*out = copy;
 	}
-	copy = tdc_arena_alloc(&j->d->arena, sizeof(*copy));
-	memcpy(copy, &f, sizeof(f));
-	tdc_intern_put(&j->frames, (const char *)copy, sizeof(*copy), copy);
-	*out = copy;
+	if (raw_key) {
+		free(rc[1].key);
+		rc[1] = rc[0];
+		rc[0] = (struct rcache){rh, raw_key, raw, *out};
+	}
 	return 0;
+fail:
+	free(raw_key);
+	return -1;
 }
 
 static int frames(jp *j, const char *key, const tdc_frame ***out,
@@ -1763,14 +1984,20 @@ int tdc_parse_json(tdc_input *in, tdc_dump **out, tdc_err *e)
 
 	*out = NULL;
 	j.d = tdc_dump_new(in->name, "json");
+	for (int m = 0; m < M_COUNT; m++)
+		j.strs[m] = tdc_xcalloc(SCACHE_SIZE, sizeof(*j.strs[m]));
+	j.raw_frames = tdc_xcalloc(RCACHE_SIZE, sizeof(*j.raw_frames));
 	rc = dump(&j);
 	if (rc == 0)
 		rc = check_trailing(&j);
 	tdc_buf_free(&j.str);
 	tdc_buf_free(&j.key);
 	for (int m = 0; m < M_COUNT; m++)
-		tdc_intern_free(&j.strs[m]);
+		free(j.strs[m]);
 	tdc_intern_free(&j.frames);
+	for (size_t i = 0; i < RCACHE_SIZE; i++)
+		free(j.raw_frames[i].key);
+	free(j.raw_frames);
 	free(j.v_frames.p);
 	free(j.v_traces.p);
 	free(j.v_edges.p);

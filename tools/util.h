@@ -46,7 +46,8 @@ void tdc_seterr_oom(tdc_err *e, const char *name);
 
 /* While `name` (NULL: none) is being read, a failed allocation says "out
  * of memory reading <name>" (status TDC_EXIT_SYSTEM) rather than just
- * "out of memory".  The name must stay valid until it is reset. */
+ * "out of memory".  The name must stay valid until it is reset.  Per
+ * thread: each thread says what it reads. */
 void tdc_oom_reading(const char *name);
 
 /* The exit status for e: TDC_EXIT_INPUT unless it says otherwise. */
@@ -80,7 +81,12 @@ typedef struct tdc_arena {
 
 /* Zeroed, 16-byte aligned memory owned by the arena. */
 void *tdc_arena_alloc(tdc_arena *a, size_t size);
-/* A copy of a (possibly moved) array grown from old_n to new_n elements. */
+/* The array p of old_n elements (NULL, or what this returned for old_n
+ * elements) grown to new_n: in place while its room, old_n rounded up to
+ * a power of two, allows, else a copy into twice the room.  So growing
+ * by one element at a time (a header line each: 100 000 task warnings or
+ * deadlock members) takes O(n) time and arena memory, not O(n^2).  The
+ * new elements are zeroed. */
 void *tdc_arena_grow(tdc_arena *a, void *p, size_t old_n, size_t new_n,
 		     size_t elem);
 /* A NUL-terminated copy of s[0..n).  Strings (this and tdc_arena_clean)
@@ -112,6 +118,9 @@ typedef struct tdc_intern {
 void *tdc_intern_get(const tdc_intern *t, const char *key, size_t len);
 void tdc_intern_put(tdc_intern *t, const char *key, size_t len, void *val);
 void tdc_intern_free(tdc_intern *t);
+
+/* The hash of s[0..n) that the intern tables use. */
+uint64_t tdc_hash(const char *s, size_t n);
 
 /* ---- numbers --------------------------------------------------------- */
 

@@ -89,6 +89,82 @@ sed 's/^pid 4242$/pid 77/' "$D2" >"$WORK/other.txt"
 run "$TD" diff "$D1" "$WORK/other.txt"
 expect_error 2 'different processes \(pid 4242 and 77\)'
 
+# The diagnosis, first dump to last: deadlocks (a set of member tasks,
+# whichever member the cycle is listed from) and task warnings (runtime,
+# task and kind) that are new, persisting or gone.  From the real
+# deadlock dump: the deadlock listed from another member a minute later,
+# and an earlier dump of the process before it formed; task warnings
+# added to the headers (one stays with new evidence, one goes, one
+# comes).
+DL=$DATA/deadlock.txt
+python3 - "$DL" "$WORK" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().split('\n')
+dl = [l for l in lines if l.startswith('deadlock ')]
+rest = [l for l in lines if not l.startswith(('deadlock', 'task_warning'))]
+def dump(name, time, deadlock, warnings):
+    out = []
+    for l in rest:
+        if l.startswith('time '):
+            l = 'time ' + time
+        out.append(l)
+        if l.startswith('tasks '):
+            if deadlock:
+                out += ['deadlocks 1'] + deadlock
+            if warnings:
+                out += ['task_warnings %d' % len(warnings)] + [
+                    'task_warning ' + w for w in warnings]
+    open(sys.argv[2] + '/' + name, 'w').write('\n'.join(out))
+w_poll = 'warning long-poll runtime=1 task=3 name="t1" evidence="in one poll for 150 ms"'
+w_wait = 'info long-wait runtime=1 task=1 name="t3" evidence="waiting for %d ms"'
+w_lost = 'error lost-wakeup runtime=1 task=2 name="t2" evidence="no waker of it is registered anywhere"'
+dump('dl-0.txt', '2026-12-03T07:50:57.328Z', None, [w_poll, w_wait % 100])
+dump('dl-1.txt', '2026-12-03T07:51:57.328Z', dl, [w_poll, w_wait % 60100])
+dump('dl-2.txt', '2026-12-03T07:52:57.328Z', dl[1:] + dl[:1], [w_lost, w_wait % 120100])
+PY
+run "$TD" diff "$WORK/dl-0.txt" "$WORK/dl-1.txt"
+expect_ok
+section 'Deadlocks since' >"$WORK/dls"
+grep -q '^Deadlocks since .*dl-0.txt: 1 new, 0 persisting, 0 gone$' "$OUT" || fail "deadlock counts (new)"
+[ "$(cat "$WORK/dls")" = '  deadlock (new), 3 tasks: task 1 "t3" -> task 3 "t1" -> task 2 "t2"' ] ||
+	fail "new deadlock: $(cat "$WORK/dls")"
+section 'Task warnings since' >"$WORK/tws"
+cat >"$WORK/want" <<'WANT'
+  persisting: long-poll (warning), task 3 "t1": in one poll for 150 ms
+  persisting: long-wait (info), task 1 "t3": waiting for 60100 ms
+WANT
+diff -u "$WORK/want" "$WORK/tws" >&2 || fail "persisting warnings"
+run "$TD" diff "$WORK/dl-1.txt" "$WORK/dl-2.txt"
+expect_ok
+grep -q '^Deadlocks since .*dl-1.txt: 0 new, 1 persisting, 0 gone$' "$OUT" || fail "deadlock counts (persisting)"
+section 'Deadlocks since' >"$WORK/dls"
+[ "$(cat "$WORK/dls")" = '  deadlock (persisting), 3 tasks: task 3 "t1" -> task 2 "t2" -> task 1 "t3"' ] ||
+	fail "persisting deadlock (listed from another member): $(cat "$WORK/dls")"
+grep -q '^Task warnings since .*dl-1.txt: 1 new, 1 persisting, 1 gone$' "$OUT" || fail "warning counts"
+section 'Task warnings since' >"$WORK/tws"
+cat >"$WORK/want" <<'WANT'
+  new: lost-wakeup (error), task 2 "t2": no waker of it is registered anywhere
+  persisting: long-wait (info), task 1 "t3": waiting for 120100 ms
+  gone: long-poll (warning), task 3 "t1": in one poll for 150 ms
+WANT
+diff -u "$WORK/want" "$WORK/tws" >&2 || fail "new, persisting and gone warnings"
+# A series compares the first dump with the last; JSON says the same.
+for f in dl-0 dl-1 dl-2; do "$TD" show -f json "$WORK/$f.txt" >"$WORK/$f.json"; done
+run "$TD" diff "$WORK/dl-0.json" "$WORK/dl-1.json" "$WORK/dl-2.json"
+expect_ok
+grep -q '^Deadlocks since .*dl-0.json: 1 new, 0 persisting, 0 gone$' "$OUT" || fail "series: deadlock counts"
+grep -q '^Task warnings since .*dl-0.json: 1 new, 1 persisting, 1 gone$' "$OUT" || fail "series: warning counts"
+# Gone, and --top.
+sed -e '/^deadlock/d' -e 's/^time .*/time 2026-12-03T07:59:00.000Z/' "$WORK/dl-2.txt" >"$WORK/dl-3.txt"
+run "$TD" diff "$WORK/dl-2.txt" "$WORK/dl-3.txt"
+expect_ok
+section 'Deadlocks since' >"$WORK/dls"
+[ "$(cat "$WORK/dls")" = '  deadlock (gone), 3 tasks: task 3 "t1" -> task 2 "t2" -> task 1 "t3"' ] ||
+	fail "gone deadlock: $(cat "$WORK/dls")"
+run "$TD" diff --top 1 "$WORK/dl-1.txt" "$WORK/dl-2.txt"
+section 'Task warnings since' >"$WORK/tws"
+[ "$(sed -n 2p "$WORK/tws")" = '  ... and 2 more' ] || fail "--top 1 warnings: $(cat "$WORK/tws")"
+
 # fold: sorted, counted, summed over files, optional wait kind.
 run "$TD" fold "$D1"
 expect_ok

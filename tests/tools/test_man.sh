@@ -1,8 +1,9 @@
 #!/bin/bash
-# test_man.sh TASKDUMP MANDIR README - the man pages: one per verb and one
-# for the tool, rendered by groff and man without a warning, naming the
-# tool's version, every option of the verb's --help, and the exit codes
-# word for word as README.md's table states them.  Skips (77) without
+# test_man.sh TASKDUMP MANDIR README - the man pages (as built: MANDIR is
+# the build's tools/man): one per verb and one for the tool, rendered by
+# groff and man without a warning, naming the tool's version and a
+# date, documenting every option of the verb's --help, and the exit
+# codes word for word as README.md's table states them.  Skips (77) without
 # groff or man.
 . "$(dirname "$0")/lib.sh"
 MAN=$2
@@ -37,6 +38,10 @@ for page in taskdump dump run show diff fold; do
 	[ -z "$long" ] || fail "$f: a line longer than MANWIDTH: $long"
 	grep -q "^\.TH .* \"taskdump $VERSION\" " "$f" ||
 		fail "$f: .TH does not name taskdump $VERSION"
+	# meson filled in the version and the date (tools/man/meson.build).
+	grep -Eq '^\.TH [^ ]+ 1 [0-9]{4}-[0-9]{2}-[0-9]{2} "' "$f" ||
+		fail "$f: .TH has no date: $(grep '^\.TH' "$f")"
+	! grep -n '@[A-Z_]*@' "$f" || fail "$f: a placeholder is left"
 	# The options --help lists, the page documents.
 	if [ "$page" = taskdump ]; then help=(--help); else help=("$page" --help); fi
 	for opt in $("$TD" "${help[@]}" | grep -oE -- '(^| )--[a-z][a-z-]*' | sort -u); do

@@ -49,6 +49,59 @@ run "$TD" fold "$WORK/dump.json"
 expect_ok
 cmp -s "$OUT" "$WORK/fold-text" || fail "fold: text and JSON differ"
 
+# A diagnosis as big as the dump: a task warning for every task and one
+# deadlock ring through all of them, in the header (text: a line each).
+# Reading it, the compact view (a warned member gets its own line) and
+# diff are O(n log n): they were quadratic (a header array grown by one
+# copy per line, a scan of the warnings per task).  Memory is limited so
+# that a quadratic reader fails fast instead of taking the machine (not
+# under ASan, which reserves terabytes of address space: the timeout
+# still catches it).
+LIMIT="ulimit -v 4000000;"
+ldd "$TD" | grep -q libasan && LIMIT=""
+python3 - "$WORK/dump.txt" "$WORK/diag.txt" <<'PY'
+import re, sys
+lines = open(sys.argv[1]).read().split('\n')
+ids = [int(m.group(1)) for l in lines
+       for m in [re.match(r'task (\d+) ', l)] if m and ' block_on=1' not in l]
+head = ['deadlocks 1'] + [
+    'deadlock 1 task=%d waits_for="task %d: mutex 0x1000 held"'
+    % (t, ids[(i + 1) % len(ids)]) for i, t in enumerate(ids)]
+head += ['task_warnings %d' % len(ids)] + [
+    'task_warning info long-wait runtime=1 task=%d evidence="waited %d ms"'
+    % (t, t) for t in ids]
+out, done = [], False
+for l in lines:
+    if l.startswith(('deadlock', 'task_warning')):
+        continue
+    if l.startswith('runtimes ') and not done:
+        out.append(l)
+        continue
+    if l.startswith('tasks ') and not done:
+        out.append(l)
+        out.extend(head)
+        done = True
+        continue
+    out.append(l)
+open(sys.argv[2], 'w').write('\n'.join(out))
+PY
+run bash -c "$LIMIT timeout 20 '$TD' show --format json '$WORK/diag.txt' > '$WORK/diag.json'"
+expect_ok
+sed -e "s/^time 20/time 21/" "$WORK/diag.txt" > "$WORK/diag-later.txt"
+for f in "$WORK/diag.txt" "$WORK/diag.json"; do
+	for verb in "show --compact" "show --warnings" "show --deadlocks" \
+		    "show --summary"; do
+		run bash -c "$LIMIT timeout 20 '$TD' $verb '$f' > '$WORK/out'"
+		expect_ok
+	done
+done
+run bash -c "$LIMIT timeout 20 '$TD' show --compact '$WORK/diag.txt'"
+expect_ok
+[ "$(grep -c '^task ' "$OUT")" -ge $((N - 10)) ] ||
+	fail "compact: the warned tasks' own lines are missing"
+run bash -c "$LIMIT timeout 20 '$TD' diff '$WORK/diag.txt' '$WORK/diag-later.txt'"
+expect_ok
+
 # Over 256 MiB: spaces after the opening brace, to 270 000 000 bytes.
 pad=$((270000000 - $(stat -c %s "$WORK/dump.json")))
 { printf '{'; head -c "$pad" /dev/zero | tr '\0' ' '
