@@ -88,8 +88,11 @@ struct td_flavor_ops {
 	/* Status of worker i (false: no such worker). */
 	bool (*worker_status)(struct td_runtime *rt, unsigned i,
 			      struct td_worker_info *out);
-	/* Visit the tasks queued on worker i (LIFO slot flagged).  Only while
-	 * that worker is stopped at the dump gate. */
+	/* Visit the tasks queued on worker i (LIFO slot flagged).  Current-
+	 * thread: only on its thread, or while it is stopped at the dump
+	 * gate.  Multi-thread: at any time (the slots are atomics; what is
+	 * seen is each entry's position at some moment, entries compared by
+	 * address only, never dereferenced). */
 	void (*for_each_queued)(struct td_runtime *rt, unsigned i,
 				void (*fn)(struct td_task *t, bool lifo,
 					   void *arg),

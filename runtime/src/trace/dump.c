@@ -697,9 +697,10 @@ static bool capture_tasks(struct capture *c, uint64_t budget_ns)
 static void read_queues(struct capture *c, bool skip_busy)
 {
 	struct td_runtime *rt = c->rt;
-	for (unsigned i = 0; c->out->workers && i < rt->nworkers; i++) {
-		if (skip_busy && worker_is_busy(&c->out->workers[i]) &&
-		    rt->flavor != TD_FLAVOR_MULTI_THREAD)
+	for (unsigned i = 0; i < rt->nworkers; i++) {
+		if (skip_busy && (!c->out->workers ||
+				  (worker_is_busy(&c->out->workers[i]) &&
+				   rt->flavor != TD_FLAVOR_MULTI_THREAD)))
 			continue;
 		c->ql.worker = i;
 		rt->fops->for_each_queued(rt, i, visit_worker_queue, &c->ql);
