@@ -192,7 +192,8 @@ static void check_busy_worker(const td_dump_worker *w, uint64_t task_id,
 static void check_recovered(td_runtime *rt, const struct ids *ids)
 {
 	td_dump *d = NULL;
-	td_dump_options o = {.mode = test_mode};
+	td_dump_options o = {.timeout_ms = 2000, .grace_ms = 1000,
+			     .mode = test_mode};
 
 	ck_assert_int_eq(td_runtime_dump(rt, &o, &d), 0);
 	fx_check_consistent(d, "after the spin");
