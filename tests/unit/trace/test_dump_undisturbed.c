@@ -368,13 +368,20 @@ static void run_case(int flavor)
 	for (int k = 0; k < NKINDS; k++)
 		if (in_task[k].t0 < first_started)
 			first_started = in_task[k].t0;
+	int ndumps = 0;
 	for (int i = 0; i < NDUMPS; i++) {
 		td_dump *d = NULL;
 		uint64_t before = test_now_ms();
+		/* Up to NDUMPS, but at least 10 and all while the calls block
+		 * (a slow build - sanitizers on a loaded machine - takes
+		 * fewer): the last one is checked like the first. */
+		bool last = i == NDUMPS - 1 ||
+			    (i >= 10 && before + 1000 > first_started + BLOCK_MS);
 		ck_assert_int_eq(td_dump_all(NULL, &d), 0);
 		uint64_t after = test_now_ms();
 		fx_check_consistent(d, "undisturbed");
-		if (i == 0 || i == NDUMPS - 1) {
+		ndumps++;
+		if (i == 0 || last) {
 			fx_print(d, "undisturbed");
 			for (int k = 0; k < NKINDS; k++)
 				if (!atomic_load(&in_task[k].done))
@@ -382,6 +389,8 @@ static void run_case(int flavor)
 						       before, after);
 		}
 		td_dump_free(d);
+		if (last)
+			break;
 	}
 	uint64_t dumps_end = test_now_ms();
 
@@ -399,7 +408,7 @@ static void run_case(int flavor)
 	}
 	ck_assert_msg(dumps_end < first_started + BLOCK_MS,
 		      "the %d dumps outlasted the calls: not a test of them",
-		      NDUMPS);
+		      ndumps);
 	for (size_t i = 0; i < nrt; i++) {
 		if (drivers[i])
 			fx_driver_stop(drivers[i]);
