@@ -241,15 +241,13 @@ bool td_dump_gate_wait_slices(struct td_dump_gate *g, unsigned first_ms,
 	return done;
 }
 
-uint64_t td_dump_gate_stop_slices(struct td_dump_gate *g)
+void td_dump_gate_stop_slices(struct td_dump_gate *g)
 {
 	pthread_mutex_lock(&g->lock);
 	while (g->slice_running)
 		pthread_cond_wait(&g->cond, &g->lock);
 	g->slices_done = true;
-	uint64_t n = g->slices;
 	pthread_mutex_unlock(&g->lock);
-	return n;
 }
 
 unsigned td_dump_gate_wait_arrivals(struct td_dump_gate *g, uint64_t round,

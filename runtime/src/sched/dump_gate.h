@@ -116,9 +116,8 @@ bool td_dump_gate_wait_slices(struct td_dump_gate *g, unsigned first_ms,
 			      unsigned stall_ms, bool (*run_here)(void *arg),
 			      void *arg);
 
-/* Dump side: no more slices; returns once none runs.  Returns the number
- * of slices run in this round. */
-uint64_t td_dump_gate_stop_slices(struct td_dump_gate *g);
+/* Dump side: no more slices; returns once none runs. */
+void td_dump_gate_stop_slices(struct td_dump_gate *g);
 
 /* Dump side: wait until every worker has arrived or `deadline_ms`
  * (td_now_ms clock) passes, or `give_up(arg)` returns true (checked at

@@ -594,6 +594,15 @@ static size_t count_mains(struct td_runtime *rt)
 
 /* ---- capturing one runtime ------------------------------------------- */
 
+/* The poll a worker was found in at the start, as its task's state showed
+ * it when the task was looked at. */
+struct worker_poll {
+	bool seen;             /* the task was looked at, running */
+	uint32_t began;        /* when that poll began (task clock) */
+	uint32_t count;        /* its polls then: the same poll while equal */
+	struct td_task *task;  /* the snapshot's reference */
+};
+
 /* One runtime's capture in progress: what both modes share.  In a slice
  * round (an incremental dump of a current-thread runtime) the slices run
  * on the runtime's own thread, one at a time (sched/dump_gate.h), and
@@ -620,10 +629,7 @@ struct capture {
 	 * poll began (from its state, when it was looked at). */
 	struct td_worker_info *infos;
 	double infos_ms;        /* when they were read */
-	uint32_t *poll_began;
-	bool *poll_seen;
-	struct td_task **poll_task; /* that task (the snapshot's reference) */
-	uint32_t *poll_count;   /* its polls then: the same poll while equal */
+	struct worker_poll *polls; /* [nworkers] */
 	double first_ms, last_ms; /* first and last task looked at */
 };
 
@@ -644,10 +650,12 @@ static void capture_one(struct capture *c, size_t i)
 	for (unsigned w = 0; c->infos && w < c->rt->nworkers; w++)
 		if (c->infos[w].activity == TD_WORKER_POLLING &&
 		    c->infos[w].task_id == st->id) {
-			c->poll_began[w] = st->last_poll;
-			c->poll_seen[w] = true;
-			c->poll_task[w] = c->snap[i];
-			c->poll_count[w] = st->polls;
+			c->polls[w] = (struct worker_poll){
+				.seen = true,
+				.began = st->last_poll,
+				.count = st->polls,
+				.task = c->snap[i],
+			};
 		}
 }
 
@@ -828,10 +836,11 @@ static bool same_poll(struct capture *c, unsigned i)
 {
 	struct td_worker_info again;
 	c->rt->fops->worker_status(c->rt, i, &again);
-	return c->poll_seen[i] && again.activity == TD_WORKER_POLLING &&
+	const struct worker_poll *wp = &c->polls[i];
+	return wp->seen && again.activity == TD_WORKER_POLLING &&
 	       again.task_id == c->infos[i].task_id &&
-	       atomic_load_explicit(&c->poll_task[i]->polls,
-				    memory_order_relaxed) == c->poll_count[i];
+	       atomic_load_explicit(&wp->task->polls, memory_order_relaxed) ==
+		       wp->count;
 }
 
 /* As in a stop-the-world dump, a worker is busy when it stays in one poll
@@ -895,7 +904,7 @@ static void note_workers_running(struct capture *c, unsigned grace_ms,
 		bool long_poll =
 			info->activity == TD_WORKER_POLLING && same &&
 			same_poll(c, i) &&
-			(since(now, c->poll_began[i]) >= grace_ms ||
+			(since(now, c->polls[i].began) >= grace_ms ||
 			 mono_ms() - c->infos_ms >= grace_ms);
 		bool stuck_main = info->activity == TD_WORKER_POLLING_MAIN &&
 				  same && thread_stuck;
@@ -974,7 +983,7 @@ static void capture_sliced_ct(struct capture *c, const struct limits *lim,
 	rt->fops->unpark_all(rt);
 	bool done = td_dump_gate_wait_slices(&rt->gate, lim->grace_ms,
 					     stall_ms, nobody_drives, rt);
-	uint64_t slices = td_dump_gate_stop_slices(&rt->gate);
+	td_dump_gate_stop_slices(&rt->gate);
 	td_dump_gate_release(&rt->gate);
 	double t2 = mono_ms();
 	if (!done) {
@@ -993,7 +1002,6 @@ static void capture_sliced_ct(struct capture *c, const struct limits *lim,
 	} else {
 		note_workers_running(c, lim->grace_ms, false);
 	}
-	(void)slices;
 	/* The locks held now, after every task was looked at (as in
 	 * capture_running_mt). */
 	dump_build_note_held(b, c->out);
@@ -1049,24 +1057,17 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 			    .slice_ns = (uint64_t)lim->slice_us * 1000u};
 	bool *parked = calloc(rt->nworkers, sizeof(*parked));
 	c.infos = calloc(rt->nworkers, sizeof(*c.infos));
-	c.poll_began = calloc(rt->nworkers, sizeof(*c.poll_began));
-	c.poll_seen = calloc(rt->nworkers, sizeof(*c.poll_seen));
-	c.poll_task = calloc(rt->nworkers, sizeof(*c.poll_task));
-	c.poll_count = calloc(rt->nworkers, sizeof(*c.poll_count));
+	c.polls = calloc(rt->nworkers, sizeof(*c.polls));
 	struct td_big_buf seen_buf;
 	c.seen = td_big_buf_get(&seen_buf, expect * sizeof(*c.seen))
 			 ? seen_buf.p
 			 : NULL;
 	c.nmains = count_mains(rt) + 4; /* room for late arrivals */
 	c.mains = td_arena_calloc(&b->arena, c.nmains, sizeof(*c.mains));
-	if (!parked || !c.infos || !c.poll_began || !c.poll_seen ||
-	    !c.poll_task || !c.poll_count || !c.seen || !c.mains) {
+	if (!parked || !c.infos || !c.polls || !c.seen || !c.mains) {
 		free(parked);
 		free(c.infos);
-		free(c.poll_began);
-		free(c.poll_seen);
-		free(c.poll_task);
-		free(c.poll_count);
+		free(c.polls);
 		if (c.seen)
 			td_big_buf_put(&seen_buf);
 		pthread_mutex_unlock(&rt->dump_lock);
@@ -1159,10 +1160,7 @@ static void capture_runtime(struct dump_build *b, struct td_runtime *rt,
 	free(c.ql.items);
 	free(parked);
 	free(c.infos);
-	free(c.poll_began);
-	free(c.poll_seen);
-	free(c.poll_task);
-	free(c.poll_count);
+	free(c.polls);
 	if (oom || !out->tasks)
 		out->error = "out of memory";
 	for (size_t i = 0; i < out->ntasks; i++)
